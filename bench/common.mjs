@@ -1,0 +1,58 @@
+// Shared pieces of the benchmarks: a dev server in a child process (so its CPU is measured
+// apart from ours), CPU readings from /proc, and plain-text result lines.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
+export function cpuSecondsOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds this process has used so far. */
+export function ownCpuSeconds() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** Starts `fluxion-edge dev-server --port 0` and resolves once it listens. */
+export function startDevServer(masterKey = 'bench-key', extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'dev-server', '--port', '0', '--secret-key', masterKey, '--log-level', 'warn', ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      const m = /listening on (ws:\/\/\S+)/.exec(out);
+      if (m) resolve({ url: m[1], pid: child.pid, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+    });
+    child.once('exit', (code) => reject(new Error(`dev server exited early (${code}): ${out}`)));
+  });
+}
+
+export function report(name, fields) {
+  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v}`);
+  console.log(`${name}: ${parts.join(' ')}`);
+}
+
+function fmt(n) {
+  if (Number.isInteger(n)) return String(n);
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3);
+}
+
+/** `count` small records spread over 100 documents with distinct timestamps. */
+export function makeRecords(count, start = 0, col = 'bench') {
+  const base = 1_700_000_000_000;
+  const out = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const n = start + i;
+    out[i] = { col, doc: `device-${n % 100}`, ts: base + n, data: `{"t":${(n % 400) / 10},"h":${n % 100}}` };
+  }
+  return out;
+}

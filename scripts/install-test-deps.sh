@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond npm packages: a real Mosquitto broker, socat for
+# serial pseudo-terminals, and systemd-analyze for checking the unit file. Debian packages;
+# already-present tools are left alone, so this is cheap to run again.
+set -euo pipefail
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test dependencies present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "need root (or sudo) to install: ${need[*]}" >&2
+    exit 1
+  fi
+fi
+echo "installing: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,122 @@
+/**
+ * The composition root: the one place that builds the agent's components from validated
+ * settings and orders their start and stop. Components receive their options and their
+ * collaborators here; none of them reaches for a global.
+ *
+ * Start order: queue, sender (then metadata and inputs, as they arrive); stop in reverse,
+ * so that nothing is taken in that cannot be committed, and nothing committed is lost.
+ */
+import type { Logger } from 'pino';
+import { FluxionClient } from './client/index.js';
+import type { FluxionClientOptions, FluxionRecord } from './client/types.js';
+import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } from './queue/index.js';
+import { Sender } from './sender/sender.js';
+import type { SenderOptions, SenderStatus } from './sender/types.js';
+import { RateLimitedLog } from './service/logger.js';
+
+export interface AgentSettings {
+  /** How the agent reaches FluxionDB. */
+  fluxiondb: FluxionClientOptions;
+  queue: QueueOptions;
+  sender: SenderOptions;
+  /** How often the queue prunes retained rows and aged readings, in ms. Default 10000. */
+  housekeepingIntervalMs: number;
+  /** How long a stop waits for batches in flight, in ms. Default 10000. */
+  stopDeadlineMs: number;
+}
+
+export interface AgentStatus {
+  queue: QueueStats;
+  sender: SenderStatus;
+}
+
+export class Agent {
+  readonly queue: SqliteQueue;
+  readonly sender: Sender;
+  private readonly client: FluxionClient;
+  private readonly warnings: RateLimitedLog;
+  private housekeeping: NodeJS.Timeout | null = null;
+  private state: 'new' | 'started' | 'stopped' = 'new';
+
+  constructor(
+    private readonly settings: AgentSettings,
+    private readonly logger: Logger,
+  ) {
+    this.warnings = new RateLimitedLog(logger);
+    this.queue = new SqliteQueue(settings.queue, { logger: logger.child({ component: 'queue' }) });
+    // The sender owns reconnection (its backoff, its resend after every reconnect), so the
+    // client tries each connection once.
+    this.client = new FluxionClient({ ...settings.fluxiondb, reconnect: false });
+    this.sender = new Sender(settings.sender, {
+      queue: this.queue,
+      client: this.client,
+      logger: logger.child({ component: 'sender' }),
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'started';
+    const info = this.queue.start();
+    if (info.corrupt !== null) {
+      this.logger.error(
+        { component: 'queue', movedTo: info.corrupt.movedTo, reason: info.corrupt.reason },
+        'QUEUE FILE WAS CORRUPT: it was moved aside and a fresh queue started; readings it held were not sent (recover them from the moved file)',
+      );
+    }
+    this.queue.on('dropped', (e: { reason: string; count: number }) =>
+      this.warnings.warn(`dropped:${e.reason}`, { component: 'queue', reason: e.reason, count: e.count }, 'queue dropped readings'),
+    );
+    const stats = this.queue.stats();
+    this.logger.info({ component: 'queue', path: this.settings.queue.path, depth: stats.depth, schema: info.schemaVersion }, 'queue ready');
+    this.sender.start();
+    this.logger.info({ component: 'sender', url: redactedUrl(this.settings.fluxiondb.url) }, 'sender started');
+    this.housekeeping = setInterval(() => this.prune(), this.settings.housekeepingIntervalMs);
+    this.housekeeping.unref();
+  }
+
+  /**
+   * The inputs' sink: commits records to the queue in one transaction and wakes the sender.
+   * Returns only after the commit, so the caller may then acknowledge its source. Throws
+   * `EDGE_ERR_QUEUE_FULL` (on_full: block) or `EDGE_ERR_QUEUE_DISK_FULL`: nothing was stored.
+   */
+  ingest(records: readonly FluxionRecord[]): AppendResult {
+    const result = this.queue.append(records);
+    if (result.accepted > 0) this.sender.notify(result.accepted);
+    return result;
+  }
+
+  status(): AgentStatus {
+    return { queue: this.queue.stats(), sender: this.sender.status() };
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'started') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopped';
+    if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    await this.sender.stop(this.settings.stopDeadlineMs);
+    this.queue.stop();
+    this.logger.info('agent stopped');
+  }
+
+  private prune(): void {
+    try {
+      this.queue.prune();
+    } catch (err) {
+      this.warnings.warn('prune', { component: 'queue', err: (err as Error).message }, 'queue housekeeping failed; will retry');
+    }
+  }
+}
+
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.search = '';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}

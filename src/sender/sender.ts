@@ -1,0 +1,420 @@
+/**
+ * The sender: leases batches from the queue, ships them with `insertMultipleRecords`, and
+ * acks them on the server's answer. It owns the connection's life (backoff with full jitter,
+ * slow retries after an authentication failure), a window of pipelined batches, replay
+ * pacing, live-first ordering, re-sending recently acked rows after every reconnect (an
+ * ack only means "in the server's memory"), and poison isolation (batch-isolation.ts).
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { backoffDelay, isFluxionError, validateRecord, FluxionErrorCodes } from '../client/index.js';
+import type { FluxionRecord } from '../client/types.js';
+import { judgeFailedProbe, splitBatch, type Batch } from './batch-isolation.js';
+import { RttHistogram } from './rtt-histogram.js';
+import { TokenBucket } from './token-bucket.js';
+import type { QueuedRow, SenderClient, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
+
+type PumpOutcome = 'stopping' | 'lost' | 'probe_failed' | 'auth';
+
+/** Rows without their queue id: the frame carries exactly the protocol's four fields. */
+function toRecords(rows: readonly QueuedRow[]): FluxionRecord[] {
+  const out = new Array<FluxionRecord>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    out[i] = { ts: r.ts, doc: r.doc, data: r.data, col: r.col };
+  }
+  return out;
+}
+
+export interface SenderDeps {
+  queue: SenderQueue;
+  client: SenderClient;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class Sender extends EventEmitter {
+  readonly rtt = new RttHistogram();
+  private readonly queue: SenderQueue;
+  private readonly client: SenderClient;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly bucket: TokenBucket;
+
+  private state: SenderState = 'idle';
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+  private appendedSinceWake = 0;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly suspects: Batch[] = [];
+  private connectionLost = false;
+  private probeFailed = false;
+  private authFailed = false;
+  private attempt = 0;
+  private liveMark = 0;
+  private readonly counters = {
+    connections: 0,
+    reconnects: 0,
+    sentRecords: 0,
+    sentBatches: 0,
+    resentRecords: 0,
+    deadLettered: 0,
+  };
+  private lastAckAt: number | null = null;
+  private lastError: SenderStatus['lastError'] = null;
+
+  private readonly onClose = (): void => {
+    this.connectionLost = true;
+    this.wake();
+  };
+
+  constructor(
+    private readonly options: SenderOptions,
+    deps: SenderDeps,
+  ) {
+    super();
+    this.queue = deps.queue;
+    this.client = deps.client;
+    this.logger = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.bucket = new TokenBucket(options.maxRecordsPerSecond, this.now);
+  }
+
+  start(): void {
+    if (this.running !== null || this.stopping) return;
+    this.client.on('close', this.onClose);
+    this.running = this.loop();
+  }
+
+  /**
+   * Called by the agent after `count` rows were appended: a full batch goes at once, a
+   * partial one after the linger, so light traffic still makes batches rather than frames
+   * of one record.
+   */
+  notify(count = 1): void {
+    this.appendedSinceWake += count;
+    if (this.appendedSinceWake >= this.options.batchMaxRecords) {
+      this.wake();
+    } else if (this.lingerTimer === null) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        this.wake();
+      }, this.options.lingerMs);
+    }
+  }
+
+  /**
+   * Stops leasing, lets batches in flight finish until `deadlineMs`, then closes the
+   * connection; whatever was not acked stays in the queue and goes out after a restart.
+   */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    if (this.stopping) {
+      await this.running;
+      return;
+    }
+    this.stopping = true;
+    this.abort.abort();
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.wake();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise<void>((r) => (timer = setTimeout(r, deadlineMs))),
+    ]);
+    clearTimeout(timer);
+    await this.client.close();
+    await this.running;
+    for (const lease of new Set(this.suspects.splice(0).map((b) => b.lease))) this.queue.release(lease);
+    this.client.off('close', this.onClose);
+    this.state = 'stopped';
+  }
+
+  status(): SenderStatus {
+    return {
+      state: this.state,
+      ...this.counters,
+      inFlightBatches: this.inFlight.size,
+      isolating: this.suspects.length,
+      lastAckAt: this.lastAckAt,
+      lastError: this.lastError,
+    };
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      this.state = 'connecting';
+      this.connectionLost = false;
+      try {
+        await this.client.connect({ signal: this.abort.signal });
+      } catch (err) {
+        if (this.stopping) break;
+        this.counters.reconnects++;
+        this.noteError(err);
+        if (this.isAuthError(err)) {
+          await this.authPause();
+        } else {
+          const delay = backoffDelay(this.attempt++, { baseMs: this.options.backoffBaseMs, capMs: this.options.backoffCapMs });
+          this.state = 'backoff';
+          this.logger.warn({ err: this.describe(err), retryInMs: delay }, 'cannot reach FluxionDB; will retry');
+          await this.sleep(delay);
+        }
+        continue;
+      }
+      const upAt = this.now();
+      this.counters.connections++;
+      this.state = 'connected';
+      this.authFailed = false;
+      this.probeFailed = false;
+      this.logger.info({ connection: this.counters.connections }, 'connected to FluxionDB');
+      // Everything appended before this instant is backlog; live_first sends what comes after it first.
+      this.liveMark = this.queue.newestId();
+      await this.resendRecent();
+      const outcome = await this.pump();
+      await Promise.allSettled([...this.inFlight]);
+      if (outcome === 'stopping') break;
+      this.counters.reconnects++;
+      if (outcome === 'auth') {
+        // The socket stays: only the key's scope is wrong, and a fixed key takes effect on it.
+        await this.authPause();
+        continue;
+      }
+      if (outcome === 'probe_failed' || this.now() - upAt >= this.options.backoffResetAfterMs) this.attempt = 0;
+      // Isolating a poison record costs one connection per halving: reconnect at once.
+      if (outcome === 'probe_failed') continue;
+      const delay = backoffDelay(this.attempt++, { baseMs: this.options.backoffBaseMs, capMs: this.options.backoffCapMs });
+      this.state = 'backoff';
+      this.logger.warn({ retryInMs: delay, lastError: this.lastError?.message }, 'connection to FluxionDB lost; will reconnect');
+      await this.sleep(delay);
+    }
+    this.state = 'stopped';
+  }
+
+  /**
+   * The server may have died since it acked these rows (it flushes every 15 s and dies by
+   * SIGKILL), so after every (re)connect they go out again, before anything else. Inserts
+   * are idempotent: if the server did not die this costs only bandwidth.
+   */
+  private async resendRecent(): Promise<void> {
+    const since = this.now() - this.options.resendAfterReconnectMs;
+    let afterId = 0;
+    const pending: Promise<void>[] = [];
+    while (!this.stopping && !this.connectionLost) {
+      const page = this.queue.resendCandidates(since, { afterId, limit: this.options.batchMaxRecords });
+      afterId = page.nextAfterId;
+      const rows = page.rows;
+      const n = rows.length;
+      if (n === 0) {
+        if (page.done) break;
+        continue;
+      }
+      pending.push(
+        this.client.insertMultipleRecords(toRecords(rows), { timeoutMs: this.options.requestTimeoutMs }).then(
+          () => void (this.counters.resentRecords += n),
+          (err: unknown) => this.noteError(err),
+        ),
+      );
+      if (pending.length >= this.options.window) await pending.shift();
+      if (page.done) break;
+    }
+    await Promise.all(pending);
+  }
+
+  private async pump(): Promise<PumpOutcome> {
+    for (;;) {
+      if (this.stopping) return 'stopping';
+      if (this.authFailed) return 'auth';
+      if (this.connectionLost) return this.probeFailed ? 'probe_failed' : 'lost';
+      if (this.suspects.length > 0) {
+        // While isolating, one batch at a time: a close then points at the batch that was out.
+        if (this.inFlight.size === 0) this.launch(this.suspects.pop()!);
+      } else {
+        this.fillWindow();
+      }
+      await this.waitForWake();
+    }
+  }
+
+  private fillWindow(): void {
+    while (this.inFlight.size < this.options.window) {
+      const delay = this.bucket.delayMs();
+      if (delay > 0) {
+        setTimeout(() => this.wake(), delay).unref();
+        return;
+      }
+      const lease = this.leaseNext();
+      if (lease === null) return;
+      this.bucket.take(lease.records.length);
+      this.launch({ lease, rows: lease.records, probe: false, strikes: 0 });
+    }
+  }
+
+  private leaseNext(): SenderLease | null {
+    const opts = { maxRecords: this.options.batchMaxRecords, maxBytes: this.options.batchMaxBytes };
+    if (this.options.order === 'live_first') {
+      const live = this.queue.lease({ ...opts, minId: this.liveMark + 1 });
+      if (live !== null) return live;
+    }
+    return this.queue.lease(opts);
+  }
+
+  private launch(batch: Batch): void {
+    const p: Promise<void> = this.send(batch).finally(() => {
+      this.inFlight.delete(p);
+      this.wake();
+    });
+    this.inFlight.add(p);
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    const rows = this.dropInvalid(batch);
+    if (rows.length === 0) return;
+    batch.rows = rows;
+    const started = this.now();
+    try {
+      await this.client.insertMultipleRecords(toRecords(rows), { timeoutMs: this.options.requestTimeoutMs });
+    } catch (err) {
+      this.onSendFailure(batch, err);
+      return;
+    }
+    // A probe is part of a split lease: ack exactly its rows; a whole batch acks its lease.
+    if (batch.probe) this.queue.ack(batch.lease, rows.map((r) => r.id));
+    else this.queue.ack(batch.lease);
+    const t = this.now();
+    this.rtt.observe(t - started);
+    this.lastAckAt = t;
+    this.counters.sentRecords += rows.length;
+    this.counters.sentBatches++;
+    this.emit('acked', rows.length);
+  }
+
+  /** Rows that would make the server store garbage or close the socket never leave: they are dead-lettered here. */
+  private dropInvalid(batch: Batch): readonly QueuedRow[] {
+    const rows = batch.rows;
+    let kept: QueuedRow[] | null = null;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const problem = validateRecord({ col: row.col, doc: row.doc, ts: row.ts, data: row.data });
+      if (problem === null) {
+        kept?.push(row);
+        continue;
+      }
+      kept ??= rows.slice(0, i);
+      this.deadLetter(batch.lease, row, `invalid record: ${problem}`);
+    }
+    return kept ?? rows;
+  }
+
+  private onSendFailure(batch: Batch, err: unknown): void {
+    this.noteError(err);
+    const code = isFluxionError(err) ? err.code : undefined;
+    switch (code) {
+      case FluxionErrorCodes.AUTH:
+      case FluxionErrorCodes.PERMISSION_DENIED:
+        this.authFailed = true;
+        this.putBack(batch);
+        return;
+      case FluxionErrorCodes.CLIENT_CLOSED:
+      case FluxionErrorCodes.TIMEOUT:
+        // Not a sign of poison: we are stopping, or the server is slow or dropped the answer.
+        this.putBack(batch);
+        return;
+      case FluxionErrorCodes.SERVER:
+      case FluxionErrorCodes.VALIDATION:
+        // The server (or our frame limit) refused this very request: isolate it now.
+        if (batch.rows.length === 1) this.deadLetter(batch.lease, batch.rows[0]!, `refused: ${this.describe(err)}`);
+        else this.suspects.push(...splitBatch(batch));
+        return;
+      default: {
+        // The connection died with this batch out: it is a suspect until it goes through alone.
+        this.connectionLost = true;
+        if (!batch.probe) {
+          this.suspects.push({ ...batch, probe: true, strikes: 0 });
+          return;
+        }
+        this.probeFailed = true;
+        const verdict = judgeFailedProbe(batch);
+        if (verdict.action === 'dead_letter') {
+          this.deadLetter(batch.lease, verdict.row, `connection closed each time this record was sent alone: ${this.describe(err)}`);
+        } else {
+          this.suspects.push(...verdict.batches);
+        }
+      }
+    }
+  }
+
+  /** A batch that failed for a reason unrelated to its content goes out again later. */
+  private putBack(batch: Batch): void {
+    if (batch.probe) this.suspects.push(batch);
+    else this.queue.release(batch.lease);
+  }
+
+  private deadLetter(lease: SenderLease, row: QueuedRow, reason: string): void {
+    this.queue.deadLetterLeased(lease, [row.id], reason);
+    this.counters.deadLettered++;
+    this.logger.error({ col: row.col, doc: row.doc, ts: row.ts, reason }, 'record dead-lettered by the sender');
+  }
+
+  private async authPause(): Promise<void> {
+    this.state = 'auth_failed';
+    this.logger.error(
+      { err: this.lastError?.message, retryInMs: this.options.authRetryMs },
+      'FluxionDB refused the API key or its scope: nothing can be sent until this is fixed; data stays queued',
+    );
+    await this.sleep(this.options.authRetryMs);
+  }
+
+  private isAuthError(err: unknown): boolean {
+    return isFluxionError(err) && (err.code === FluxionErrorCodes.AUTH || err.code === FluxionErrorCodes.PERMISSION_DENIED);
+  }
+
+  private noteError(err: unknown): void {
+    const code = isFluxionError(err) ? err.code : 'EDGE_ERR_SEND';
+    this.lastError = { code, message: this.describe(err), at: this.now() };
+  }
+
+  private describe(err: unknown): string {
+    return err instanceof Error ? err.message : String(err);
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.appendedSinceWake = 0;
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    w?.();
+  }
+
+  private waitForWake(): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      // A slow tick as a safety net: rows appended without notify() (e.g. by the CLI) still go out.
+      const timer = setTimeout(() => this.wake(), 1000);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.woken = false;
+        resolve();
+      };
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.abort.signal;
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
