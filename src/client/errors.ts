@@ -21,6 +21,8 @@ export const FluxionErrorCodes = {
   CLIENT_CLOSED: 'FLUXION_ERR_CLIENT_CLOSED',
   /** The server sent something that is not the protocol (not JSON, unknown id). */
   PROTOCOL: 'FLUXION_ERR_PROTOCOL',
+  /** The caller's AbortSignal fired; `cause` is the signal's reason. */
+  ABORTED: 'FLUXION_ERR_ABORTED',
 } as const;
 
 export type FluxionErrorCode = (typeof FluxionErrorCodes)[keyof typeof FluxionErrorCodes];

@@ -75,3 +75,99 @@ export interface FluxionClientOptions {
   /** TLS settings for `wss://`. */
   tls?: TlsOptions;
 }
+
+/** The last, optional argument of every operation. */
+export interface OperationOptions {
+  /** Cancels the operation: before it is sent, nothing is sent; after, its answer is ignored. */
+  signal?: AbortSignal;
+  /**
+   * Time allowed for the answer, in ms, counted from the moment the frame is written
+   * (waiting for the connection is bounded by `connectTimeoutMs` and the reconnect policy).
+   * Default: the client's `requestTimeoutMs`.
+   */
+  timeoutMs?: number;
+}
+
+/** `fetchLatestRecords` (`qry`): for each document, the latest record with `ts <= ts`. */
+export interface FetchLatestParams {
+  col: string;
+  /** Upper bound (inclusive), an integer > 0. */
+  ts: number;
+  /** Exact document name or `/regex/flags`; absent or empty means every document. */
+  doc?: string;
+  /** Drops a document whose latest-at-`ts` record is older than this (0: keep all). */
+  from?: number;
+  /** Keep only records whose `data` contains this substring or matches `/regex/flags`. */
+  where?: string;
+  /** Drop records whose `data` contains this substring or matches `/regex/flags`. */
+  filter?: string;
+}
+
+/** `fetchDocument` (`qdoc`): the records of one document with `from <= ts <= to`. */
+export interface FetchDocumentParams {
+  col: string;
+  /** Exact document name. */
+  doc: string;
+  /** Lower bound, inclusive, an integer `<= to`. */
+  from: number;
+  /** Upper bound, inclusive, an integer > 0. */
+  to: number;
+  /** Caps the number of records, counted from the end `reverse` starts at; `<= 0` is unlimited. */
+  limit?: number;
+  /** Newest first. Default false. */
+  reverse?: boolean;
+  where?: string;
+  filter?: string;
+}
+
+/** `deleteDocument` (`ddoc`). Without `col` the document is cleared in every collection. */
+export interface DeleteDocumentParams {
+  doc: string;
+  col?: string;
+}
+
+/** The identity of one record, for `deleteRecord` (`drec`) and `deleteMultipleRecords` (`dmrec`). */
+export interface RecordKey {
+  col: string;
+  doc: string;
+  ts: number;
+}
+
+/** `deleteRecordsRange` (`drrng`): both bounds inclusive. */
+export interface DeleteRangeParams {
+  col: string;
+  doc: string;
+  fromTs: number;
+  toTs: number;
+}
+
+export interface CollectionParams {
+  col: string;
+}
+
+export interface KeyParams {
+  col: string;
+  key: string;
+}
+
+export interface SetValueParams {
+  col: string;
+  key: string;
+  value: string;
+}
+
+/** `getValues`: with `key` (literal or `/regex/`) it sends `gvalues`, without it `gvals`. */
+export interface GetValuesParams {
+  col: string;
+  key?: string;
+}
+
+/** Events of `FluxionClient`. */
+export interface FluxionClientEvents {
+  /** A connection became ready; `connection` counts them from 1 over the client's life. */
+  open: [{ connection: number }];
+  /** A ready connection closed (dropped by the server, the network, or `close()`). */
+  close: [{ code: number; reason: string }];
+  /** An attempt to connect failed and another follows after `delayMs`; `attempt` counts from 1. */
+  reconnecting: [{ attempt: number; delayMs: number; error: Error }];
+}
