@@ -1,0 +1,74 @@
+import type { QueueOptions, OnFullPolicy, SynchronousMode } from './types.js';
+import { QUEUE_MIGRATIONS, type QueueMigration } from './schema.js';
+
+export const QUEUE_DEFAULTS = {
+  synchronous: 'full' as SynchronousMode,
+  maxBytes: 2 * 1024 ** 3,
+  maxRows: 10_000_000,
+  maxAgeMs: 0,
+  onFull: 'drop_oldest' as OnFullPolicy,
+  retainSentMs: 24 * 3600 * 1000,
+  /** Share of maxBytes that retained sent rows may use. */
+  retainSentShare: 0.25,
+  deadLetterMaxRows: 100_000,
+  startupCheck: 'quick' as const,
+};
+
+export interface ResolvedQueueOptions {
+  path: string;
+  synchronous: SynchronousMode;
+  maxBytes: number;
+  maxRows: number;
+  maxAgeMs: number;
+  onFull: OnFullPolicy;
+  retainSentMs: number;
+  retainSentBytes: number;
+  deadLetterMaxRows: number;
+  maxFileBytes: number | undefined;
+  startupCheck: 'quick' | 'off';
+  migrations: readonly QueueMigration[];
+}
+
+export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
+  const maxBytes = o.maxBytes ?? QUEUE_DEFAULTS.maxBytes;
+  return {
+    path: o.path,
+    synchronous: o.synchronous ?? QUEUE_DEFAULTS.synchronous,
+    maxBytes,
+    maxRows: o.maxRows ?? QUEUE_DEFAULTS.maxRows,
+    maxAgeMs: o.maxAgeMs ?? QUEUE_DEFAULTS.maxAgeMs,
+    onFull: o.onFull ?? QUEUE_DEFAULTS.onFull,
+    retainSentMs: o.retainSentMs ?? QUEUE_DEFAULTS.retainSentMs,
+    retainSentBytes: o.retainSentBytes ?? Math.floor(maxBytes * QUEUE_DEFAULTS.retainSentShare),
+    deadLetterMaxRows: o.deadLetterMaxRows ?? QUEUE_DEFAULTS.deadLetterMaxRows,
+    maxFileBytes: o.maxFileBytes,
+    startupCheck: o.startupCheck ?? QUEUE_DEFAULTS.startupCheck,
+    migrations: o.migrations ?? QUEUE_MIGRATIONS,
+  };
+}
+
+/** Rows and bytes above the caps if `addRows`/`addBytes` were stored now (<= 0: fits). */
+export interface Excess {
+  rows: number;
+  bytes: number;
+}
+
+export function excessOf(
+  usedRows: number,
+  usedBytes: number,
+  addRows: number,
+  addBytes: number,
+  caps: { maxRows: number; maxBytes: number },
+): Excess {
+  return { rows: usedRows + addRows - caps.maxRows, bytes: usedBytes + addBytes - caps.maxBytes };
+}
+
+export function isOver(e: Excess): boolean {
+  return e.rows > 0 || e.bytes > 0;
+}
+
+/** Takes a freed row off the excess. */
+export function free(e: Excess, bytes: number): void {
+  e.rows -= 1;
+  e.bytes -= bytes;
+}

@@ -1,0 +1,64 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { MetaKeys } from './schema.js';
+
+/**
+ * The queue's counters, held in memory (stats() reads them for free) and written to `meta`
+ * inside the transaction that changed them, so they stay exact across crashes and start
+ * costs one small read instead of a COUNT over millions of rows. Only changed keys are
+ * written; they all live on one page, so this adds one page per commit.
+ */
+export class QueueCounters {
+  private values = new Map<string, number>();
+  private dirty = new Set<string>();
+
+  load(db: Database): void {
+    this.values.clear();
+    this.dirty.clear();
+    const rows = db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: unknown }>;
+    for (const r of rows) if (typeof r.value === 'number') this.values.set(r.key, r.value);
+  }
+
+  get(key: string): number {
+    return this.values.get(key) ?? 0;
+  }
+
+  add(key: string, delta: number): void {
+    if (delta === 0) return;
+    this.values.set(key, this.get(key) + delta);
+    this.dirty.add(key);
+  }
+
+  set(key: string, value: number): void {
+    if (this.values.get(key) === value) return;
+    this.values.set(key, value);
+    this.dirty.add(key);
+  }
+
+  get hasDirty(): boolean {
+    return this.dirty.size > 0;
+  }
+
+  /** Writes changed keys; call inside the transaction that changed them. */
+  flush(upsert: Statement): void {
+    for (const key of this.dirty) upsert.run(key, this.values.get(key) ?? 0);
+    this.dirty.clear();
+  }
+
+  /** For rollback: a copy of the state before a transaction. */
+  snapshot(): { values: Map<string, number>; dirty: Set<string> } {
+    return { values: new Map(this.values), dirty: new Set(this.dirty) };
+  }
+
+  restore(s: { values: Map<string, number>; dirty: Set<string> }): void {
+    this.values = s.values;
+    this.dirty = s.dirty;
+  }
+
+  droppedByReason(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of this.values) {
+      if (k.startsWith(MetaKeys.DROPPED_PREFIX)) out[k.slice(MetaKeys.DROPPED_PREFIX.length)] = v;
+    }
+    return out;
+  }
+}

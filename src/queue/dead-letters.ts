@@ -1,0 +1,121 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { FluxionRecord } from '../client/types.js';
+import type { DeadLetter, DeadLetterInput } from './types.js';
+
+interface DeadLetterRow {
+  id: number;
+  at: number;
+  reason: string;
+  source: string;
+  origin: string | null;
+  payload: Buffer | string | null;
+  record: string | null;
+}
+
+/** Rows deleted per statement when purging, so one call never holds the writer for long. */
+const PURGE_CHUNK = 5000;
+
+/**
+ * SQL for the dead_letters table. Methods that write must run inside the queue's
+ * transaction (the queue owns transactions, counters and error mapping).
+ */
+export class DeadLetterStore {
+  private readonly insert: Statement;
+  private readonly list: Statement;
+  private readonly get: Statement;
+  private readonly remove: Statement;
+  private readonly purgeOldest: Statement;
+  private readonly purgeBefore: Statement;
+  private readonly count: Statement;
+  /** Rows in the table; counted at open (the table is capped, so COUNT is quick). */
+  depth: number;
+
+  constructor(db: Database) {
+    this.insert = db.prepare(
+      'INSERT INTO dead_letters(at, reason, source, origin, payload, record) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.list = db.prepare('SELECT * FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?');
+    this.get = db.prepare('SELECT * FROM dead_letters WHERE id = ?');
+    this.remove = db.prepare('DELETE FROM dead_letters WHERE id = ?');
+    this.purgeOldest = db.prepare(
+      'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?)',
+    );
+    this.purgeBefore = db.prepare(
+      'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE at < ? ORDER BY id LIMIT ?)',
+    );
+    this.count = db.prepare('SELECT count(*) AS n FROM dead_letters').pluck();
+    this.depth = this.count.get() as number;
+  }
+
+  /** Inserts; returns the bytes written (for the flash estimate). */
+  add(items: readonly DeadLetterInput[], at: number): number {
+    let bytes = 0;
+    for (const d of items) {
+      const record = d.record ? JSON.stringify(d.record) : null;
+      const payload = d.payload ?? null;
+      this.insert.run(at, d.reason, d.source, d.origin ?? null, payload, record);
+      bytes += 32 + d.reason.length + (payload?.length ?? 0) + (record?.length ?? 0);
+    }
+    this.depth += items.length;
+    return bytes;
+  }
+
+  /** Purges the oldest rows beyond `maxRows`; returns how many. */
+  enforceCap(maxRows: number): number {
+    let purged = 0;
+    while (this.depth > maxRows) {
+      const n = this.purgeOldest.run(Math.min(PURGE_CHUNK, this.depth - maxRows)).changes;
+      if (n === 0) break;
+      this.depth -= n;
+      purged += n;
+    }
+    return purged;
+  }
+
+  page(afterId: number, limit: number): DeadLetter[] {
+    return (this.list.all(afterId, limit) as DeadLetterRow[]).map(toDeadLetter);
+  }
+
+  byId(id: number): DeadLetter | undefined {
+    const row = this.get.get(id) as DeadLetterRow | undefined;
+    return row && toDeadLetter(row);
+  }
+
+  delete(id: number): boolean {
+    const n = this.remove.run(id).changes;
+    this.depth -= n;
+    return n > 0;
+  }
+
+  /** Deletes up to one chunk older than `beforeMs`; returns how many. */
+  purgeOlderThan(beforeMs: number): number {
+    const n = this.purgeBefore.run(beforeMs, PURGE_CHUNK).changes;
+    this.depth -= n;
+    return n;
+  }
+
+  recount(): number {
+    this.depth = this.count.get() as number;
+    return this.depth;
+  }
+}
+
+function toDeadLetter(row: DeadLetterRow): DeadLetter {
+  let record: FluxionRecord | null = null;
+  if (row.record !== null) {
+    try {
+      record = JSON.parse(row.record) as FluxionRecord;
+    } catch {
+      record = null;
+    }
+  }
+  return {
+    id: row.id,
+    at: row.at,
+    reason: row.reason,
+    source: row.source,
+    origin: row.origin,
+    payload: row.payload,
+    record,
+  };
+}

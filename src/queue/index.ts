@@ -1,0 +1,23 @@
+/**
+ * The durable queue: the only owner of the SQLite file.
+ *
+ * Contract for other components:
+ * - inputs call `append(records)` (one transaction, synchronous) and acknowledge their source
+ *   only after it returned; `EDGE_ERR_QUEUE_FULL` (onFull 'block') and
+ *   `EDGE_ERR_QUEUE_DISK_FULL` mean nothing was stored: hold the acknowledgement, retry after
+ *   `waitForRoom()` or a delay.
+ * - the sender calls `lease()` for a batch, then `ack(lease)` once the server answered, or
+ *   `release(lease)` after a failure; `deadLetterLeased()` isolates a poison record;
+ *   `newestId()` + `minId` give live_first; `resendCandidates()` and `leaseSent()` page
+ *   through retained sent rows.
+ * - the agent calls `start()`, `prune()` every few seconds, `stats()` for metrics, `stop()`.
+ * - `fluxion-edge status` uses `openQueueReadOnly(path)`.
+ * - new tables (KV outbox) come as a new entry appended to QUEUE_MIGRATIONS.
+ */
+export { SqliteQueue, sqliteError } from './sqlite-queue.js';
+export { openQueueReadOnly, type ReadOnlyQueue } from './read-only.js';
+export { QUEUE_MIGRATIONS, applyMigrations, latestVersion, MetaKeys, type QueueMigration } from './schema.js';
+export { QUEUE_DEFAULTS, resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
+export { isCorruptionError } from './open-queue-file.js';
+export { recordBytes, PAGE_SCAN_SPAN } from './record-store.js';
+export * from './types.js';

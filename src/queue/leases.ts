@@ -1,0 +1,124 @@
+/**
+ * In-memory bookkeeping of leases (nothing goes to disk: a crash forgets them and the rows
+ * are leased again after restart, which is safe because inserts are idempotent).
+ *
+ * A lease is stored as runs: id intervals [lo, hi] in which every unsent row belongs to
+ * that lease (rows in between are sent, or leased by an older lease that the run jumped
+ * over). Runs of all leases are disjoint, so a new lease scan jumps over them instead of
+ * reading leased rows again. Memory is bounded by the sender's window, not the queue size.
+ */
+export interface LeaseRun {
+  lo: number;
+  hi: number;
+}
+
+interface LeaseState {
+  runs: LeaseRun[];
+  /** Ids not yet acked. */
+  ids: Set<number>;
+}
+
+/** Most distinct `minId` values whose scan position is remembered (live_first uses two). */
+const MAX_HINTS = 8;
+
+export class LeaseBook {
+  private leases = new Map<number, LeaseState>();
+  /** All runs of all leases, sorted by lo. */
+  private runs: LeaseRun[] = [];
+  private leasedIds = new Set<number>();
+  private nextLeaseId = 1;
+  /**
+   * minId -> lowest id >= minId that may still be unsent. Sent is final and new rows get
+   * higher ids, so a hint only moves forward; it is what keeps lease scans off the retained
+   * sent rows. The entry for 0 is the queue's cursor.
+   */
+  private hints = new Map<number, number>();
+
+  get leaseCount(): number {
+    return this.leases.size;
+  }
+
+  get leasedRows(): number {
+    return this.leasedIds.size;
+  }
+
+  isLeased(id: number): boolean {
+    return this.leasedIds.has(id);
+  }
+
+  /** The first run that ends at or after `pos`. */
+  runFrom(pos: number): LeaseRun | undefined {
+    let lo = 0;
+    let hi = this.runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.runs[mid]!.hi < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.runs[lo];
+  }
+
+  add(ids: number[], runs: LeaseRun[]): number {
+    const leaseId = this.nextLeaseId++;
+    this.leases.set(leaseId, { runs, ids: new Set(ids) });
+    for (const id of ids) this.leasedIds.add(id);
+    this.runs.push(...runs);
+    this.runs.sort((a, b) => a.lo - b.lo);
+    return leaseId;
+  }
+
+  /** The ids still held by a lease, or undefined if it is unknown or finished. */
+  idsOf(leaseId: number): Set<number> | undefined {
+    return this.leases.get(leaseId)?.ids;
+  }
+
+  /** The runs of a lease: every unsent row inside them is this lease's. */
+  runsOf(leaseId: number): readonly LeaseRun[] {
+    return this.leases.get(leaseId)?.runs ?? [];
+  }
+
+  /** Forgets some ids of a lease (partial ack); the lease stays open. */
+  dropIds(leaseId: number, ids: Iterable<number>): void {
+    const state = this.leases.get(leaseId);
+    if (!state) return;
+    for (const id of ids) {
+      if (state.ids.delete(id)) this.leasedIds.delete(id);
+    }
+  }
+
+  /** Ends a lease; returns false if it was unknown or already ended. */
+  end(leaseId: number): boolean {
+    const state = this.leases.get(leaseId);
+    if (!state) return false;
+    this.leases.delete(leaseId);
+    for (const id of state.ids) this.leasedIds.delete(id);
+    const gone = new Set(state.runs);
+    this.runs = this.runs.filter((r) => !gone.has(r));
+    return true;
+  }
+
+  hint(minId: number): number | undefined {
+    return this.hints.get(minId);
+  }
+
+  setHint(minId: number, id: number): void {
+    if ((this.hints.get(minId) ?? 0) >= id) return;
+    this.hints.delete(minId);
+    this.hints.set(minId, id);
+    if (this.hints.size > MAX_HINTS) {
+      for (const key of this.hints.keys()) {
+        if (key !== 0) {
+          this.hints.delete(key);
+          break;
+        }
+      }
+    }
+  }
+
+  clear(): void {
+    this.leases.clear();
+    this.runs = [];
+    this.leasedIds.clear();
+    this.hints.clear();
+  }
+}

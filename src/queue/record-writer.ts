@@ -1,0 +1,151 @@
+import type { FluxionRecord } from '../client/types.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { excessOf, free, isOver, type Excess, type ResolvedQueueOptions } from './caps.js';
+import type { QueueCounters } from './counters.js';
+import type { LeaseBook } from './leases.js';
+import { recordBytes, type IdBytes, type RecordStore } from './record-store.js';
+import { MetaKeys } from './schema.js';
+import { DropReasons, type AppendResult, type DropReason } from './types.js';
+
+/** Rows read per statement while looking for rows to drop. */
+export const SCAN_CHUNK = 1000;
+
+/**
+ * The row-level writes of the queue: inserts under the caps, drops, prunes, and the
+ * counters that follow them. Every method runs inside the queue's transaction; the queue
+ * rolls `lastId`, `txBytes` and the counters back if the transaction fails.
+ */
+export class RecordWriter {
+  /** Highest id handed out; ids come from here, not from AUTOINCREMENT (see schema.ts). */
+  lastId = 0;
+  /** Bytes of rows touched by the current transaction, for the bytesWritten estimate. */
+  txBytes = 0;
+  /** Set when `onFull: 'block'` refused an append; cleared when room is signalled. */
+  blocked = false;
+
+  constructor(
+    private readonly rec: RecordStore,
+    private readonly counters: QueueCounters,
+    private readonly book: LeaseBook,
+    private readonly options: ResolvedQueueOptions,
+  ) {}
+
+  /** Applies the caps and onFull, then inserts; call inside a transaction. */
+  append(records: readonly FluxionRecord[], now: number): AppendResult {
+    const rec = this.rec;
+    const opts = this.options;
+    const c = this.counters;
+    let total = 0;
+    for (const r of records) total += recordBytes(r);
+    let start = 0;
+    let end = records.length;
+    const droppedByReason: Partial<Record<DropReason, number>> = {};
+    const ex = excessOf(
+      c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS),
+      c.get(MetaKeys.UNSENT_BYTES) + c.get(MetaKeys.RETAINED_BYTES),
+      records.length,
+      total,
+      opts,
+    );
+    if (isOver(ex)) this.pruneSentFor(ex);
+    if (isOver(ex)) {
+      if (opts.onFull === 'block') {
+        this.blocked = true;
+        throw new AgentError(ErrorCodes.QUEUE_FULL, `queue full (${opts.maxRows} rows / ${opts.maxBytes} bytes); holding new readings back`, {
+          details: { rows: records.length, bytes: total, neverFits: records.length > opts.maxRows || total > opts.maxBytes },
+        });
+      }
+      let n = 0;
+      if (opts.onFull === 'drop_oldest') {
+        n = this.dropUnsent(Number.MAX_SAFE_INTEGER, (r) => {
+          if (!isOver(ex)) return false;
+          free(ex, r.bytes);
+          return true;
+        });
+        while (isOver(ex) && start < end) free(ex, recordBytes(records[start++]!));
+        n += start;
+      } else {
+        while (isOver(ex) && end > start) free(ex, recordBytes(records[--end]!));
+        n = records.length - end;
+      }
+      const reason = opts.onFull === 'drop_oldest' ? DropReasons.FULL_DROP_OLDEST : DropReasons.FULL_DROP_NEWEST;
+      if (n > 0) {
+        droppedByReason[reason] = n;
+        c.add(MetaKeys.DROPPED_PREFIX + reason, n);
+      }
+    }
+    let bytes = 0;
+    for (let i = start; i < end; i++) {
+      const r = records[i]!;
+      const b = recordBytes(r);
+      rec.insert.run(++this.lastId, r.col, r.doc, r.ts, r.data, b, now);
+      bytes += b;
+    }
+    const accepted = end - start;
+    this.moveCounts(accepted, bytes, 0, 0);
+    c.add(MetaKeys.APPENDED, accepted);
+    this.txBytes += bytes + 24 * accepted;
+    const rejected = records.length - accepted;
+    const dropped = Object.values(droppedByReason).reduce((a, b) => a + b, 0);
+    return { accepted, rejected, dropped, droppedByReason };
+  }
+
+
+  /** Deletes retained sent rows, oldest sent first, until `ex` is covered or none are left. */
+  pruneSentFor(ex: Excess): void {
+    const rec = this.rec;
+    while (isOver(ex) && this.counters.get(MetaKeys.RETAINED_ROWS) > 0) {
+      const rows = rec.oldestSent.all(SCAN_CHUNK) as IdBytes[];
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        if (!isOver(ex)) break;
+        this.deleteSent([r]);
+        free(ex, r.bytes);
+      }
+    }
+  }
+
+  deleteSent(rows: IdBytes[]): number {
+    const rec = this.rec;
+    let n = 0;
+    let b = 0;
+    for (const r of rows) {
+      n += rec.deleteById.run(r.id).changes;
+      b += r.bytes;
+    }
+    this.moveCounts(0, 0, -n, -b);
+    this.counters.add(MetaKeys.PRUNED_SENT, n);
+    this.txBytes += b;
+    return n;
+  }
+
+  /**
+   * Deletes unsent, unleased rows oldest first while `pick` says true; stop at the first false. Leased rows are skipped: they are on their way to the server.
+   */
+  dropUnsent(budget: number, pick: (r: IdBytes) => boolean): number {
+    const rec = this.rec;
+    let pos = this.book.hint(0) ?? 1;
+    let n = 0;
+    for (;;) {
+      const rows = rec.unsentLight.all(pos, SCAN_CHUNK) as IdBytes[];
+      for (const r of rows) {
+        if (this.book.isLeased(r.id)) continue;
+        if (n >= budget || !pick(r)) return n;
+        rec.deleteById.run(r.id);
+        this.moveCounts(-1, -r.bytes, 0, 0);
+        this.txBytes += r.bytes;
+        n += 1;
+      }
+      if (rows.length < SCAN_CHUNK) return n;
+      pos = rows[rows.length - 1]!.id + 1;
+    }
+  }
+
+  moveCounts(unsentRows: number, unsentBytes: number, retainedRows: number, retainedBytes: number): void {
+    const c = this.counters;
+    c.add(MetaKeys.UNSENT_ROWS, unsentRows);
+    c.add(MetaKeys.UNSENT_BYTES, unsentBytes);
+    c.add(MetaKeys.RETAINED_ROWS, retainedRows);
+    c.add(MetaKeys.RETAINED_BYTES, retainedBytes);
+  }
+}

@@ -1,0 +1,105 @@
+import type { Database } from 'better-sqlite3';
+import { AgentError, ErrorCodes } from '../errors.js';
+
+/**
+ * One schema step. `version` is the `PRAGMA user_version` the file has after `up` ran;
+ * versions are consecutive from 1. Each step runs in its own transaction together with the
+ * version bump, so a crash mid-migration leaves the file at the previous version.
+ * To add a table (e.g. the KV outbox), append a step to QUEUE_MIGRATIONS; never edit a
+ * released step.
+ */
+export interface QueueMigration {
+  version: number;
+  description: string;
+  up(db: Database): void;
+}
+
+/** Counters kept in `meta` (INTEGER values), created at zero by migration 1. */
+export const MetaKeys = {
+  UNSENT_ROWS: 'unsent_rows',
+  UNSENT_BYTES: 'unsent_bytes',
+  RETAINED_ROWS: 'retained_rows',
+  RETAINED_BYTES: 'retained_bytes',
+  APPENDED: 'appended_total',
+  SENT: 'sent_total',
+  PRUNED_SENT: 'pruned_sent_total',
+  DEAD_LETTERED: 'dead_lettered_total',
+  BYTES_WRITTEN: 'bytes_written',
+  CORRUPT_MOVED: 'corrupt_files_moved_aside',
+  /** Lowest row id that may be unsent (a lower bound, saved now and then). */
+  CURSOR: 'cursor',
+  /** Prefix of the per-reason drop totals, e.g. `dropped.max_age`. */
+  DROPPED_PREFIX: 'dropped.',
+} as const;
+
+export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
+  {
+    version: 1,
+    description: 'records, dead_letters, meta',
+    up(db) {
+      // `id` is given by the queue (last id + 1) rather than AUTOINCREMENT, which would
+      // rewrite sqlite_sequence in every transaction: one more page per commit on flash.
+      db.exec(`
+        CREATE TABLE records (
+          id INTEGER PRIMARY KEY,
+          col TEXT NOT NULL,
+          doc TEXT NOT NULL,
+          ts INTEGER NOT NULL,
+          data TEXT NOT NULL,
+          bytes INTEGER NOT NULL,
+          enqueued_at INTEGER NOT NULL,
+          sent_at INTEGER
+        );
+        -- Sent rows only: pruning oldest-sent first and the resend window read it; unsent
+        -- rows are found through the rowid and the in-memory cursor, so appends pay nothing.
+        CREATE INDEX records_sent_at ON records(sent_at) WHERE sent_at IS NOT NULL;
+        CREATE TABLE dead_letters (
+          id INTEGER PRIMARY KEY,
+          at INTEGER NOT NULL,
+          reason TEXT NOT NULL,
+          source TEXT NOT NULL,
+          origin TEXT,
+          payload BLOB,
+          record TEXT
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+      `);
+      const put = db.prepare('INSERT INTO meta(key, value) VALUES (?, 0)');
+      for (const [name, key] of Object.entries(MetaKeys)) {
+        if (name !== 'DROPPED_PREFIX') put.run(key);
+      }
+    },
+  },
+];
+
+/** The version the given migration list leads to. */
+export function latestVersion(migrations: readonly QueueMigration[]): number {
+  return migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
+}
+
+/**
+ * Brings the file to the newest version; returns the version it had before. A file newer
+ * than this code is refused (a downgraded agent must not guess at a schema it does not know).
+ */
+export function applyMigrations(db: Database, migrations: readonly QueueMigration[]): number {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`queue migration #${i} has version ${m.version}, expected ${i + 1}`);
+  });
+  const from = db.pragma('user_version', { simple: true }) as number;
+  const latest = latestVersion(migrations);
+  if (from > latest) {
+    throw new AgentError(
+      ErrorCodes.QUEUE_IO,
+      `queue file ${db.name} has schema version ${from}, newer than this agent knows (${latest}); ` +
+        'run a newer fluxion-edge, or move the file aside to start an empty queue',
+    );
+  }
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    db.transaction(() => {
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return from;
+}

@@ -1,0 +1,566 @@
+import { EventEmitter } from 'node:events';
+import type { Database, Transaction } from 'better-sqlite3';
+import type { FluxionRecord } from '../client/types.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
+import { QueueCounters } from './counters.js';
+import { DeadLetterStore } from './dead-letters.js';
+import { LeaseBook, type LeaseRun } from './leases.js';
+import { openQueueFile } from './open-queue-file.js';
+import { PAGE_SCAN_SPAN, RecordStore, type IdBytes } from './record-store.js';
+import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
+import { RecordWriter, SCAN_CHUNK } from './record-writer.js';
+import { DeadLetterOps } from './dead-letter-api.js';
+import { readInfo } from './read-only.js';
+import {
+  DropReasons,
+  type AppendResult,
+  type DeadLetter,
+  type DeadLetterInput,
+  type DropReason,
+  type Lease,
+  type LeaseRequest,
+  type PruneResult,
+  type QueueDeps,
+  type QueueEvents,
+  type QueueInfo,
+  type QueueLogger,
+  type QueueOptions,
+  type QueueStartInfo,
+  type QueueStats,
+  type QueuedRecord,
+  type RecordPage,
+  type RetryDeadLettersOptions,
+  type RetryDeadLettersResult,
+  type SentQuery,
+  type SentRecord,
+} from './types.js';
+
+/** Most rows one prune() call deletes, so the periodic call never holds the writer long. */
+const PRUNE_BUDGET = 5000;
+
+interface Open {
+  db: Database;
+  rec: RecordStore;
+  dead: DeadLetterStore;
+  upsertMeta: ReturnType<Database['prepare']>;
+  txn: Transaction<(fn: () => unknown) => unknown>;
+  w: RecordWriter;
+  pageSize: number;
+  schemaVersion: number;
+}
+
+/**
+ * The durable queue: the only owner of the SQLite file. Appends are synchronous and
+ * committed when they return (the caller may then acknowledge its source); leases live
+ * in memory; counters live in memory and in `meta`, written in the same transaction.
+ */
+export class SqliteQueue extends EventEmitter<QueueEvents> {
+  readonly options: ResolvedQueueOptions;
+  private readonly logger: QueueLogger | undefined;
+  private readonly now: () => number;
+  private readonly counters = new QueueCounters();
+  private readonly book = new LeaseBook();
+  private readonly dl: DeadLetterOps;
+  private o: Open | undefined;
+  private startInfo: QueueStartInfo | undefined;
+  /** Enqueue time of the oldest unsent row; undefined = recompute on demand. */
+  private oldest: number | null | undefined;
+  private waiters: Array<{ rows: number; bytes: number; resolve: () => void; reject: (e: Error) => void }> = [];
+
+  constructor(options: QueueOptions, deps: QueueDeps = {}) {
+    super();
+    this.options = resolveQueueOptions(options);
+    this.logger = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.dl = new DeadLetterOps(this, {
+      store: () => this.open().dead,
+      write: (op, fn) => this.write(op, fn),
+      appendInTxn: (records) => this.w.append(records, this.now()),
+      afterAppend: (r) => this.afterAppend(r),
+      counters: this.counters,
+      now: this.now,
+      maxRows: this.options.deadLetterMaxRows,
+    });
+  }
+
+  /** Opens, checks and migrates the file. Safe to call twice. */
+  start(): QueueStartInfo {
+    if (this.o) return this.startInfo!;
+    const opts = this.options;
+    const { db, corrupt } = openQueueFile(opts.path, {
+      synchronous: opts.synchronous,
+      maxFileBytes: opts.maxFileBytes,
+      startupCheck: opts.startupCheck,
+      now: this.now,
+    });
+    try {
+      const migratedFrom = applyMigrations(db, opts.migrations);
+      const rec = new RecordStore(db);
+      this.o = {
+        db,
+        rec,
+        dead: new DeadLetterStore(db),
+        w: new RecordWriter(rec, this.counters, this.book, opts),
+        upsertMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+        txn: db.transaction((fn: () => unknown) => {
+          const result = fn();
+          this.finishTxn();
+          return result;
+        }),
+        pageSize: db.pragma('page_size', { simple: true }) as number,
+        schemaVersion: latestVersion(opts.migrations),
+      };
+      this.counters.load(db);
+      this.w.lastId = (this.o.rec.maxId.get() as number | null) ?? 0;
+      this.book.clear();
+      // The saved cursor is a lower bound; ids can restart lower if the newest rows were
+      // deleted before a restart, hence the min().
+      this.book.setHint(0, Math.min(Math.max(1, this.counters.get(MetaKeys.CURSOR)), this.w.lastId + 1));
+      this.oldest = undefined;
+      if (corrupt) this.write('start', () => this.counters.add(MetaKeys.CORRUPT_MOVED, 1));
+      this.startInfo = { schemaVersion: this.o.schemaVersion, migratedFrom, corrupt };
+    } catch (err) {
+      this.o = undefined;
+      db.close();
+      throw err instanceof AgentError ? err : sqliteError(err, 'start');
+    }
+    if (corrupt) {
+      this.logger?.error({ ...corrupt }, 'queue file was corrupt: moved aside, started an empty queue');
+      this.emit('corrupt', corrupt);
+    }
+    return this.startInfo;
+  }
+
+  /** Saves the cursor, checkpoints and closes. Safe to call twice. */
+  stop(): void {
+    const o = this.o;
+    if (!o) return;
+    try {
+      this.advanceCursor();
+      this.write('stop', () => this.counters.set(MetaKeys.CURSOR, this.book.hint(0) ?? 1));
+      o.db.pragma('optimize');
+      o.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      this.logger?.warn({ err }, 'queue: final checkpoint failed; the WAL will be replayed at next start');
+    }
+    for (const w of this.waiters.splice(0)) w.reject(new AgentError(ErrorCodes.STOPPED, 'queue stopped'));
+    this.book.clear();
+    this.o = undefined;
+    o.db.close();
+  }
+
+  get started(): boolean {
+    return this.o !== undefined;
+  }
+
+  /** The open connection, for stores that live in the same file (e.g. a KV outbox added by a
+   * migration). Use it only from src/queue/; the queue owns its transactions. */
+  get database(): Database {
+    return this.open().db;
+  }
+
+  /**
+   * Stores records in one transaction; when it returns they are durable (per `synchronous`)
+   * and the caller may acknowledge its source. Throws EDGE_ERR_QUEUE_FULL (`onFull: 'block'`,
+   * nothing stored) or EDGE_ERR_QUEUE_DISK_FULL (nothing stored, retry later).
+   */
+  append(records: readonly FluxionRecord[]): AppendResult {
+    if (records.length === 0) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {} };
+    const result = this.write('append', () => this.w.append(records, this.now()));
+    this.afterAppend(result);
+    return result;
+  }
+
+  appendOne(record: FluxionRecord): AppendResult {
+    return this.append([record]);
+  }
+
+  /** True if `rows` more rows of `bytes` fit beside the unsent rows (sent rows can be pruned). */
+  hasRoom(rows = 1, bytes = 0): boolean {
+    return (
+      this.counters.get(MetaKeys.UNSENT_ROWS) + rows <= this.options.maxRows &&
+      this.counters.get(MetaKeys.UNSENT_BYTES) + bytes <= this.options.maxBytes
+    );
+  }
+
+  /** Resolves when hasRoom(rows, bytes); rejects with EDGE_ERR_STOPPED on stop() or abort. */
+  waitForRoom(rows = 1, bytes = 0, signal?: AbortSignal): Promise<void> {
+    if (this.hasRoom(rows, bytes)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = { rows, bytes, resolve, reject };
+      this.waiters.push(w);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(new AgentError(ErrorCodes.STOPPED, 'waitForRoom aborted', { cause: signal.reason }));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  /** The highest id appended so far (0 if none): the sender's live_first boundary. */
+  newestId(): number {
+    return this.w.lastId;
+  }
+
+  /**
+   * The oldest unsent, unleased rows with id >= minId, ascending, up to maxRecords and
+   * maxBytes (at least one row). Null when there is nothing to send. No disk write.
+   */
+  lease(req: LeaseRequest): Lease | null {
+    const { rec } = this.open();
+    const minId = Math.max(0, req.minId ?? 0);
+    const maxRecords = Math.max(1, Math.floor(req.maxRecords));
+    let pos = Math.max(minId, 1, this.book.hint(minId) ?? 0, this.book.hint(0) ?? 0);
+    let hint: number | undefined;
+    const taken: QueuedRecord[] = [];
+    const runs: LeaseRun[] = [];
+    let bytes = 0;
+    let run: LeaseRun | undefined;
+    scan: while (taken.length < maxRecords && pos <= this.w.lastId) {
+      const next = this.book.runFrom(pos);
+      if (next && next.lo <= pos) {
+        hint ??= pos;
+        pos = next.hi + 1;
+        run = undefined;
+        continue;
+      }
+      const to = next ? next.lo - 1 : Number.MAX_SAFE_INTEGER;
+      const want = maxRecords - taken.length;
+      const rows = rec.unsentRows(pos, to, want);
+      if (rows.length > 0) hint ??= rows[0]!.id;
+      for (const row of rows) {
+        if (taken.length > 0 && bytes + row.bytes > req.maxBytes) break scan;
+        taken.push(row);
+        bytes += row.bytes;
+        if (run) run.hi = row.id;
+        else runs.push((run = { lo: row.id, hi: row.id }));
+      }
+      if (rows.length < want) {
+        if (!next) break;
+        pos = next.lo;
+      }
+    }
+    this.book.setHint(minId, hint ?? this.w.lastId + 1);
+    if (taken.length === 0) return null;
+    const leaseId = this.book.add(
+      taken.map((r) => r.id),
+      runs,
+    );
+    return { leaseId, records: taken, bytes };
+  }
+
+  /**
+   * Marks the lease's rows sent (all, or only `ids`) in one transaction and frees them.
+   * Returns the rows marked. An unknown or finished lease (e.g. from before a restart) is
+   * ignored: its rows are simply sent again, which the server's idempotent inserts absorb.
+   */
+  ack(lease: Lease, ids?: readonly number[]): number {
+    const { rec } = this.open();
+    const held = this.book.idsOf(lease.leaseId);
+    if (!held) return 0;
+    const target = ids ? ids.filter((id) => held.has(id)) : [...held];
+    const sentAt = this.now();
+    const runs = this.book.runsOf(lease.leaseId);
+    const marked = this.write('ack', () => {
+      let n = 0;
+      let b = 0;
+      if (ids) {
+        for (const id of target) {
+          const row = rec.markSent.get(sentAt, id) as { bytes: number } | undefined;
+          if (row) {
+            n += 1;
+            b += row.bytes;
+          }
+        }
+      } else {
+        for (const run of runs) {
+          for (const bytes of rec.markSentRange.all(sentAt, run.lo, run.hi) as number[]) {
+            n += 1;
+            b += bytes;
+          }
+        }
+      }
+      this.w.moveCounts(-n, -b, n, b);
+      this.counters.add(MetaKeys.SENT, n);
+      this.w.txBytes += b + 24 * n;
+      return n;
+    });
+    if (ids && target.length < held.size) this.book.dropIds(lease.leaseId, target);
+    else this.book.end(lease.leaseId);
+    this.oldest = undefined;
+    this.roomChanged();
+    return marked;
+  }
+
+  /** Returns the lease's rows to the pool (after a failed send). No disk write. */
+  release(lease: Lease): void {
+    this.book.end(lease.leaseId);
+  }
+
+  /**
+   * Moves leased rows that the server cannot take (poison isolation) to the dead letters,
+   * in one transaction, and takes them out of the lease. Returns how many moved.
+   */
+  deadLetterLeased(lease: Lease, ids: readonly number[], reason: string): number {
+    const { rec, dead } = this.open();
+    const held = this.book.idsOf(lease.leaseId);
+    if (!held) return 0;
+    const target = ids.filter((id) => held.has(id));
+    const at = this.now();
+    let purged = 0;
+    const moved = this.write('deadLetterLeased', () => {
+      let n = 0;
+      for (const id of target) {
+        const row = rec.unsentById.get(id) as QueuedRecord | undefined;
+        if (!row) continue;
+        const record = { col: row.col, doc: row.doc, ts: row.ts, data: row.data };
+        this.w.txBytes += dead.add([{ reason, source: 'sender', record }], at);
+        rec.deleteById.run(id);
+        this.w.moveCounts(-1, -row.bytes, 0, 0);
+        n += 1;
+      }
+      this.counters.add(MetaKeys.DEAD_LETTERED, n);
+      purged = this.dl.enforceCapInTxn();
+      return n;
+    });
+    this.dl.emitCap(purged);
+    this.book.dropIds(lease.leaseId, target);
+    if (this.book.idsOf(lease.leaseId)?.size === 0) this.book.end(lease.leaseId);
+    this.oldest = undefined;
+    this.roomChanged();
+    return moved;
+  }
+
+  /**
+   * Retained sent rows enqueued in [sinceMs, untilMs), ascending id, for replay. Each call
+   * scans at most PAGE_SCAN_SPAN ids, so a page may be empty with `done: false`.
+   */
+  leaseSent(q: SentQuery): RecordPage<SentRecord> {
+    const { rec } = this.open();
+    const first = ((rec.minId.get() as number | null) ?? 1) - 1;
+    const after = Math.max(q.afterId ?? 0, first);
+    const to = after + PAGE_SCAN_SPAN;
+    const rows = rec.sentRows({
+      after,
+      to,
+      since: q.sinceMs,
+      until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
+      col: q.col ?? null,
+      doc: q.doc ?? null,
+      limit: q.limit,
+    });
+    return this.page(rows, to, q.limit);
+  }
+
+  /**
+   * Rows acked at or after `sentSinceMs`, ascending id, in pages: the sender re-sends them
+   * after a reconnect because the server may have died before flushing them.
+   */
+  resendCandidates(sentSinceMs: number, opts: { afterId?: number; limit: number }): RecordPage<SentRecord> {
+    const { rec } = this.open();
+    let after = opts.afterId ?? 0;
+    if (after === 0) {
+      const min = rec.minIdSentSince.get(sentSinceMs) as number | null;
+      if (min === null) return { rows: [], nextAfterId: this.w.lastId, done: true };
+      after = min - 1;
+    }
+    const to = after + PAGE_SCAN_SPAN;
+    const rows = rec.resendPage.all(after, to, sentSinceMs, opts.limit) as SentRecord[];
+    return this.page(rows, to, opts.limit);
+  }
+
+  /**
+   * Housekeeping, bounded per call (the agent calls it every few seconds): deletes sent
+   * rows past retainSentMs or beyond retainSentBytes (oldest sent first), drops unsent rows
+   * older than maxAgeMs, and saves the cursor.
+   */
+  prune(): PruneResult {
+    const { rec } = this.open();
+    const now = this.now();
+    const opts = this.options;
+    let budget = PRUNE_BUDGET;
+    let prunedSent = 0;
+    let droppedMaxAge = 0;
+    this.advanceCursor();
+    this.write('prune', () => {
+      if (opts.retainSentMs > 0 && Number.isFinite(opts.retainSentMs)) {
+        const rows = rec.sentBefore.all(now - opts.retainSentMs, budget) as IdBytes[];
+        prunedSent += this.w.deleteSent(rows);
+        budget -= rows.length;
+      }
+      while (budget > 0 && this.counters.get(MetaKeys.RETAINED_BYTES) > opts.retainSentBytes) {
+        const rows = rec.oldestSent.all(Math.min(budget, SCAN_CHUNK)) as IdBytes[];
+        if (rows.length === 0) break;
+        let n = 0;
+        for (const r of rows) {
+          if (this.counters.get(MetaKeys.RETAINED_BYTES) <= opts.retainSentBytes) break;
+          n += this.w.deleteSent([r]);
+        }
+        prunedSent += n;
+        budget -= n;
+      }
+      if (opts.maxAgeMs > 0 && budget > 0) {
+        const cutoff = now - opts.maxAgeMs;
+        // Enqueue times rise with ids (give or take a clock step), so stop at the first young row.
+        droppedMaxAge = this.w.dropUnsent(budget, (r) => r.enqueuedAt < cutoff);
+        if (droppedMaxAge > 0) this.counters.add(MetaKeys.DROPPED_PREFIX + DropReasons.MAX_AGE, droppedMaxAge);
+        budget -= droppedMaxAge;
+      }
+      this.counters.set(MetaKeys.CURSOR, this.book.hint(0) ?? 1);
+    });
+    if (droppedMaxAge > 0) {
+      this.oldest = undefined;
+      this.emit('dropped', { reason: DropReasons.MAX_AGE, count: droppedMaxAge });
+    }
+    this.roomChanged();
+    return { prunedSent, droppedMaxAge, more: budget <= 0 };
+  }
+
+  /** Stores one dead letter (a message or record that cannot be delivered). */
+  deadLetter(item: DeadLetterInput): void {
+    this.dl.addMany([item]);
+  }
+
+  /** Stores dead letters in one transaction; returns how many. */
+  deadLetterMany(items: readonly DeadLetterInput[]): number {
+    return this.dl.addMany(items);
+  }
+
+  /** Dead letters with id > afterId (default 0), oldest first, at most `limit` (default 100). */
+  listDeadLetters(opts?: { limit?: number; afterId?: number }): DeadLetter[] {
+    return this.dl.list(opts);
+  }
+
+  countDeadLetters(): number {
+    return this.dl.count();
+  }
+
+  /** Appends dead letters' records again and removes them, in one transaction. */
+  retryDeadLetters(opts?: RetryDeadLettersOptions): RetryDeadLettersResult {
+    return this.dl.retry(opts);
+  }
+
+  /** Deletes the given ids, or those older than olderThanMs, or all; returns how many. */
+  purgeDeadLetters(opts?: { ids?: readonly number[]; olderThanMs?: number }): number {
+    return this.dl.purge(opts);
+  }
+
+  stats(): QueueStats {
+    this.open();
+    const c = this.counters;
+    if (this.oldest === undefined) this.oldest = this.advanceCursor();
+    const droppedByReason = c.droppedByReason();
+    return {
+      depth: c.get(MetaKeys.UNSENT_ROWS),
+      bytes: c.get(MetaKeys.UNSENT_BYTES),
+      retainedRows: c.get(MetaKeys.RETAINED_ROWS),
+      retainedBytes: c.get(MetaKeys.RETAINED_BYTES),
+      oldestUnsentEnqueuedAt: this.oldest,
+      oldestUnsentAgeMs: this.oldest === null ? null : Math.max(0, this.now() - this.oldest),
+      appended: c.get(MetaKeys.APPENDED),
+      sent: c.get(MetaKeys.SENT),
+      prunedSent: c.get(MetaKeys.PRUNED_SENT),
+      dropped: Object.values(droppedByReason).reduce((a, b) => a + b, 0),
+      droppedByReason,
+      deadLettered: c.get(MetaKeys.DEAD_LETTERED),
+      deadLetterDepth: this.open().dead.depth,
+      bytesWritten: c.get(MetaKeys.BYTES_WRITTEN),
+      corruptFilesMovedAside: c.get(MetaKeys.CORRUPT_MOVED),
+      leased: this.book.leasedRows,
+      leases: this.book.leaseCount,
+      newestId: this.w.lastId,
+    };
+  }
+
+  info(): QueueInfo {
+    return readInfo(this.open().db, this.options.path, false);
+  }
+
+  // ---- internals -------------------------------------------------------------------
+
+  private get w(): RecordWriter {
+    return this.open().w;
+  }
+
+  private open(): Open {
+    if (!this.o) throw new AgentError(ErrorCodes.QUEUE_CLOSED, 'the queue is not started (call start() first)');
+    return this.o;
+  }
+
+  /** Runs `fn` in one transaction; on failure rolls memory back with the file. */
+  private write<T>(op: string, fn: () => T): T {
+    const o = this.open();
+    const snap = this.counters.snapshot();
+    const lastId = this.w.lastId;
+    this.w.txBytes = 0;
+    try {
+      return o.txn(fn) as T;
+    } catch (err) {
+      this.counters.restore(snap);
+      this.w.lastId = lastId;
+      this.oldest = undefined;
+      o.dead.recount();
+      if (err instanceof AgentError) throw err;
+      throw sqliteError(err, op);
+    }
+  }
+
+  private finishTxn(): void {
+    if (this.w.txBytes === 0 && !this.counters.hasDirty) return;
+    const page = this.open().pageSize;
+    // Pages holding the touched rows, plus the partly filled tail page and the meta page.
+    const pages = Math.ceil(this.w.txBytes / page) + 2;
+    this.counters.add(MetaKeys.BYTES_WRITTEN, pages * (page + 24));
+    this.counters.flush(this.open().upsertMeta);
+  }
+
+  private afterAppend(result: AppendResult): void {
+    if (result.dropped === 0) return;
+    this.oldest = undefined;
+    for (const [reason, count] of Object.entries(result.droppedByReason)) {
+      this.emit('dropped', { reason: reason as DropReason, count });
+    }
+  }
+
+  /** Moves the cursor to the first unsent row; returns its enqueue time (null if none). */
+  private advanceCursor(): number | null {
+    const { rec } = this.open();
+    const row = rec.firstUnsent.get(this.book.hint(0) ?? 1) as IdBytes | undefined;
+    this.book.setHint(0, row ? row.id : this.w.lastId + 1);
+    return row ? row.enqueuedAt : null;
+  }
+
+  private page(rows: SentRecord[], to: number, limit: number): RecordPage<SentRecord> {
+    const nextAfterId = rows.length >= limit ? rows[rows.length - 1]!.id : Math.min(to, this.w.lastId);
+    return { rows, nextAfterId, done: nextAfterId >= this.w.lastId };
+  }
+
+  private roomChanged(): void {
+    if (this.waiters.length > 0) {
+      this.waiters = this.waiters.filter((w) => {
+        if (!this.hasRoom(w.rows, w.bytes)) return true;
+        w.resolve();
+        return false;
+      });
+    }
+    if (this.w.blocked && this.hasRoom()) {
+      this.w.blocked = false;
+      this.emit('room');
+    }
+  }
+}
+
+/** Maps a SQLite failure to the agent's codes; SQLITE_FULL is the one callers retry on. */
+export function sqliteError(err: unknown, op: string): AgentError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_FULL') {
+    return new AgentError(ErrorCodes.QUEUE_DISK_FULL, `queue ${op} failed: the disk (or maxFileBytes) is full; nothing was written`, {
+      cause: err,
+    });
+  }
+  return new AgentError(ErrorCodes.QUEUE_IO, `queue ${op} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
