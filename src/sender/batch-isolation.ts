@@ -4,8 +4,8 @@
  * So batches that were in flight when a connection died are held (still leased) and sent
  * again one at a time. A batch that kills a connection while alone is split in halves,
  * until the culprit is a single record; that record is dead-lettered only after it killed
- * a connection alone several times, so a network outage that happens to strike while a
- * probe is out does not condemn a good reading.
+ * several connections as their very first insert, so a link that drops every few frames,
+ * or an outage that happens to strike while a probe is out, does not condemn a good reading.
  */
 import type { QueuedRow, SenderLease } from './types.js';
 
@@ -18,8 +18,10 @@ export interface Batch {
   rows: readonly QueuedRow[];
   /** Sent alone, to find out whether it is what kills the connection. */
   probe: boolean;
-  /** Connections this batch killed while alone (only counted for single records). */
+  /** Connections this batch killed as their first insert (only counted for single records). */
   strikes: number;
+  /** Sent as the first insert on its connection: only then does a close point at it for sure. */
+  first?: boolean;
 }
 
 export type IsolationVerdict =
@@ -40,6 +42,8 @@ export function splitBatch(batch: Batch): Batch[] {
 export function judgeFailedProbe(batch: Batch): IsolationVerdict {
   const { rows } = batch;
   if (rows.length > 1) return { action: 'retry', batches: splitBatch(batch) };
+  // A close after other frames may be the link or the server, not this record: retry, no strike.
+  if (batch.first !== true) return { action: 'retry', batches: [batch] };
   const strikes = batch.strikes + 1;
   if (strikes >= POISON_STRIKES) return { action: 'dead_letter', row: rows[0]! };
   return { action: 'retry', batches: [{ ...batch, probe: true, strikes }] };

@@ -8,27 +8,17 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { backoffDelay, isFluxionError, validateRecord, FluxionErrorCodes } from '../client/index.js';
-import type { FluxionRecord } from '../client/types.js';
 import { judgeFailedProbe, splitBatch, type Batch } from './batch-isolation.js';
+import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
 import { TokenBucket } from './token-bucket.js';
-import type { QueuedRow, SenderClient, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
+import type { QueuedRow, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
 
 type PumpOutcome = 'stopping' | 'lost' | 'probe_failed' | 'auth';
 
-/** Rows without their queue id: the frame carries exactly the protocol's four fields. */
-function toRecords(rows: readonly QueuedRow[]): FluxionRecord[] {
-  const out = new Array<FluxionRecord>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    out[i] = { ts: r.ts, doc: r.doc, data: r.data, col: r.col };
-  }
-  return out;
-}
-
 export interface SenderDeps {
   queue: SenderQueue;
-  client: SenderClient;
+  client: ResendClient;
   logger: Logger;
   now?: () => number;
 }
@@ -36,7 +26,8 @@ export interface SenderDeps {
 export class Sender extends EventEmitter {
   readonly rtt = new RttHistogram();
   private readonly queue: SenderQueue;
-  private readonly client: SenderClient;
+  private readonly client: ResendClient;
+  private readonly resender: Resender;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly bucket: TokenBucket;
@@ -61,7 +52,6 @@ export class Sender extends EventEmitter {
     reconnects: 0,
     sentRecords: 0,
     sentBatches: 0,
-    resentRecords: 0,
     deadLettered: 0,
   };
   private lastAckAt: number | null = null;
@@ -82,6 +72,18 @@ export class Sender extends EventEmitter {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.bucket = new TokenBucket(options.maxRecordsPerSecond, this.now);
+    this.resender = new Resender(
+      {
+        windowMs: options.resendAfterReconnectMs,
+        batchMaxRecords: options.batchMaxRecords,
+        window: options.window,
+        requestTimeoutMs: options.requestTimeoutMs,
+      },
+      this.queue,
+      this.client,
+      this.now,
+      (err) => this.noteError(err),
+    );
   }
 
   start(): void {
@@ -137,6 +139,8 @@ export class Sender extends EventEmitter {
     return {
       state: this.state,
       ...this.counters,
+      resentRecords: this.resender.resent,
+      resendsSkipped: this.resender.skipped,
       inFlightBatches: this.inFlight.size,
       isolating: this.suspects.length,
       lastAckAt: this.lastAckAt,
@@ -172,7 +176,12 @@ export class Sender extends EventEmitter {
       this.logger.info({ connection: this.counters.connections }, 'connected to FluxionDB');
       // Everything appended before this instant is backlog; live_first sends what comes after it first.
       this.liveMark = this.queue.newestId();
-      await this.resendRecent();
+      const live = (): boolean => !this.stopping && !this.connectionLost;
+      await this.resender.check();
+      // A suspect batch goes first, alone: a connection that dies on its first insert
+      // points at that batch without doubt (see batch-isolation.ts).
+      if (this.suspects.length > 0 && live()) await this.launch(this.suspects.pop()!, true);
+      await this.resender.run(live);
       const outcome = await this.pump();
       await Promise.allSettled([...this.inFlight]);
       if (outcome === 'stopping') break;
@@ -191,36 +200,6 @@ export class Sender extends EventEmitter {
       await this.sleep(delay);
     }
     this.state = 'stopped';
-  }
-
-  /**
-   * The server may have died since it acked these rows (it flushes every 15 s and dies by
-   * SIGKILL), so after every (re)connect they go out again, before anything else. Inserts
-   * are idempotent: if the server did not die this costs only bandwidth.
-   */
-  private async resendRecent(): Promise<void> {
-    const since = this.now() - this.options.resendAfterReconnectMs;
-    let afterId = 0;
-    const pending: Promise<void>[] = [];
-    while (!this.stopping && !this.connectionLost) {
-      const page = this.queue.resendCandidates(since, { afterId, limit: this.options.batchMaxRecords });
-      afterId = page.nextAfterId;
-      const rows = page.rows;
-      const n = rows.length;
-      if (n === 0) {
-        if (page.done) break;
-        continue;
-      }
-      pending.push(
-        this.client.insertMultipleRecords(toRecords(rows), { timeoutMs: this.options.requestTimeoutMs }).then(
-          () => void (this.counters.resentRecords += n),
-          (err: unknown) => this.noteError(err),
-        ),
-      );
-      if (pending.length >= this.options.window) await pending.shift();
-      if (page.done) break;
-    }
-    await Promise.all(pending);
   }
 
   private async pump(): Promise<PumpOutcome> {
@@ -261,12 +240,14 @@ export class Sender extends EventEmitter {
     return this.queue.lease(opts);
   }
 
-  private launch(batch: Batch): void {
+  private launch(batch: Batch, firstOnConnection = false): Promise<void> {
+    batch.first = firstOnConnection;
     const p: Promise<void> = this.send(batch).finally(() => {
       this.inFlight.delete(p);
       this.wake();
     });
     this.inFlight.add(p);
+    return p;
   }
 
   private async send(batch: Batch): Promise<void> {
@@ -280,11 +261,20 @@ export class Sender extends EventEmitter {
       this.onSendFailure(batch, err);
       return;
     }
-    // A probe is part of a split lease: ack exactly its rows; a whole batch acks its lease.
-    if (batch.probe) this.queue.ack(batch.lease, rows.map((r) => r.id));
-    else this.queue.ack(batch.lease);
+    try {
+      // A probe is part of a split lease: ack exactly its rows; a whole batch acks its lease.
+      if (batch.probe) this.queue.ack(batch.lease, rows.map((r) => r.id));
+      else this.queue.ack(batch.lease);
+    } catch (err) {
+      // E.g. a full disk: the rows stay unsent and go out again later (inserts are idempotent).
+      this.noteError(err);
+      this.logger.error({ err: this.describe(err) }, 'cannot record an ack in the queue; the batch will be sent again');
+      this.putBack(batch);
+      return;
+    }
     const t = this.now();
     this.rtt.observe(t - started);
+    this.resender.noteAcked(rows[rows.length - 1]!);
     this.lastAckAt = t;
     this.counters.sentRecords += rows.length;
     this.counters.sentBatches++;

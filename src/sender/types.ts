@@ -97,7 +97,10 @@ export interface SenderStatus {
   inFlightBatches: number;
   sentRecords: number;
   sentBatches: number;
+  /** Records sent again after reconnects (acked before, possibly lost by a server that died). */
   resentRecords: number;
+  /** Reconnects after which the server still held the newest ack, so nothing was re-sent. */
+  resendsSkipped: number;
   deadLettered: number;
   /** Batches held back while a poison record is being isolated. */
   isolating: number;

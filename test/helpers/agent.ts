@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import pino from 'pino';
+import type { AgentSettings } from '../../src/agent.js';
+import type { FluxionRecord } from '../../src/client/types.js';
+import type { DevServer } from '../../src/devserver/index.js';
+import { DEFAULT_SENDER_OPTIONS } from '../../src/sender/types.js';
+
+export const TEST_KEY = 'test-master-key-0123456789';
+
+/** Agent settings for tests: fast backoff, a queue file in `dir`; override anything. */
+export function agentSettings(
+  dir: string,
+  url: string,
+  overrides: { sender?: Partial<AgentSettings['sender']>; queue?: Partial<AgentSettings['queue']>; fluxiondb?: Partial<AgentSettings['fluxiondb']> } = {},
+): AgentSettings {
+  return {
+    fluxiondb: { url, apiKey: TEST_KEY, requestTimeoutMs: 5000, connectTimeoutMs: 2000, ...overrides.fluxiondb },
+    queue: { path: join(dir, 'queue.db'), synchronous: 'normal', ...overrides.queue },
+    sender: { ...DEFAULT_SENDER_OPTIONS, backoffBaseMs: 50, backoffCapMs: 400, authRetryMs: 300, lingerMs: 5, ...overrides.sender },
+    housekeepingIntervalMs: 1000,
+    stopDeadlineMs: 3000,
+  };
+}
+
+/** A logger that keeps lines in memory, so tests can read what the agent said. */
+export function memoryLogger(level: pino.LevelWithSilent = 'info'): { logger: pino.Logger; lines: () => Array<Record<string, unknown>> } {
+  const lines: string[] = [];
+  const logger = pino({ level }, { write: (s: string) => void lines.push(s) });
+  return { logger, lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+/** `count` records over `docs` documents of collection `col`, distinct timestamps, data naming their index. */
+export function makeRecords(count: number, { start = 0, col = 'telemetry', docs = 10, baseTs = 1_700_000_000_000 } = {}): FluxionRecord[] {
+  const out: FluxionRecord[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const n = start + i;
+    out[i] = { col, doc: `device-${n % docs}`, ts: baseTs + n, data: `{"n":${n}}` };
+  }
+  return out;
+}
+
+/** Identities (col/doc/ts) of `records` that the server does not hold with the same data. */
+export function missingOn(server: DevServer, records: readonly FluxionRecord[]): FluxionRecord[] {
+  const byDoc = new Map<string, Map<number, string>>();
+  const missing: FluxionRecord[] = [];
+  for (const r of records) {
+    const key = `${r.col}\u0000${r.doc}`;
+    let points = byDoc.get(key);
+    if (points === undefined) {
+      points = new Map(server.records(r.col, r.doc).map((p) => [p.ts, p.data]));
+      byDoc.set(key, points);
+    }
+    if (points.get(r.ts) !== r.data) missing.push(r);
+  }
+  return missing;
+}
