@@ -30,6 +30,12 @@ export interface DevServerFaults {
   denyInserts?: boolean;
   /** Refuse new connections (HTTP 503 on upgrade) until this many ms from now. Default 0. */
   refuseConnectionsMs?: number;
+  /**
+   * Treat an `ins` whose data holds this text as a request the server cannot take: store
+   * nothing of it, answer nothing, close 1008 (as upstream does with a malformed request).
+   * Emulates a poison record for the agent's isolation tests. Default '' (off).
+   */
+  poisonText?: string;
 }
 
 export interface DevServerOptions {
@@ -91,7 +97,7 @@ export class DevServer {
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'dev-server' });
     this.keys = new ApiKeyRegistry(options.masterKey);
     this.services = { store: this.store, keys: this.keys, connections: () => this.connections.values() };
-    this.faults = { ackDelayMs: 0, closeAfterFrames: 0, denyInserts: false, refuseConnectionsMs: 0, ...options.faults };
+    this.faults = { ackDelayMs: 0, closeAfterFrames: 0, denyInserts: false, refuseConnectionsMs: 0, poisonText: '', ...options.faults };
   }
 
   /** The bound port, after start(). */
@@ -300,6 +306,9 @@ export class DevServer {
       if (!this.keys.isMaster(conn.key)) return conn.respond(errorResponse('only the master key may manage API keys', id));
     } else if (!this.keys.allows(conn.key, handler.need) || (type === 'ins' && this.faults.denyInserts)) {
       return conn.respond(errorResponse('permission denied', id));
+    }
+    if (type === 'ins' && this.faults.poisonText !== '' && data.includes(this.faults.poisonText)) {
+      return conn.closeInOrder(1008, 'policy violation');
     }
     let payload: unknown;
     if (handler.parsesPayload) {
