@@ -1,0 +1,60 @@
+// Drain benchmark: 1,000,000 queued records to the dev server (another process) through the
+// agent's sender, against the raw pipelined client insert rate measured in the same run on
+// the same server. Target: the sender reaches at least 70 % of the raw rate.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Agent } from '../dist/agent.js';
+import { SqliteQueue } from '../dist/queue/index.js';
+import { DEFAULT_SENDER_OPTIONS } from '../dist/sender/types.js';
+import { rawInsertRate } from './client-insert.bench.mjs';
+import { makeRecords, report, startDevServer } from './common.mjs';
+
+const TOTAL = 1_000_000;
+
+export async function main() {
+  const server = await startDevServer();
+  const dir = mkdtempSync(join(tmpdir(), 'fluxion-bench-drain-'));
+  try {
+    const raw = await rawInsertRate({ server, total: TOTAL, window: 4 });
+    const settings = {
+      fluxiondb: { url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 },
+      queue: { path: join(dir, 'q.db'), synchronous: 'normal' },
+      sender: { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60_000 },
+      housekeepingIntervalMs: 10_000,
+      stopDeadlineMs: 5_000,
+    };
+    const q = new SqliteQueue(settings.queue);
+    q.start();
+    for (let i = 0; i < TOTAL; i += 10_000) q.append(makeRecords(10_000, i, 'drain'));
+    q.stop();
+
+    const agent = new Agent(settings, pino({ level: 'warn' }));
+    const t0 = performance.now();
+    await agent.start();
+    await new Promise((resolve) => {
+      const timer = setInterval(() => {
+        if (agent.status().queue.depth === 0) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 5);
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    await agent.stop();
+    const drainRate = TOTAL / seconds;
+    report('sender-drain', {
+      records: TOTAL,
+      'raw_client records/s': raw.recordsPerSecond,
+      'sender_drain records/s': drainRate,
+      'drain/raw_ratio': drainRate / raw.recordsPerSecond,
+      target: '>=0.70',
+    });
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
