@@ -20,6 +20,8 @@ interface LeaseState {
 
 /** Most distinct `minId` values whose scan position is remembered (live_first uses two). */
 const MAX_HINTS = 8;
+/** Acked runs remembered for hint jumps; more than the sender's window ever needs. */
+const MAX_SENT_RUNS = 256;
 
 export class LeaseBook {
   private leases = new Map<number, LeaseState>();
@@ -33,6 +35,8 @@ export class LeaseBook {
    * sent rows. The entry for 0 is the queue's cursor.
    */
   private hints = new Map<number, number>();
+  /** Recently acked runs that some hint may still have to jump over (bounded). */
+  private sentRuns: LeaseRun[] = [];
 
   get leaseCount(): number {
     return this.leases.size;
@@ -97,6 +101,28 @@ export class LeaseBook {
     return true;
   }
 
+  /**
+   * Records that every row in `runs` is now sent, and moves each scan hint that stood in
+   * one of them past it (chained through runs acked earlier out of order). Without this a
+   * drain with several leases in flight re-reads up to a window of sent rows per lease:
+   * measured, a third of the sender's time.
+   */
+  markSent(runs: readonly LeaseRun[]): void {
+    for (const r of runs) this.sentRuns.push({ lo: r.lo, hi: r.hi });
+    this.sentRuns.sort((a, b) => a.lo - b.lo);
+    for (const [minId, h] of this.hints) {
+      let pos = h;
+      for (const r of this.sentRuns) {
+        if (r.lo > pos) break;
+        if (r.hi >= pos) pos = r.hi + 1;
+      }
+      if (pos !== h) this.hints.set(minId, pos);
+    }
+    // Runs below every hint can never be scanned again.
+    const floor = Math.min(...this.hints.values());
+    this.sentRuns = this.sentRuns.filter((r) => r.hi >= floor).slice(-MAX_SENT_RUNS);
+  }
+
   hint(minId: number): number | undefined {
     return this.hints.get(minId);
   }
@@ -120,5 +146,6 @@ export class LeaseBook {
     this.runs = [];
     this.leasedIds.clear();
     this.hints.clear();
+    this.sentRuns = [];
   }
 }

@@ -3,8 +3,9 @@ import Database from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { QueueCounters } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
+import { PAGE_SCAN_SPAN, RecordStore } from './record-store.js';
 import { MetaKeys } from './schema.js';
-import type { DeadLetter, QueueInfo, QueueStats } from './types.js';
+import type { DeadLetter, QueueInfo, QueueStats, RecordPage, SentQuery, SentRecord } from './types.js';
 
 export function readInfo(db: Database.Database, path: string, readonly: boolean): QueueInfo {
   return {
@@ -24,6 +25,17 @@ export interface ReadOnlyQueue {
   listDeadLetters(opts?: { limit?: number; afterId?: number }): DeadLetter[];
   countDeadLetters(): number;
   info(): QueueInfo;
+  /** Highest row id in the file now (0 when empty). */
+  newestId(): number;
+  /**
+   * What `SqliteQueue.leaseSent` returns, without a lease or a write: retained sent rows
+   * enqueued in [sinceMs, untilMs), ascending id, scanning at most PAGE_SCAN_SPAN ids per
+   * call (a page may be empty with `done: false`). Only rows with id <= `maxId` (default:
+   * the newest now), so that a replay ends at the rows that existed when it began.
+   */
+  sentPage(q: SentQuery & { maxId?: number }): RecordPage<SentRecord>;
+  /** How many rows the pages of `sentPage` hold in all, with the same filters (one COUNT). */
+  countSent(q: Omit<SentQuery, 'afterId' | 'limit'> & { maxId?: number }): number;
   close(): void;
 }
 
@@ -45,6 +57,10 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
   const counters = new QueueCounters();
   let dead: DeadLetterStore | undefined;
   const deadStore = (): DeadLetterStore => (dead ??= new DeadLetterStore(db));
+  let rec: RecordStore | undefined;
+  const records = (): RecordStore => (rec ??= new RecordStore(db));
+  let countStmt: Database.Statement | undefined;
+  const newestId = (): number => (records().maxId.get() as number | null) ?? 0;
   const guard = <T>(fn: () => T): T => {
     try {
       return fn();
@@ -90,6 +106,70 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
     listDeadLetters: (opts = {}) => guard(() => deadStore().page(opts.afterId ?? 0, opts.limit ?? 100)),
     countDeadLetters: () => guard(() => deadStore().recount()),
     info: () => guard(() => readInfo(db, path, true)),
+    newestId: () => guard(newestId),
+    sentPage: (q) =>
+      guard(() => {
+        const maxId = q.maxId ?? newestId();
+        const first = ((records().minId.get() as number | null) ?? 1) - 1;
+        const after = Math.max(q.afterId ?? 0, first);
+        const to = Math.min(after + PAGE_SCAN_SPAN, maxId);
+        const rows = records().sentRows({
+          after,
+          to,
+          since: q.sinceMs,
+          until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
+          col: q.col ?? null,
+          doc: q.doc ?? null,
+          limit: q.limit,
+        });
+        const nextAfterId = rows.length >= q.limit ? rows[rows.length - 1]!.id : Math.max(to, after);
+        return { rows, nextAfterId, done: nextAfterId >= maxId };
+      }),
+    countSent: (q) =>
+      guard(() => {
+        // A scan of the table, as the pages do: retained rows are most of the file, and the
+        // sent_at index would cost a lookup per row.
+        countStmt ??= db
+          .prepare(
+            `SELECT count(*) FROM records
+             WHERE id <= @maxId AND +sent_at IS NOT NULL AND enqueued_at >= @since AND enqueued_at < @until
+               AND (@col IS NULL OR col = @col) AND (@doc IS NULL OR doc = @doc)`,
+          )
+          .pluck();
+        return countStmt.get({
+          maxId: q.maxId ?? newestId(),
+          since: q.sinceMs,
+          until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
+          col: q.col ?? null,
+          doc: q.doc ?? null,
+        }) as number;
+      }),
     close: () => db.close(),
   };
+}
+
+/**
+ * True when another connection has the file open (a running agent, or a reader such as
+ * `fluxion-edge status`). Asks SQLite for an exclusive lock without waiting: in WAL mode
+ * every open connection holds a shared lock that refuses it. Commands that append rows
+ * check this first, because a running agent hands out row ids from memory and would
+ * collide with rows another process appended.
+ */
+export function queueFileInUse(path: string): boolean {
+  if (!existsSync(path)) throw new AgentError(ErrorCodes.QUEUE_IO, `no queue file at ${path}`);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { fileMustExist: true });
+    db.pragma('busy_timeout = 0');
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('COMMIT');
+    return false;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return true;
+    throw new AgentError(ErrorCodes.QUEUE_IO, `cannot open queue file ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    db?.close();
+  }
 }

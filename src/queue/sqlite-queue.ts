@@ -262,7 +262,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const { rec } = this.open();
     const held = this.book.idsOf(lease.leaseId);
     if (!held) return 0;
-    const target = ids ? ids.filter((id) => held.has(id)) : [...held];
+    const target = ids ? ids.filter((id) => held.has(id)) : [];
     const sentAt = this.now();
     const runs = this.book.runsOf(lease.leaseId);
     const marked = this.write('ack', () => {
@@ -277,11 +277,14 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
           }
         }
       } else {
-        for (const run of runs) {
-          for (const bytes of rec.markSentRange.all(sentAt, run.lo, run.hi) as number[]) {
-            n += 1;
-            b += bytes;
-          }
+        // Counted from the lease rather than with RETURNING, which costs about 1 us a row
+        // on the drain's hot path. Every unsent row in the runs is this lease's (runs are
+        // disjoint, dead-lettered ids left `held`), so what changed is what was held.
+        for (const run of runs) n += rec.markSentRange.run(sentAt, run.lo, run.hi).changes;
+        if (held.size === lease.records.length) b = lease.bytes;
+        else for (const r of lease.records) if (held.has(r.id)) b += r.bytes;
+        if (n !== held.size) {
+          this.logger?.warn({ marked: n, held: held.size }, 'ack marked a different number of rows than the lease held; byte counters approximate');
         }
       }
       this.w.moveCounts(-n, -b, n, b);
@@ -289,8 +292,12 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.w.txBytes += b + 24 * n;
       return n;
     });
-    if (ids && target.length < held.size) this.book.dropIds(lease.leaseId, target);
-    else this.book.end(lease.leaseId);
+    if (ids && target.length < held.size) {
+      this.book.dropIds(lease.leaseId, target);
+    } else {
+      this.book.markSent(runs);
+      this.book.end(lease.leaseId);
+    }
     this.oldest = undefined;
     this.roomChanged();
     return marked;
