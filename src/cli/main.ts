@@ -11,6 +11,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   'dev-server': { summary: 'run a FluxionDB-compatible server in memory (for tests and demos)', load: () => import('./dev-server-command.js') },
   db: { summary: 'talk to a FluxionDB server: collections, records, key/values, API keys', load: () => import('./db-command.js') },
   demo: { summary: 'run the whole pipeline on embedded defaults and print what lands', load: () => import('./demo-command.js') },
+  check: { summary: 'validate a config file and print it resolved, secrets masked', load: () => import('./check-command.js') },
+  map: { summary: 'show the records one message would produce with the configured rules', load: () => import('./map-command.js') },
+  replay: { summary: 'send retained sent records again (after the server lost data)', load: () => import('./replay-command.js') },
+  'dead-letter': { summary: 'list, retry or purge what could not be delivered', load: () => import('./dead-letter-command.js') },
 };
 
 export function usage(): string {
