@@ -3,12 +3,18 @@
  * settings and orders their start and stop. Components receive their options and their
  * collaborators here; none of them reaches for a global.
  *
- * Start order: queue, sender (then metadata and inputs, as they arrive); stop in reverse,
- * so that nothing is taken in that cannot be committed, and nothing committed is lost.
+ * Start order: queue, sender, embedded broker, inputs (metadata comes with its issue);
+ * stop in reverse, so that nothing is taken in that cannot be committed, and nothing
+ * committed is lost.
  */
 import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
 import type { FluxionClientOptions, FluxionRecord } from './client/types.js';
+import { IngestSink, type IngestCounters } from './ingest-sink.js';
+import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
+import type { InputStatus } from './inputs/types.js';
+import { compileRules, type RuleSet } from './mapping/index.js';
+import type { MappingCounters, MappingOptions, MappingRuleSpec } from './mapping/types.js';
 import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
@@ -25,9 +31,23 @@ export interface AgentSettings {
   stopDeadlineMs: number;
 }
 
+/** What feeds the agent: the mapping engine's options and the inputs that are configured. */
+export interface AgentInputSettings {
+  mapping: MappingOptions;
+  mqtt?: {
+    input: MqttInputOptions;
+    /** Start an in-process broker first and point the input at it. */
+    embeddedBroker?: EmbeddedBrokerOptions;
+    rules: MappingRuleSpec[];
+  };
+}
+
 export interface AgentStatus {
   queue: QueueStats;
   sender: SenderStatus;
+  inputs: InputStatus[];
+  ingest: IngestCounters;
+  mapping: MappingCounters | null;
 }
 
 export class Agent {
@@ -37,10 +57,15 @@ export class Agent {
   private readonly warnings: RateLimitedLog;
   private housekeeping: NodeJS.Timeout | null = null;
   private state: 'new' | 'started' | 'stopped' = 'new';
+  private rules: RuleSet | null = null;
+  private sink: IngestSink | null = null;
+  private broker: EmbeddedBroker | null = null;
+  private mqtt: MqttInput | null = null;
 
   constructor(
     private readonly settings: AgentSettings,
     private readonly logger: Logger,
+    private readonly inputs: AgentInputSettings = { mapping: {} },
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.queue = new SqliteQueue(settings.queue, { logger: logger.child({ component: 'queue' }) });
@@ -73,6 +98,25 @@ export class Agent {
     this.logger.info({ component: 'sender', url: redactedUrl(this.settings.fluxiondb.url) }, 'sender started');
     this.housekeeping = setInterval(() => this.prune(), this.settings.housekeepingIntervalMs);
     this.housekeeping.unref();
+    await this.startInputs();
+  }
+
+  private async startInputs(): Promise<void> {
+    const mqtt = this.inputs.mqtt;
+    if (mqtt === undefined) return;
+    this.rules = compileRules(mqtt.rules, this.inputs.mapping);
+    this.sink = new IngestSink(this.rules, this.queue, this.logger.child({ component: 'ingest' }), (n) => this.sender.notify(n));
+    let input = mqtt.input;
+    if (mqtt.embeddedBroker !== undefined) {
+      this.broker = new EmbeddedBroker(mqtt.embeddedBroker, { logger: this.logger.child({ component: 'embedded-broker' }) });
+      await this.broker.start();
+      input = { ...input, url: this.broker.url };
+      this.logger.info({ component: 'embedded-broker', url: this.broker.url }, 'embedded MQTT broker listening');
+    }
+    const subscriptions = this.rules.mqttFilters();
+    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
+    await this.mqtt.start();
+    this.logger.info({ component: 'mqtt', url: redactedUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
   }
 
   /**
@@ -87,7 +131,13 @@ export class Agent {
   }
 
   status(): AgentStatus {
-    return { queue: this.queue.stats(), sender: this.sender.status() };
+    return {
+      queue: this.queue.stats(),
+      sender: this.sender.status(),
+      inputs: this.mqtt === null ? [] : [this.mqtt.status()],
+      ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
+      mapping: this.rules?.counters ?? null,
+    };
   }
 
   async stop(): Promise<void> {
@@ -96,6 +146,9 @@ export class Agent {
       return;
     }
     this.state = 'stopped';
+    // Inputs first: no more acks upstream for anything that could not be committed.
+    await this.mqtt?.stop();
+    await this.broker?.stop();
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
     await this.sender.stop(this.settings.stopDeadlineMs);
     this.queue.stop();

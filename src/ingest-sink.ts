@@ -1,0 +1,118 @@
+/**
+ * Where the inputs' raw messages become queued records: maps each message with the rule
+ * set and commits the group's records in one queue transaction, then files the messages
+ * that could not be mapped as dead letters (with their reason, counted, logged rate
+ * limited). The input acknowledges its source only after `commit` returned.
+ *
+ * A group is mapped once. Mapping has memory (timestamp collisions are bumped against the
+ * previous reading of each document), so a group retried after `EDGE_ERR_QUEUE_FULL` must
+ * not be mapped again: its records would be bumped against themselves and stored twice.
+ * The sink keeps the mapped form of the last refused group and reuses it when the same
+ * group comes back.
+ */
+import type { Logger } from 'pino';
+import type { FluxionRecord } from './client/types.js';
+import type { MessageSink, RawMessage } from './inputs/types.js';
+import type { RuleSet } from './mapping/index.js';
+import type { MetadataPair } from './mapping/types.js';
+import type { DeadLetterInput, SqliteQueue } from './queue/index.js';
+import { RateLimitedLog } from './service/logger.js';
+
+interface MappedGroup {
+  messages: readonly RawMessage[];
+  records: FluxionRecord[];
+  deadLetters: DeadLetterInput[];
+  metadata: MetadataPair[];
+}
+
+export interface IngestCounters {
+  /** Raw messages received from every input. */
+  received: number;
+  /** Records committed to the queue. */
+  committed: number;
+  /** Messages (or failing rules of a message) filed as dead letters. */
+  deadLettered: number;
+}
+
+export class IngestSink implements MessageSink {
+  readonly counters: IngestCounters = { received: 0, committed: 0, deadLettered: 0 };
+  private refused: MappedGroup | null = null;
+  /** Dead letters whose own write failed (e.g. disk full): written with the next group. */
+  private pendingDeadLetters: DeadLetterInput[] = [];
+  private readonly warnings: RateLimitedLog;
+
+  constructor(
+    private rules: RuleSet,
+    private readonly queue: SqliteQueue,
+    logger: Logger,
+    /** Told how many records were committed, to wake the sender. */
+    private readonly onCommitted: (count: number) => void,
+    /** Receives metadata pairs from `kind: metadata` rules. */
+    private readonly onMetadata: (pairs: MetadataPair[]) => void = () => undefined,
+  ) {
+    this.warnings = new RateLimitedLog(logger);
+  }
+
+  /** Swaps the rule set (config reload); the queue is untouched. */
+  replaceRules(rules: RuleSet): void {
+    this.rules = rules;
+  }
+
+  commit(messages: readonly RawMessage[]): void {
+    const group = this.refused?.messages === messages ? this.refused : this.map(messages);
+    this.refused = group;
+    // Throws QUEUE_FULL / DISK_FULL with nothing stored: the input retries this very group.
+    const result = this.queue.append(group.records);
+    this.refused = null;
+    this.counters.received += messages.length;
+    this.counters.committed += result.accepted;
+    if (result.accepted > 0) this.onCommitted(result.accepted);
+    if (group.metadata.length > 0) this.onMetadata(group.metadata);
+    this.fileDeadLetters(group.deadLetters);
+  }
+
+  waitForRoom(signal?: AbortSignal): Promise<void> {
+    return this.queue.waitForRoom(1, 0, signal);
+  }
+
+  private map(messages: readonly RawMessage[]): MappedGroup {
+    const records: FluxionRecord[] = [];
+    const deadLetters: DeadLetterInput[] = [];
+    const metadata: MetadataPair[] = [];
+    for (const msg of messages) {
+      const r = this.rules.map(msg);
+      if (r.ok) {
+        for (const rec of r.records) records.push(rec);
+        for (const m of r.metadata) metadata.push(m);
+      }
+      const reasons = r.ok ? r.rejections.map((x) => `${x.code}: ${x.reason}`) : [`${r.code}: ${r.reason}`];
+      if (reasons.length === 0) continue;
+      const origin = msg.topic ?? msg.port ?? null;
+      deadLetters.push({ reason: reasons.join('; '), source: msg.source, origin, payload: toStored(msg.payload) });
+      this.warnings.warn(
+        `unmapped:${origin ?? ''}`,
+        { source: msg.source, origin, reason: reasons[0] },
+        'message could not be mapped; kept as a dead letter',
+      );
+    }
+    return { messages, records, deadLetters, metadata };
+  }
+
+  private fileDeadLetters(items: DeadLetterInput[]): void {
+    const all = this.pendingDeadLetters.length > 0 ? [...this.pendingDeadLetters, ...items] : items;
+    if (all.length === 0) return;
+    try {
+      this.queue.deadLetterMany(all);
+      this.counters.deadLettered += all.length;
+      this.pendingDeadLetters = [];
+    } catch (err) {
+      // The records are safe; only the record of the failure waits (bounded, oldest dropped).
+      this.pendingDeadLetters = all.slice(-10_000);
+      this.warnings.warn('dead-letter-write', { err: (err as Error).message }, 'cannot write dead letters; will retry');
+    }
+  }
+}
+
+function toStored(payload: Uint8Array | string): Buffer | string {
+  return typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}

@@ -1,0 +1,45 @@
+/**
+ * What every input (MQTT, serial) hands its readings to. Inputs know nothing of FluxionDB
+ * or of the queue: they turn the outside world into raw messages and acknowledge their
+ * source only after `commit` returned.
+ */
+import type { RawMessage } from '../mapping/types.js';
+
+export type { RawMessage };
+
+export interface MessageSink {
+  /**
+   * Maps a group of raw messages and commits the resulting records (and the dead letters
+   * of messages that could not be mapped) to the queue. Synchronous: when it returns, the
+   * group is durable and the input may acknowledge it upstream (e.g. send the PUBACKs).
+   *
+   * Throws an AgentError with code `EDGE_ERR_QUEUE_FULL` (queue full, `on_full: block`) or
+   * `EDGE_ERR_QUEUE_DISK_FULL`: nothing of the group was stored; the input must keep the
+   * messages unacknowledged and call `commit` again with the same group later (after
+   * `waitForRoom()` resolves, or after a short delay).
+   */
+  commit(messages: readonly RawMessage[]): void;
+  /** Resolves when the queue may have room again (after a QUEUE_FULL); `signal` aborts the wait. */
+  waitForRoom(signal?: AbortSignal): Promise<void>;
+}
+
+/** One input's state, for status and metrics. */
+export interface InputStatus {
+  /** `mqtt` or `serial:<port name>`. */
+  name: string;
+  state: 'starting' | 'connected' | 'disconnected' | 'waiting' | 'stopped';
+  /** Messages or lines received since start. */
+  received: number;
+  /** Messages committed to the queue (mapped or dead-lettered) since start. */
+  committed: number;
+  lastMessageAt: number | null;
+  lastError: { message: string; at: number } | null;
+}
+
+/** The start/stop contract every input follows. */
+export interface Input {
+  start(): Promise<void>;
+  /** Stops taking new messages; commits and acknowledges what it holds; safe to call twice. */
+  stop(): Promise<void>;
+  status(): InputStatus;
+}
