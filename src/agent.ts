@@ -105,7 +105,14 @@ export class Agent {
     const mqtt = this.inputs.mqtt;
     if (mqtt === undefined) return;
     this.rules = compileRules(mqtt.rules, this.inputs.mapping);
-    this.sink = new IngestSink(this.rules, this.queue, this.logger.child({ component: 'ingest' }), (n) => this.sender.notify(n));
+    this.sink = new IngestSink(
+      this.rules,
+      this.queue,
+      this.logger.child({ component: 'ingest' }),
+      (n) => this.sender.notify(n),
+      // Metadata sync is not wired yet: say so rather than drop pairs silently.
+      (pairs) => this.warnings.warn('metadata-unsynced', { component: 'metadata', pairs: pairs.length }, 'metadata rules matched, but metadata sync is not available in this version; pairs were not stored'),
+    );
     let input = mqtt.input;
     if (mqtt.embeddedBroker !== undefined) {
       this.broker = new EmbeddedBroker(mqtt.embeddedBroker, { logger: this.logger.child({ component: 'embedded-broker' }) });

@@ -8,6 +8,7 @@ import { runAsProcess, ExitCodes, type CommandIo } from '../service/process-io.j
 type CommandModule = { run(args: string[], io: CommandIo): Promise<number> };
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  run: { summary: 'run the agent with a config file (what the systemd unit starts)', load: () => import('./run-command.js') },
   'dev-server': { summary: 'run a FluxionDB-compatible server in memory (for tests and demos)', load: () => import('./dev-server-command.js') },
   db: { summary: 'talk to a FluxionDB server: collections, records, key/values, API keys', load: () => import('./db-command.js') },
   demo: { summary: 'run the whole pipeline on embedded defaults and print what lands', load: () => import('./demo-command.js') },

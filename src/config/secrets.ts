@@ -42,3 +42,18 @@ export function resolveApiKey(
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   throw new AgentError(ErrorCodes.USAGE, 'no API key: pass --api-key-file FILE, --api-key KEY, or set FLUXION_API_KEY');
 }
+
+/**
+ * Reads a PEM file (CA bundle, certificate or private key) into a string, so that TLS
+ * settings are checked when the config loads rather than when the first connection opens.
+ */
+export function readPemFile(path: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new AgentError(ErrorCodes.CONFIG_FILE, `cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  if (!text.includes('-----BEGIN ')) throw new AgentError(ErrorCodes.CONFIG_FILE, `${what} file ${path} is not PEM (no "-----BEGIN" line)`);
+  return text;
+}

@@ -1,0 +1,78 @@
+/**
+ * Checks that span several keys, which a per-key schema cannot express. They run on the
+ * raw tree (presence) or on each section that validated on its own (numbers), so that they
+ * are reported together with every other problem rather than on the next attempt.
+ */
+import type { RawProblem } from './zod-issues.js';
+import { formatDuration, formatSize } from './schema/index.js';
+
+/** The value at a path of the (substituted) tree, parsed by its own part of the schema; undefined when absent or invalid. */
+export type ValidAt = (path: readonly string[]) => unknown;
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Exactly-one-of and needs-one-of rules; `raw` is the tree before `${VAR}` substitution. */
+export function presenceChecks(raw: Record<string, unknown>): RawProblem[] {
+  const problems: RawProblem[] = [];
+  const db = raw.fluxiondb;
+  if (isMap(db)) {
+    if ('api_key' in db && 'api_key_file' in db) {
+      problems.push({ path: ['fluxiondb', 'api_key'], message: 'give exactly one of api_key and api_key_file, not both (remove one)' });
+    } else if (!('api_key' in db) && !('api_key_file' in db)) {
+      problems.push({
+        path: ['fluxiondb'],
+        message: 'needs an API key: api_key_file: /etc/fluxion-edge/api-key (preferred) or api_key: ${FLUXION_API_KEY}',
+      });
+    }
+  }
+  for (const section of ['fluxiondb', 'mqtt'] as const) {
+    const sec = raw[section];
+    const tls = isMap(sec) ? sec.tls : undefined;
+    if (isMap(tls) && ('cert_file' in tls) !== ('key_file' in tls)) {
+      problems.push({ path: [section, 'tls', 'cert_file' in tls ? 'key_file' : 'cert_file'], message: 'cert_file and key_file go together (mutual TLS needs both)' });
+    }
+  }
+  const mqtt = raw.mqtt;
+  if (isMap(mqtt)) {
+    if (!('url' in mqtt) && !('embedded_broker' in mqtt)) {
+      problems.push({ path: ['mqtt'], message: 'needs url (an external broker, e.g. mqtt://broker.local:1883) or embedded_broker (start one inside the agent)' });
+    }
+    if ('password' in mqtt && 'password_file' in mqtt) {
+      problems.push({ path: ['mqtt', 'password'], message: 'give at most one of password and password_file, not both (remove one)' });
+    }
+  }
+  return problems;
+}
+
+/** Relations between numbers, each checked when the values involved are valid on their own. */
+export function numericChecks(valid: ValidAt): RawProblem[] {
+  const problems: RawProblem[] = [];
+  const num = (path: string[]): number | undefined => {
+    const v = valid(path);
+    return typeof v === 'number' ? v : undefined;
+  };
+  const notAbove = (path: string[], capPath: string[], capName: string, show: (n: number) => string): void => {
+    const v = num(path);
+    const cap = num(capPath);
+    if (v !== undefined && cap !== undefined && v > cap) problems.push({ path, message: `must not exceed ${capName} (${show(cap)}) (got ${show(v)})` });
+  };
+  notAbove(['sender', 'backoff', 'base'], ['sender', 'backoff', 'cap'], 'backoff.cap', formatDuration);
+  notAbove(['mqtt', 'reconnect', 'base'], ['mqtt', 'reconnect', 'cap'], 'reconnect.cap', formatDuration);
+  notAbove(['queue', 'retain_sent_bytes'], ['queue', 'max_bytes'], 'queue.max_bytes', formatSize);
+  // Absent values parse to their defaults, so a smaller max_frame_bytes alone is caught too.
+  const batch = num(['sender', 'batch_max_bytes']);
+  const frame = num(['fluxiondb', 'max_frame_bytes']);
+  if (batch !== undefined && frame !== undefined && batch >= frame) {
+    problems.push({
+      path: ['sender', 'batch_max_bytes'],
+      message: `must be below fluxiondb.max_frame_bytes (${formatSize(frame)}), or full batches could never be sent (got ${formatSize(batch)})`,
+    });
+  }
+  const keepalive = num(['mqtt', 'keepalive']);
+  if (keepalive !== undefined && keepalive % 1000 !== 0) {
+    problems.push({ path: ['mqtt', 'keepalive'], message: `must be a whole number of seconds, e.g. "30s" (got ${keepalive} ms)` });
+  }
+  return problems;
+}

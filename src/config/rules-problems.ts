@@ -1,0 +1,28 @@
+/**
+ * The mapping engine checks the subscriptions in depth (topic syntax, templates, formats);
+ * its problems are moved under the config path they belong to (`rules[2].topic` becomes
+ * `mqtt.subscriptions[2].topic`), minus those the schema already reported.
+ */
+import { checkRules as checkMappingRules, MappingConfigError } from '../mapping/index.js';
+import { pathToString } from './problems.js';
+import type { RawProblem } from './zod-issues.js';
+
+export function subscriptionProblems(tree: Record<string, unknown>, schemaProblems: readonly RawProblem[]): RawProblem[] {
+  const mqtt = tree.mqtt;
+  const subs = mqtt !== null && typeof mqtt === 'object' ? (mqtt as Record<string, unknown>).subscriptions : undefined;
+  if (!Array.isArray(subs)) return [];
+  const reported = schemaProblems.map((p) => pathToString(p.path));
+  const covered = (path: string): boolean => reported.some((r) => path === r || path.startsWith(`${r}.`) || path.startsWith(`${r}[`));
+  const out: RawProblem[] = [];
+  for (const p of checkMappingRules(subs)) {
+    if (p.rule === undefined) continue;
+    const path: Array<string | number> = ['mqtt', 'subscriptions', p.rule];
+    if (p.field !== undefined && p.field !== '') path.push(...p.field.split('.'));
+    if (!covered(pathToString(path))) out.push({ path, message: p.message });
+  }
+  return out;
+}
+
+export function isMappingError(err: unknown): err is MappingConfigError {
+  return err instanceof MappingConfigError;
+}

@@ -1,0 +1,33 @@
+/**
+ * The configuration schema: the single source of the config's TypeScript types, its
+ * defaults, the JSON Schema for editors and the reference in docs/configuration.md.
+ * One file per section; a new section is one file and one line below.
+ */
+import { z } from 'zod';
+import { fluxiondbSection } from './fluxiondb.js';
+import { gatewaySection, logSection } from './gateway.js';
+import { mappingSection } from './mapping.js';
+import { mqttSection } from './mqtt.js';
+import { queueSection } from './queue.js';
+import { senderSection } from './sender.js';
+
+export const configSchema = z
+  .strictObject({
+    gateway: gatewaySection,
+    log: logSection,
+    fluxiondb: fluxiondbSection,
+    queue: queueSection,
+    sender: senderSection,
+    mapping: mappingSection,
+    mqtt: mqttSection,
+  })
+  .meta({ title: 'fluxion-edge configuration', description: 'Configuration of the fluxion-edge agent (YAML).' });
+
+/** The config as written (before defaults and parsing of durations and sizes). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The config after validation: defaults applied, durations in ms, sizes in bytes. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+export { LOG_LEVELS } from './gateway.js';
+export { ruleSchema } from './rule.js';
+export { DURATION_HELP, SIZE_HELP, formatDuration, formatSize, parseDuration, parseSize } from './units.js';

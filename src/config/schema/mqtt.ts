@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ruleSchema } from './rule.js';
+import { tlsSection } from './tls.js';
+import { duration, int } from './units.js';
+
+export const mqttSection = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?):\/\/[^/?#\s]+/i, { error: 'must be an mqtt://, mqtts://, ws:// or wss:// URL, e.g. mqtt://broker.local:1883' })
+      .optional()
+      .meta({ description: 'Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://`. Required unless embedded_broker is set (it then defaults to that broker).' }),
+    client_id: z.string().min(1).max(128).optional().meta({
+      description: 'Fixed client id, so the broker keeps the persistent session across restarts. Default: `fluxion-edge-<gateway.id>`.',
+    }),
+    username: z.string().min(1).optional().meta({ description: 'User name for the broker.' }),
+    password: z.string().min(1).optional().meta({
+      description: 'Password for the broker. Prefer `password_file` or `${MQTT_PASSWORD}`. Not with password_file.',
+      'x-secret': true,
+    }),
+    password_file: z.string().min(1).optional().meta({
+      description: 'File holding the broker password (trailing newlines ignored). Relative paths are relative to the config file.',
+    }),
+    protocol_version: z.literal([4, 5]).default(4).meta({ description: 'MQTT protocol: 4 (3.1.1) or 5.' }),
+    keepalive: duration({ min: 1000, max: 65_535_000 }).prefault('30s').meta({
+      description: 'Keepalive interval, in whole seconds (the protocol counts seconds).',
+    }),
+    clean: z.boolean().default(false).meta({
+      description: '`false` keeps a persistent session: the broker holds QoS 1 messages while the agent is down. `true` loses them.',
+    }),
+    reconnect: z
+      .strictObject({
+        base: duration({ min: 1 }).prefault('500ms').meta({ description: 'First reconnect delay ceiling (full jitter).' }),
+        cap: duration({ min: 1 }).prefault('30s').meta({ description: 'Largest reconnect delay ceiling.' }),
+      })
+      .prefault({})
+      .meta({ description: 'Reconnection to the broker: exponential backoff with full jitter.' }),
+    tls: tlsSection('MQTT broker', 'mqtts:// and wss://'),
+    group_commit: z
+      .strictObject({
+        max_messages: int(1, 65_535).default(20).meta({
+          description: 'Messages whose acknowledgements share one queue commit. Keep it at or below the broker\'s in-flight window (Mosquitto max_inflight_messages, 20 by default), or the broker stalls until max_delay.',
+        }),
+        max_delay: duration().prefault('2ms').meta({ description: 'Longest a commit waits for more messages after the first one.' }),
+      })
+      .prefault({})
+      .meta({ description: 'Group commit: PUBACKs wait for one shared commit, so a QoS 1 stream runs at the broker\'s speed.' }),
+    embedded_broker: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1').meta({ description: 'Address the embedded broker listens on (0.0.0.0: every interface).' }),
+        port: int(1, 65_535).default(1883).meta({ description: 'TCP port of the embedded broker.' }),
+      })
+      .optional()
+      .meta({ description: 'Start an MQTT broker inside the agent, for gateways that have none. Absent: no broker is started.' }),
+    subscriptions: z.array(ruleSchema).min(1, { error: 'must list at least one subscription (a topic and how to map it)' }).meta({
+      description: 'Mapping rules: what to subscribe to and how each message becomes readings. At least one.',
+    }),
+  })
+  .optional()
+  .meta({ description: 'MQTT input. Absent: no MQTT input. When present it needs url or embedded_broker, and subscriptions.' });

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { duration, int, size } from './units.js';
+
+export const queueSection = z
+  .strictObject({
+    path: z.string().min(1).default('/var/lib/fluxion-edge/queue.db').meta({
+      description: 'SQLite file of the queue (its directory is created if missing). Relative paths are relative to the config file.',
+    }),
+    synchronous: z.enum(['full', 'normal', 'off']).default('full').meta({
+      description:
+        'How hard a commit waits for the disk. `full`: every commit is fsynced, so a committed reading survives a power loss (cost: one fsync per commit, 1-20 ms on SD cards, shared by a group of readings). `normal`: fsync at checkpoints only; the file never corrupts, but a power loss can lose the last commits (an agent crash loses nothing). `off`: no fsync; a power loss can corrupt the file (tests and tmpfs only).',
+    }),
+    max_bytes: size({ min: 1 }).prefault('2GiB').meta({
+      description: 'Cap on the bytes of queued readings (unsent plus retained sent ones). When reached, `on_full` applies.',
+    }),
+    max_rows: int(1).default(10_000_000).meta({
+      description: 'Cap on the number of queued readings (unsent plus retained sent ones).',
+    }),
+    // '0', not 0: zod's JSON Schema output drops a falsy prefault.
+    max_age: duration().prefault('0').meta({
+      description: 'Unsent readings older than this are dropped (0: never). Ages come from the wall clock, so a gateway that boots in 1970 and then syncs NTP would see old readings: the byte and row caps bound the disk anyway.',
+    }),
+    on_full: z.enum(['drop_oldest', 'drop_newest', 'block']).default('drop_oldest').meta({
+      description: 'When a cap is reached (after retained sent rows were pruned): `drop_oldest` evicts the oldest unsent readings, `drop_newest` refuses new ones, `block` holds inputs back (MQTT acknowledgements wait, so the broker keeps the messages).',
+    }),
+    retain_sent: duration().prefault('24h').meta({
+      description: 'How long sent readings are kept for replay and for the resend after a reconnect (an ack from FluxionDB is not yet durable).',
+    }),
+    retain_sent_bytes: size().optional().meta({
+      description: 'Cap on the bytes of retained sent readings. Default: 25% of max_bytes.',
+    }),
+    dead_letter_max_rows: int(1).default(100_000).meta({
+      description: 'Cap on stored dead letters (readings that could not be mapped or sent); the oldest are purged first.',
+    }),
+    max_file_bytes: size({ min: 1 }).optional().meta({
+      description: 'Hard ceiling on the SQLite file size; a write beyond it fails like a full disk. Default: none. Useful to keep a shared partition\'s last bytes free.',
+    }),
+    startup_check: z.enum(['quick', 'off']).default('quick').meta({
+      description: '`quick`: check the file at start (PRAGMA quick_check, seconds per GiB on SD cards) and move a corrupt file aside. `off`: skip the check.',
+    }),
+  })
+  .prefault({})
+  .meta({ description: 'The local SQLite queue every reading is committed to before it is sent.' });

@@ -1,0 +1,74 @@
+/**
+ * One mapping rule, as the config states it: the same shape as `MappingRuleSpec`. The
+ * schema types and documents each key; the mapping engine's `checkRules` does the deep
+ * checks (topic syntax, templates, formats) and its problems are merged by the loader.
+ */
+import { z } from 'zod';
+import type { MappingRuleSpec } from '../../mapping/types.js';
+
+const COERCE = ['none', 'number', 'string'] as const;
+const TEMPLATE_HELP = 'Placeholders: `{name}` a named wildcard of the topic, `{payload.path}` a scalar of the parsed payload.';
+
+export const ruleSchema = z.strictObject({
+  topic: z.string().min(1).meta({
+    description:
+      'MQTT topic filter with named wildcards: `+` one level, `{name}` one level captured as `name`, `#` the rest, `{name#}` the rest captured. A `$share/<group>/` prefix makes a shared subscription. Required.',
+  }),
+  qos: z.literal([0, 1, 2]).default(1).meta({
+    description: 'QoS of the subscription: 0, 1 or 2. QoS 0 messages are lost when the agent is down or busy; keep 1.',
+  }),
+  kind: z.enum(['records', 'metadata']).default('records').meta({
+    description: '`records`: one reading per message. `metadata`: key/value pairs for the device named by `document`, one per field and tag.',
+  }),
+  collection: z.string().min(1).optional().meta({
+    description: `Collection template (required for kind: records, not allowed for kind: metadata). ${TEMPLATE_HELP}`,
+  }),
+  document: z.string().min(1).meta({ description: `Document template (for kind: metadata, the device). Required. ${TEMPLATE_HELP}` }),
+  format: z.enum(['json', 'value', 'kv', 'csv', 'regex']).default('json').meta({
+    description: 'Payload format: `json`, `value` (a bare number or text, field `value`), `kv` (`t=21.5 h=40`), `csv` (needs `csv.header`), `regex` (needs `regex`).',
+  }),
+  kv: z
+    .strictObject({
+      pair_separators: z.string().min(1).optional().meta({ description: 'Characters between pairs (runs count as one). Default: space, tab, CR, LF and comma.' }),
+      key_value_separator: z.string().min(1).optional().meta({ description: 'Text between a key and its value. Default `=`.' }),
+    })
+    .optional()
+    .meta({ description: 'Separators of format: kv.' }),
+  csv: z
+    .strictObject({
+      header: z.array(z.string().min(1)).min(1).meta({ description: 'Column names, in order; a line must have exactly this many cells. Required.' }),
+      delimiter: z.string().length(1).optional().meta({ description: 'One character between cells. Default `,`.' }),
+    })
+    .optional()
+    .meta({ description: 'Settings of format: csv.' }),
+  regex: z.string().min(1).optional().meta({
+    description: 'Pattern of format: regex (JavaScript syntax, searched, not anchored); its named groups are the fields.',
+  }),
+  timestamp: z
+    .strictObject({
+      field: z.string().min(1).meta({ description: 'Path of the timestamp in the payload (dotted, e.g. `meta.ts`). Required.' }),
+      unit: z.enum(['s', 'ms', 'us', 'ns', 'iso']).optional().meta({ description: 'Unit of that value: s, ms, us, ns, or iso (ISO 8601 with a zone). Default ms.' }),
+    })
+    .optional()
+    .meta({ description: 'Where the reading\'s time is in the payload. Absent: the time the message was received.' }),
+  fields: z.record(z.string().min(1), z.string().min(1)).optional().meta({
+    description: 'Output name -> payload path (dotted; `values.0` for arrays; a trailing `?` makes it optional). Absent: every top-level field is kept.',
+  }),
+  coerce: z
+    .union([z.enum(COERCE), z.record(z.string().min(1), z.enum(COERCE))], {
+      error: 'must be one of none, number, string, or a map of output field name to one of them',
+    })
+    .optional().meta({
+    description: 'Type coercion of every field (`none`, `number`, `string`), or per output field name. Default none.',
+  }),
+  tags: z.record(z.string().min(1), z.string()).optional().meta({
+    description: `Constant or templated values added to every reading (e.g. \`site: "{site}"\`). ${TEMPLATE_HELP}`,
+  }),
+  passthrough: z.boolean().optional().meta({
+    description: 'Store the whole payload: a JSON object as is, anything else as `{"raw": "<text>"}`. Not with fields or coerce. Default false.',
+  }),
+});
+
+/** Compile-time proof that a validated rule is a MappingRuleSpec (the engine's own type). */
+export type RuleSpecConforms = Conforms<z.output<typeof ruleSchema>, MappingRuleSpec>;
+type Conforms<A extends B, B> = A;

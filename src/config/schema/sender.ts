@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { duration, int, size } from './units.js';
+
+export const senderSection = z
+  .strictObject({
+    batch_max_records: int(1).default(1000).meta({ description: 'Most readings in one insert request.' }),
+    batch_max_bytes: size({ min: 1 }).prefault('1MiB').meta({
+      description: 'Most bytes of readings in one insert request (approximate; must stay below fluxiondb.max_frame_bytes).',
+    }),
+    linger: duration().prefault('20ms').meta({
+      description: 'How long a partial batch waits for more readings when traffic is light.',
+    }),
+    window: int(1).default(4).meta({ description: 'Batches in flight at once on the connection.' }),
+    request_timeout: duration({ min: 1 }).prefault('15s').meta({
+      description: 'Time allowed for the server\'s ack of one batch; after it the batch is sent again.',
+    }),
+    backoff: z
+      .strictObject({
+        base: duration({ min: 1 }).prefault('500ms').meta({ description: 'First reconnect delay ceiling (full jitter).' }),
+        cap: duration({ min: 1 }).prefault('30s').meta({ description: 'Largest reconnect delay ceiling.' }),
+        reset_after: duration().prefault('60s').meta({ description: 'A connection that stayed up this long resets the backoff.' }),
+      })
+      .prefault({})
+      .meta({ description: 'Reconnection to FluxionDB: exponential backoff with full jitter.' }),
+    auth_retry: duration({ min: 1 }).prefault('60s').meta({
+      description: 'Delay between retries after the server refused the API key or its scope.',
+    }),
+    max_records_per_second: int(0).default(0).meta({
+      description: 'Cap on readings sent per second, to pace a replay after a long outage (0: no cap).',
+    }),
+    order: z.enum(['live_first', 'oldest_first']).default('live_first').meta({
+      description: '`live_first` sends fresh readings ahead of a backlog (dashboards stay live during a replay); `oldest_first` drains strictly in order.',
+    }),
+    resend_after_reconnect: duration().prefault('30s').meta({
+      description: 'After every reconnect, send again what was acked this long before it: the server writes to disk only every 15 s and may have lost it (0: never).',
+    }),
+    stop_deadline: duration().prefault('10s').meta({
+      description: 'How long a stop waits for batches in flight before giving up (they stay queued and are sent after the restart).',
+    }),
+    housekeeping_interval: duration({ min: 100 }).prefault('10s').meta({
+      description: 'How often the queue prunes retained sent readings and aged readings.',
+    }),
+  })
+  .prefault({})
+  .meta({ description: 'How queued readings are sent to FluxionDB.' });

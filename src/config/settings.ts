@@ -1,0 +1,89 @@
+/**
+ * Maps the resolved config (snake_case, as written) onto each component's own options
+ * (camelCase): the one place that knows both shapes.
+ */
+import type { TlsOptions } from '../client/types.js';
+import { compileRules } from '../mapping/index.js';
+import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
+import type { FileContents, PemFiles } from './files.js';
+import type { EdgeConfig, EdgeSettings } from './types.js';
+
+export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSettings {
+  const db = config.fluxiondb;
+  const q = config.queue;
+  const s = config.sender;
+  const mapping = structuredClone(config.mapping) as MappingOptions;
+  const settings: EdgeSettings = {
+    gateway: { id: config.gateway.id },
+    log: { level: config.log.level },
+    agent: {
+      fluxiondb: {
+        url: db.url,
+        apiKey: db.api_key ?? files.apiKey ?? '',
+        connectionName: db.connection_name,
+        requestTimeoutMs: db.request_timeout,
+        connectTimeoutMs: db.connect_timeout,
+        maxFrameBytes: db.max_frame_bytes,
+        ...(db.tls !== undefined ? { tls: tlsOptions(files.fluxiondbTls, db.tls.reject_unauthorized) as TlsOptions } : {}),
+      },
+      queue: {
+        path: q.path,
+        synchronous: q.synchronous,
+        maxBytes: q.max_bytes,
+        maxRows: q.max_rows,
+        maxAgeMs: q.max_age,
+        onFull: q.on_full,
+        retainSentMs: q.retain_sent,
+        retainSentBytes: q.retain_sent_bytes,
+        deadLetterMaxRows: q.dead_letter_max_rows,
+        ...(q.max_file_bytes !== undefined ? { maxFileBytes: q.max_file_bytes } : {}),
+        startupCheck: q.startup_check,
+      },
+      sender: {
+        batchMaxRecords: s.batch_max_records,
+        batchMaxBytes: s.batch_max_bytes,
+        lingerMs: s.linger,
+        window: s.window,
+        requestTimeoutMs: s.request_timeout,
+        backoffBaseMs: s.backoff.base,
+        backoffCapMs: s.backoff.cap,
+        backoffResetAfterMs: s.backoff.reset_after,
+        authRetryMs: s.auth_retry,
+        maxRecordsPerSecond: s.max_records_per_second,
+        order: s.order,
+        resendAfterReconnectMs: s.resend_after_reconnect,
+      },
+      housekeepingIntervalMs: s.housekeeping_interval,
+      stopDeadlineMs: s.stop_deadline,
+    },
+    mapping,
+  };
+  const m = config.mqtt;
+  if (m !== undefined) {
+    const rules = structuredClone(m.subscriptions) as MappingRuleSpec[];
+    const password = m.password ?? files.mqttPassword;
+    settings.mqtt = {
+      input: {
+        url: m.url,
+        clientId: m.client_id,
+        ...(m.username !== undefined ? { username: m.username } : {}),
+        ...(password !== undefined ? { password } : {}),
+        protocolVersion: m.protocol_version,
+        keepaliveS: m.keepalive / 1000,
+        clean: m.clean,
+        reconnectBaseMs: m.reconnect.base,
+        reconnectCapMs: m.reconnect.cap,
+        ...(m.tls !== undefined ? { tls: tlsOptions(files.mqttTls, m.tls.reject_unauthorized) } : {}),
+        subscriptions: compileRules(rules, mapping).mqttFilters(),
+        groupCommit: { maxMessages: m.group_commit.max_messages, maxDelayMs: m.group_commit.max_delay },
+      },
+      ...(m.embedded_broker !== undefined ? { embeddedBroker: { host: m.embedded_broker.host, port: m.embedded_broker.port } } : {}),
+      rules,
+    };
+  }
+  return settings;
+}
+
+function tlsOptions(pem: PemFiles, rejectUnauthorized: boolean): { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } {
+  return { ...pem, rejectUnauthorized };
+}
