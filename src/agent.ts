@@ -137,6 +137,11 @@ export class Agent {
     return result;
   }
 
+  /** The embedded broker's URL once started (devices publish there), else null. */
+  get embeddedBrokerUrl(): string | null {
+    return this.broker?.url ?? null;
+  }
+
   status(): AgentStatus {
     return {
       queue: this.queue.stats(),

@@ -48,7 +48,7 @@ export const mqttSection = z
     embedded_broker: z
       .strictObject({
         host: z.string().min(1).default('127.0.0.1').meta({ description: 'Address the embedded broker listens on (0.0.0.0: every interface).' }),
-        port: int(1, 65_535).default(1883).meta({ description: 'TCP port of the embedded broker.' }),
+        port: int(0, 65_535).default(1883).meta({ description: 'TCP port of the embedded broker; 0 picks a free one (demos, tests).' }),
       })
       .optional()
       .meta({ description: 'Start an MQTT broker inside the agent, for gateways that have none. Absent: no broker is started.' }),
