@@ -287,7 +287,7 @@ export class Sender extends EventEmitter {
     let kept: QueuedRow[] | null = null;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
-      const problem = validateRecord({ col: row.col, doc: row.doc, ts: row.ts, data: row.data });
+      const problem = validateRecord(row);
       if (problem === null) {
         kept?.push(row);
         continue;
