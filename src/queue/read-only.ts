@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { QueueCounters } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
-import { PAGE_SCAN_SPAN, RecordStore } from './record-store.js';
+import { RecordStore } from './record-store.js';
 import { MetaKeys } from './schema.js';
 import type { DeadLetter, QueueInfo, QueueStats, RecordPage, SentQuery, SentRecord } from './types.js';
 
@@ -107,24 +107,7 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
     countDeadLetters: () => guard(() => deadStore().recount()),
     info: () => guard(() => readInfo(db, path, true)),
     newestId: () => guard(newestId),
-    sentPage: (q) =>
-      guard(() => {
-        const maxId = q.maxId ?? newestId();
-        const first = ((records().minId.get() as number | null) ?? 1) - 1;
-        const after = Math.max(q.afterId ?? 0, first);
-        const to = Math.min(after + PAGE_SCAN_SPAN, maxId);
-        const rows = records().sentRows({
-          after,
-          to,
-          since: q.sinceMs,
-          until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
-          col: q.col ?? null,
-          doc: q.doc ?? null,
-          limit: q.limit,
-        });
-        const nextAfterId = rows.length >= q.limit ? rows[rows.length - 1]!.id : Math.max(to, after);
-        return { rows, nextAfterId, done: nextAfterId >= maxId };
-      }),
+    sentPage: (q) => guard(() => records().sentRowsPage(q, q.maxId ?? newestId())),
     countSent: (q) =>
       guard(() => {
         // A scan of the table, as the pages do: retained rows are most of the file, and the

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { QueuedRecord, SentRecord } from './types.js';
+import type { QueuedRecord, RecordPage, SentQuery, SentRecord } from './types.js';
 
 const RECORD_COLUMNS = 'id, col, doc, ts, data, bytes, enqueued_at AS enqueuedAt';
 
@@ -101,16 +101,26 @@ export class RecordStore {
     return out;
   }
 
-  sentRows(params: {
-    after: number;
-    to: number;
-    since: number;
-    until: number;
-    col: string | null;
-    doc: string | null;
-    limit: number;
-  }): SentRecord[] {
-    return this.sentPage.all(params) as SentRecord[];
+  /**
+   * One page of retained sent rows enqueued in [sinceMs, untilMs), ascending id, for
+   * replay. Scans at most PAGE_SCAN_SPAN ids after the cursor (up to `maxId`), so a page may
+   * be empty with `done: false`; call again with `afterId: nextAfterId`.
+   */
+  sentRowsPage(q: SentQuery, maxId: number): RecordPage<SentRecord> {
+    const first = ((this.minId.get() as number | null) ?? 1) - 1;
+    const after = Math.max(q.afterId ?? 0, first);
+    const to = Math.min(after + PAGE_SCAN_SPAN, maxId);
+    const rows = this.sentPage.all({
+      after,
+      to,
+      since: q.sinceMs,
+      until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
+      col: q.col ?? null,
+      doc: q.doc ?? null,
+      limit: q.limit,
+    }) as SentRecord[];
+    const nextAfterId = rows.length >= q.limit ? rows[rows.length - 1]!.id : Math.max(to, after);
+    return { rows, nextAfterId, done: nextAfterId >= maxId };
   }
 }
 

@@ -347,20 +347,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * scans at most PAGE_SCAN_SPAN ids, so a page may be empty with `done: false`.
    */
   leaseSent(q: SentQuery): RecordPage<SentRecord> {
-    const { rec } = this.open();
-    const first = ((rec.minId.get() as number | null) ?? 1) - 1;
-    const after = Math.max(q.afterId ?? 0, first);
-    const to = after + PAGE_SCAN_SPAN;
-    const rows = rec.sentRows({
-      after,
-      to,
-      since: q.sinceMs,
-      until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
-      col: q.col ?? null,
-      doc: q.doc ?? null,
-      limit: q.limit,
-    });
-    return this.page(rows, to, q.limit);
+    return this.open().rec.sentRowsPage(q, this.w.lastId);
   }
 
   /**
