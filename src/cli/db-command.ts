@@ -8,6 +8,7 @@ import { resolveApiKey } from '../config/secrets.js';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { ExitCodes, type CommandIo } from '../service/process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args.js';
+import { pickSubcommand } from './subcommands.js';
 
 const CONNECTION_OPTIONS: OptionSpec = {
   url: { type: 'string' },
@@ -194,16 +195,9 @@ function parseJsonList(text: string, what: string): unknown[] {
 }
 
 export async function run(args: string[], io: CommandIo): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === '--help' || name === '-h') {
-    io.stdout.write(USAGE);
-    return name === undefined ? ExitCodes.USAGE : ExitCodes.OK;
-  }
-  const command = COMMANDS[name];
-  if (command === undefined) {
-    io.stderr.write(`fluxion-edge db: unknown command '${name}'\n\n${USAGE}`);
-    return ExitCodes.USAGE;
-  }
+  const picked = pickSubcommand(args, COMMANDS, 'db', USAGE, io);
+  if (typeof picked === 'number') return picked;
+  const { name, entry: command, rest } = picked;
   let client: FluxionClient | undefined;
   try {
     const parsed = parseCommandArgs(rest, { ...CONNECTION_OPTIONS, ...command.options }, name === 'kv' || name === 'keys');

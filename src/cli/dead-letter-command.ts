@@ -12,6 +12,7 @@ import { SqliteQueue, openQueueReadOnly, type DeadLetter } from '../queue/index.
 import { queueFileInUse } from '../queue/read-only.js';
 import { ExitCodes, type CommandIo } from '../service/process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args.js';
+import { pickSubcommand } from './subcommands.js';
 import { parseDuration } from './duration.js';
 import { Progress } from './progress.js';
 
@@ -258,16 +259,9 @@ export function escapeBytes(bytes: Buffer): string {
 }
 
 export async function run(args: string[], io: CommandIo): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === '--help' || name === '-h') {
-    io.stdout.write(USAGE);
-    return name === undefined ? ExitCodes.USAGE : ExitCodes.OK;
-  }
-  const command = COMMANDS[name];
-  if (command === undefined) {
-    io.stderr.write(`fluxion-edge dead-letter: unknown command '${name}'\n\n${USAGE}`);
-    return ExitCodes.USAGE;
-  }
+  const picked = pickSubcommand(args, COMMANDS, 'dead-letter', USAGE, io);
+  if (typeof picked === 'number') return picked;
+  const { name, entry: command, rest } = picked;
   try {
     const parsed = parseCommandArgs(rest, { ...COMMON, ...command.options });
     if (parsed.values.help === true) {
