@@ -33,7 +33,7 @@ function freePort() {
   });
 }
 
-async function startMosquitto(dir) {
+export async function startMosquitto(dir) {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
@@ -83,9 +83,9 @@ await Promise.all(inflight);
 await pub.endAsync();
 `;
 
-function publish(url) {
+export function publish(url, n = N) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', PUBLISHER, url, String(N), String(DEVICES)], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', PUBLISHER, url, String(n), String(DEVICES)], {
       stdio: ['ignore', 'inherit', 'inherit'],
       cwd: new URL('..', import.meta.url),
     });
@@ -94,7 +94,7 @@ function publish(url) {
 }
 
 /** Receive rate of a bare mqtt.js subscriber, from its first message to its last. */
-async function bareRate(url, qos) {
+export async function bareRate(url, qos, n = N) {
   const c = await mqtt.connectAsync(url, { clientId: `bench-bare-${qos}-${process.pid}`, clean: true, reconnectPeriod: 0 });
   await c.subscribeAsync('bench/+/t', { qos });
   let got = 0;
@@ -103,13 +103,13 @@ async function bareRate(url, qos) {
   const finished = new Promise((r) => (done = r));
   c.on('message', () => {
     if (got++ === 0) first = performance.now();
-    if (got === N) done(performance.now());
+    if (got === n) done(performance.now());
   });
   const published = publish(url);
   const last = await finished;
   await published;
   await c.endAsync();
-  return N / ((last - first) / 1000);
+  return n / ((last - first) / 1000);
 }
 
 class BenchSink {

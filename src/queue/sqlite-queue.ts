@@ -265,7 +265,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const target = ids ? ids.filter((id) => held.has(id)) : [];
     const sentAt = this.now();
     const runs = this.book.runsOf(lease.leaseId);
-    const marked = this.write('ack', () => {
+    const marked = this.withoutFsync(() => this.write('ack', () => {
       let n = 0;
       let b = 0;
       if (ids) {
@@ -291,7 +291,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.counters.add(MetaKeys.SENT, n);
       this.w.txBytes += b + 24 * n;
       return n;
-    });
+    }));
     if (ids && target.length < held.size) {
       this.book.dropIds(lease.leaseId, target);
     } else {
@@ -475,6 +475,23 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   }
 
   // ---- internals -------------------------------------------------------------------
+
+  /**
+   * Runs a transaction that need not be fsynced: an ack lost in a power cut only means its
+   * rows are sent again, which idempotent inserts absorb, and the next append's fsync makes
+   * it durable anyway (the WAL is synced in order). At `synchronous: full` this spares one
+   * fsync per batch sent: measured, acks otherwise doubled the fsyncs of a QoS 1 stream.
+   */
+  private withoutFsync<T>(fn: () => T): T {
+    if (this.options.synchronous !== 'full') return fn();
+    const { db } = this.open();
+    db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  }
 
   private get w(): RecordWriter {
     return this.open().w;

@@ -278,7 +278,7 @@ export class Sender extends EventEmitter {
     this.lastAckAt = t;
     this.counters.sentRecords += rows.length;
     this.counters.sentBatches++;
-    this.emit('acked', rows.length);
+    this.emit('acked', rows);
   }
 
   /** Rows that would make the server store garbage or close the socket never leave: they are dead-lettered here. */
