@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond npm packages: a real Mosquitto broker, socat for
-# serial pseudo-terminals, and systemd-analyze for checking the unit file. Debian packages;
-# already-present tools are left alone, so this is cheap to run again.
+# serial pseudo-terminals, systemd-analyze and systemd-notify for the unit file and
+# readiness, and python3 (the sd_notify test receives on a unix datagram socket, which
+# Node cannot bind). Debian packages; tools already present are left alone.
 set -euo pipefail
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"

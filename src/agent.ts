@@ -7,11 +7,13 @@
  * stop in reverse, so that nothing is taken in that cannot be committed, and nothing
  * committed is lost.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
 import type { FluxionClientOptions, FluxionRecord } from './client/types.js';
 import { IngestSink, type IngestCounters } from './ingest-sink.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
+import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
 import { compileRules, type RuleSet } from './mapping/index.js';
 import type { MappingCounters, MappingOptions, MappingRuleSpec } from './mapping/types.js';
@@ -40,6 +42,8 @@ export interface AgentInputSettings {
     embeddedBroker?: EmbeddedBrokerOptions;
     rules: MappingRuleSpec[];
   };
+  /** One entry per serial port; its rules carry `port: <name>`. */
+  serial?: Array<{ input: SerialPortOptions; rules: MappingRuleSpec[] }>;
 }
 
 export interface AgentStatus {
@@ -61,11 +65,14 @@ export class Agent {
   private sink: IngestSink | null = null;
   private broker: EmbeddedBroker | null = null;
   private mqtt: MqttInput | null = null;
+  /** The MQTT input's options as started (the embedded broker's URL filled in). */
+  private mqttOptions: MqttInputOptions | null = null;
+  private serial: SerialInput[] = [];
 
   constructor(
     private readonly settings: AgentSettings,
     private readonly logger: Logger,
-    private readonly inputs: AgentInputSettings = { mapping: {} },
+    private inputs: AgentInputSettings = { mapping: {} },
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.queue = new SqliteQueue(settings.queue, { logger: logger.child({ component: 'queue' }) });
@@ -103,8 +110,10 @@ export class Agent {
 
   private async startInputs(): Promise<void> {
     const mqtt = this.inputs.mqtt;
-    if (mqtt === undefined) return;
-    this.rules = compileRules(mqtt.rules, this.inputs.mapping);
+    const serial = this.inputs.serial ?? [];
+    if (mqtt === undefined && serial.length === 0) return;
+    // One rule set for every input, so one sink (and one collision guard) serves them all.
+    this.rules = compileRules([...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)], this.inputs.mapping);
     this.sink = new IngestSink(
       this.rules,
       this.queue,
@@ -113,6 +122,15 @@ export class Agent {
       // Metadata sync is not wired yet: say so rather than drop pairs silently.
       (pairs) => this.warnings.warn('metadata-unsynced', { component: 'metadata', pairs: pairs.length }, 'metadata rules matched, but metadata sync is not available in this version; pairs were not stored'),
     );
+    if (mqtt !== undefined) await this.startMqtt(mqtt, this.sink);
+    for (const s of serial) {
+      const input = new SerialInput(s.input, { sink: this.sink, logger: this.logger.child({ component: 'serial', port: s.input.name }) });
+      this.serial.push(input);
+      await input.start();
+    }
+  }
+
+  private async startMqtt(mqtt: NonNullable<AgentInputSettings['mqtt']>, sink: IngestSink): Promise<void> {
     let input = mqtt.input;
     if (mqtt.embeddedBroker !== undefined) {
       this.broker = new EmbeddedBroker(mqtt.embeddedBroker, { logger: this.logger.child({ component: 'embedded-broker' }) });
@@ -120,8 +138,9 @@ export class Agent {
       input = { ...input, url: this.broker.url };
       this.logger.info({ component: 'embedded-broker', url: this.broker.url }, 'embedded MQTT broker listening');
     }
-    const subscriptions = this.rules.mqttFilters();
-    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
+    const subscriptions = this.rules!.mqttFilters();
+    this.mqttOptions = input;
+    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }) });
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', url: redactedUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
   }
@@ -137,6 +156,29 @@ export class Agent {
     return result;
   }
 
+  /**
+   * Applies new mappings live (SIGHUP). The rule set is swapped under the inputs and the
+   * queue is untouched. When the MQTT topic filters changed, the MQTT input is restarted
+   * with the new subscriptions: held messages are committed and acknowledged first, and the
+   * broker keeps what arrives meanwhile for the persistent session. Inputs, ports and
+   * connections themselves change only with a restart (the caller reports that).
+   */
+  async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
+    if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
+    const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping);
+    const filtersChanged = !isDeepStrictEqual(this.rules.mqttFilters(), rules.mqttFilters());
+    this.inputs = inputs;
+    this.rules = rules;
+    this.sink.replaceRules(rules);
+    if (!filtersChanged || this.mqtt === null || this.mqttOptions === null) return { resubscribed: false };
+    await this.mqtt.stop();
+    const subscriptions = rules.mqttFilters();
+    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
+    await this.mqtt.start();
+    this.logger.info({ component: 'mqtt', subscriptions: subscriptions.map((f) => f.filter) }, 'MQTT input resubscribed');
+    return { resubscribed: true };
+  }
+
   /** The embedded broker's URL once started (devices publish there), else null. */
   get embeddedBrokerUrl(): string | null {
     return this.broker?.url ?? null;
@@ -146,7 +188,7 @@ export class Agent {
     return {
       queue: this.queue.stats(),
       sender: this.sender.status(),
-      inputs: this.mqtt === null ? [] : [this.mqtt.status()],
+      inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status())],
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
     };
@@ -159,6 +201,7 @@ export class Agent {
     }
     this.state = 'stopped';
     // Inputs first: no more acks upstream for anything that could not be committed.
+    for (const s of this.serial) await s.stop();
     await this.mqtt?.stop();
     await this.broker?.stop();
     if (this.housekeeping !== null) clearInterval(this.housekeeping);

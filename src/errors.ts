@@ -22,6 +22,10 @@ export const ErrorCodes = {
   RECORD_INVALID: 'EDGE_ERR_RECORD_INVALID',
   /** A command-line usage error. Exit code 64. */
   USAGE: 'EDGE_ERR_USAGE',
+  /** The health and metrics endpoint cannot listen (port taken, address missing). */
+  HEALTH_LISTEN: 'EDGE_ERR_HEALTH_LISTEN',
+  /** Another process holds the queue file and the operation needs it alone. */
+  QUEUE_BUSY: 'EDGE_ERR_QUEUE_BUSY',
   /** A component was stopped before an operation finished. */
   STOPPED: 'EDGE_ERR_STOPPED',
 } as const;

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { FluxionRecord } from './client/types.js';
-import type { MessageSink, RawMessage } from './inputs/types.js';
+import type { CommitOutcome, MessageSink, RawMessage } from './inputs/types.js';
 import type { RuleSet } from './mapping/index.js';
 import type { MetadataPair } from './mapping/types.js';
 import type { DeadLetterInput, SqliteQueue } from './queue/index.js';
@@ -58,7 +58,7 @@ export class IngestSink implements MessageSink {
     this.rules = rules;
   }
 
-  commit(messages: readonly RawMessage[]): void {
+  commit(messages: readonly RawMessage[]): CommitOutcome {
     const group = this.refused?.messages === messages ? this.refused : this.map(messages);
     this.refused = group;
     // Throws QUEUE_FULL / DISK_FULL with nothing stored: the input retries this very group.
@@ -69,10 +69,19 @@ export class IngestSink implements MessageSink {
     if (result.accepted > 0) this.onCommitted(result.accepted);
     if (group.metadata.length > 0) this.onMetadata(group.metadata);
     this.fileDeadLetters(group.deadLetters);
+    return { deadLettered: group.deadLetters.length };
   }
 
   waitForRoom(signal?: AbortSignal): Promise<void> {
     return this.queue.waitForRoom(1, 0, signal);
+  }
+
+  /** Files a message the input could not even hand to the mapping (e.g. an over-long serial line). */
+  deadLetter(msg: RawMessage, reason: string): void {
+    const origin = msg.topic ?? msg.port ?? null;
+    this.counters.received++;
+    this.warnings.warn(`unframed:${origin ?? ''}`, { source: msg.source, origin, reason }, 'input rejected a message before mapping; kept as a dead letter');
+    this.fileDeadLetters([{ reason, source: msg.source, origin, payload: toStored(msg.payload) }]);
   }
 
   private map(messages: readonly RawMessage[]): MappedGroup {

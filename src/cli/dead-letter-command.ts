@@ -84,7 +84,7 @@ const retry: Handler = async (path, parsed, io) => {
   if ((ids === undefined) === (parsed.values.all !== true)) throw usageError('dead-letter retry needs --id N (one or more) or --all');
   if (queueFileInUse(path)) {
     throw new AgentError(
-      ErrorCodes.QUEUE_IO,
+      ErrorCodes.QUEUE_BUSY,
       `${path} is open in another process (a running agent?): stop it, then retry. Re-queued rows would take ids the running agent hands out too`,
     );
   }

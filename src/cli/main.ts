@@ -15,6 +15,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   check: { summary: 'validate a config file and print it resolved, secrets masked', load: () => import('./check-command.js') },
   map: { summary: 'show the records one message would produce with the configured rules', load: () => import('./map-command.js') },
   replay: { summary: 'send retained sent records again (after the server lost data)', load: () => import('./replay-command.js') },
+  status: { summary: 'show the agent\'s inputs, sender, queue and dead letters (running or stopped)', load: () => import('./status-command.js') },
   'dead-letter': { summary: 'list, retry or purge what could not be delivered', load: () => import('./dead-letter-command.js') },
 };
 

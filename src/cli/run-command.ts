@@ -1,21 +1,30 @@
 /**
  * `fluxion-edge run --config FILE`: the agent process. Loads and validates the config
- * (every problem listed, exit 78), starts the components in order, and on SIGTERM/SIGINT
- * stops taking readings, commits what it holds, lets batches in flight finish within the
- * drain deadline, and exits 0.
+ * (every problem listed, exit 78), starts the components in order, serves health and
+ * metrics when enabled, tells systemd it is ready (and pings its watchdog while the
+ * pipeline is not wedged), reloads the config on SIGHUP, and on SIGTERM/SIGINT stops
+ * taking readings, commits what it holds, lets batches in flight finish within the drain
+ * deadline, and exits 0.
  */
+import type { Logger } from 'pino';
 import { Agent } from '../agent.js';
-import { formatProblems, loadConfig, problemsOf } from '../config/index.js';
+import { formatProblems, loadConfig, problemsOf, type EdgeSettings } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
+import { assessLiveness } from '../service/health.js';
+import { HealthServer } from '../service/http-server.js';
 import { createLogger } from '../service/logger.js';
 import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { SdNotifier } from '../service/sd-notify.js';
+import { version } from '../version.js';
 import { parseCommandArgs, stringOption } from './args.js';
+import { reloadAgent } from './reload.js';
 
 const USAGE = `usage: fluxion-edge run --config FILE
 
 Runs the agent: inputs -> mapping -> queue -> FluxionDB. Logs JSON lines on stdout.
-SIGTERM or SIGINT stop it cleanly (exit 0). Exit 78: the config is invalid (every
-problem is printed); exit 1: a fatal error.
+SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config (mappings, log
+level; an invalid new config is refused and the running one kept). Exit 78: the config is
+invalid (every problem is printed); exit 1: a fatal error.
 `;
 
 export async function run(args: string[], io: CommandIo): Promise<number> {
@@ -35,22 +44,61 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     }
     throw err;
   }
-  const { settings, warnings } = loaded;
+  let settings: EdgeSettings = loaded.settings;
   const logger = createLogger(settings.log.level);
-  for (const w of warnings) logger.warn({ component: 'config', path: w.path }, w.message);
+  for (const w of loaded.warnings) logger.warn({ component: 'config', path: w.path }, w.message);
 
-  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt });
+  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial });
+  const startedAt = Date.now();
+  const rule = { ...settings.health.rule, startedAt };
+  const http =
+    settings.health.server === null
+      ? null
+      : new HealthServer(
+          { ...settings.health.server, health: rule },
+          { source: agent, secrets: secretsOf(settings), gatewayId: settings.gateway.id, version },
+        );
+  const systemd = new SdNotifier({ env: io.env }, logger.child({ component: 'systemd' }));
   try {
     await agent.start();
+    await http?.start();
   } catch (err) {
     logger.fatal({ err }, 'agent failed to start');
+    await http?.stop().catch(() => undefined);
     await agent.stop().catch(() => undefined);
     return ExitCodes.FAILURE;
   }
-  logger.info({ gateway: settings.gateway.id, config: configPath }, 'fluxion-edge running');
+  if (http !== null) logger.info({ component: 'health', url: http.url }, 'health and metrics served');
+  await systemd.ready('running');
+  systemd.startWatchdog(() => assessLiveness(agent.status(), Date.now(), rule).healthy);
+  logger.info({ gateway: settings.gateway.id, config: configPath, version }, 'fluxion-edge running');
+
+  let reloading = Promise.resolve();
+  const stopReloads = io.onReload(() => {
+    reloading = reloading.then(async () => {
+      await systemd.reloading();
+      settings = await reloadAgent(agent, settings, configPath, io.env, logger);
+      await systemd.ready('running');
+    });
+  });
+
   const signal = await io.shutdownSignal();
+  stopReloads();
   logger.info({ signal }, 'stopping: no new readings; committing and draining in-flight batches');
+  await systemd.stopping('draining');
+  await reloading;
+  await http?.stop();
   await agent.stop();
-  logger.flush();
+  await systemd.stop();
+  flush(logger);
   return ExitCodes.OK;
+}
+
+/** Values that must never leave the process, scrubbed from /status answers. */
+function secretsOf(settings: EdgeSettings): string[] {
+  return [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password].filter((s): s is string => s !== undefined && s !== '');
+}
+
+function flush(logger: Logger): void {
+  logger.flush();
 }

@@ -4,7 +4,8 @@
  * are reported together with every other problem rather than on the next attempt.
  */
 import type { RawProblem } from './zod-issues.js';
-import { formatDuration, formatSize } from './schema/index.js';
+import { formatDuration, formatSize, parseDuration } from './schema/index.js';
+import { serialPortName } from './schema/serial.js';
 
 /** The value at a path of the (substituted) tree, parsed by its own part of the schema; undefined when absent or invalid. */
 export type ValidAt = (path: readonly string[]) => unknown;
@@ -43,6 +44,38 @@ export function presenceChecks(raw: Record<string, unknown>): RawProblem[] {
       problems.push({ path: ['mqtt', 'password'], message: 'give at most one of password and password_file, not both (remove one)' });
     }
   }
+  return problems;
+}
+
+/** Serial ports: names and paths unique, delimiter or frame_regex. */
+export function serialChecks(raw: Record<string, unknown>): RawProblem[] {
+  const problems: RawProblem[] = [];
+  const ports = raw.serial;
+  if (!Array.isArray(ports)) return problems;
+  const names = new Map<string, number>();
+  const paths = new Map<string, number>();
+  ports.forEach((p: unknown, i) => {
+    if (!isMap(p) || typeof p.path !== 'string') return;
+    if ('delimiter' in p && 'frame_regex' in p) {
+      problems.push({ path: ['serial', i, 'frame_regex'], message: 'give delimiter or frame_regex, not both (remove one)' });
+    }
+    const reopen = p.reopen;
+    if (isMap(reopen) && (typeof reopen.base === 'string' || typeof reopen.base === 'number') && (typeof reopen.cap === 'string' || typeof reopen.cap === 'number')) {
+      const base = parseDuration(reopen.base);
+      const cap = parseDuration(reopen.cap);
+      if (base !== null && cap !== null && base > cap) {
+        problems.push({ path: ['serial', i, 'reopen', 'base'], message: `must not exceed reopen.cap (${formatDuration(cap)}) (got ${formatDuration(base)})` });
+      }
+    }
+    const name = serialPortName({ path: p.path, name: typeof p.name === 'string' ? p.name : undefined });
+    const sameName = names.get(name);
+    if (sameName !== undefined) {
+      problems.push({ path: ['serial', i, 'name' in p ? 'name' : 'path'], message: `port name '${name}' is also the name of serial[${sameName}] (names must be unique: set name)` });
+    } else names.set(name, i);
+    const samePath = paths.get(p.path);
+    if (samePath !== undefined) problems.push({ path: ['serial', i, 'path'], message: `serial[${samePath}] reads the same device (a port can be read by one entry only)` });
+    else paths.set(p.path, i);
+  });
   return problems;
 }
 

@@ -9,8 +9,8 @@ import { readFileSync, statSync } from 'node:fs';
 import type { z } from 'zod';
 import { hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { isMappingError, subscriptionProblems } from './rules-problems.js';
-import { numericChecks, presenceChecks, type ValidAt } from './cross-checks.js';
+import { isMappingError, serialRuleProblems, subscriptionProblems } from './rules-problems.js';
+import { numericChecks, presenceChecks, serialChecks, type ValidAt } from './cross-checks.js';
 import type { Env } from './env-substitution.js';
 import { substituteEnv } from './env-substitution.js';
 import { absolutePath, readConfigFiles } from './files.js';
@@ -70,13 +70,14 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   const tree = sub.tree as Record<string, unknown>;
   const parsed = configSchema.safeParse(tree, { error: configErrorMap });
   const schemaProblems = parsed.success ? [] : issuesToProblems(parsed.error.issues, tree, jsonSchema);
-  const rulesProblems = subscriptionProblems(tree, schemaProblems);
+  const rulesProblems = [...subscriptionProblems(tree, schemaProblems), ...serialRuleProblems(tree, schemaProblems)];
 
   const files = readConfigFiles(tree, baseDir);
   const problems = dedupe([
     ...sub.problems,
     ...schemaProblems,
     ...presenceChecks(rawTree),
+    ...serialChecks(rawTree),
     ...numericChecks(validAt(tree)),
     ...rulesProblems,
     ...files.problems,

@@ -5,6 +5,7 @@
  */
 import { checkRules as checkMappingRules, MappingConfigError } from '../mapping/index.js';
 import { pathToString } from './problems.js';
+import { serialPortName } from './schema/serial.js';
 import type { RawProblem } from './zod-issues.js';
 
 export function subscriptionProblems(tree: Record<string, unknown>, schemaProblems: readonly RawProblem[]): RawProblem[] {
@@ -20,6 +21,30 @@ export function subscriptionProblems(tree: Record<string, unknown>, schemaProble
     if (p.field !== undefined && p.field !== '') path.push(...p.field.split('.'));
     if (!covered(pathToString(path))) out.push({ path, message: p.message });
   }
+  return out;
+}
+
+/** The same for the rules of each serial port (`rules[1].fields` becomes `serial[0].rules[1].fields`). */
+export function serialRuleProblems(tree: Record<string, unknown>, schemaProblems: readonly RawProblem[]): RawProblem[] {
+  const ports = tree.serial;
+  if (!Array.isArray(ports)) return [];
+  const reported = schemaProblems.map((p) => pathToString(p.path));
+  const covered = (path: string): boolean => reported.some((r) => path === r || path.startsWith(`${r}.`) || path.startsWith(`${r}[`));
+  const out: RawProblem[] = [];
+  ports.forEach((entry: unknown, i) => {
+    if (entry === null || typeof entry !== 'object') return;
+    const e = entry as Record<string, unknown>;
+    if (!Array.isArray(e.rules) || typeof e.path !== 'string') return;
+    const name = serialPortName({ path: e.path, name: typeof e.name === 'string' ? e.name : undefined });
+    // The port is implied; a rule that names one (or a topic) is reported by the schema.
+    const rules = e.rules.map((r: unknown) => (r !== null && typeof r === 'object' && !Array.isArray(r) ? { ...r, port: name } : r));
+    for (const p of checkMappingRules(rules)) {
+      if (p.rule === undefined) continue;
+      const path: Array<string | number> = ['serial', i, 'rules', p.rule];
+      if (p.field !== undefined && p.field !== '') path.push(...p.field.split('.'));
+      if (!covered(pathToString(path))) out.push({ path, message: p.message });
+    }
+  });
   return out;
 }
 

@@ -6,6 +6,7 @@ import type { TlsOptions } from '../client/types.js';
 import { compileRules } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { FileContents, PemFiles } from './files.js';
+import { serialPortName } from './schema/serial.js';
 import type { EdgeConfig, EdgeSettings } from './types.js';
 
 export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSettings {
@@ -57,6 +58,10 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
       stopDeadlineMs: s.stop_deadline,
     },
     mapping,
+    health: {
+      server: config.health.enabled ? { host: config.health.host, port: config.health.port } : null,
+      rule: { staleAfterMs: config.health.stale_after, queueMaxBytes: q.max_bytes, queueMaxRows: q.max_rows },
+    },
   };
   const m = config.mqtt;
   if (m !== undefined) {
@@ -81,7 +86,32 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
       rules,
     };
   }
+  if (config.serial !== undefined) settings.serial = config.serial.map((p) => serialPort(p));
   return settings;
+}
+
+function serialPort(p: NonNullable<EdgeConfig['serial']>[number]): NonNullable<EdgeSettings['serial']>[number] {
+  const name = serialPortName(p);
+  return {
+    input: {
+      name,
+      path: p.path,
+      baudRate: p.baud,
+      dataBits: p.data_bits,
+      parity: p.parity,
+      stopBits: p.stop_bits,
+      flowControl: p.flow_control,
+      delimiter: p.delimiter,
+      ...(p.frame_regex !== undefined ? { frameRegex: p.frame_regex } : {}),
+      maxLineBytes: p.max_line_bytes,
+      encoding: p.encoding,
+      reopenBaseMs: p.reopen.base,
+      reopenCapMs: p.reopen.cap,
+      commitDelayMs: p.commit_delay,
+      ...(p.poll !== undefined ? { poll: { command: p.poll.command, schedule: p.poll.schedule, responseTimeoutMs: p.poll.response_timeout } } : {}),
+    },
+    rules: p.rules.map((r) => ({ ...(structuredClone(r) as MappingRuleSpec), port: name })),
+  };
 }
 
 function tlsOptions(pem: PemFiles, rejectUnauthorized: boolean): { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } {

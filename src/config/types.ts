@@ -1,6 +1,8 @@
 /** The loader's results: the resolved config tree and the component settings built from it. */
 import type { AgentSettings } from '../agent.js';
 import type { EmbeddedBrokerOptions, MqttInputOptions } from '../inputs/mqtt/types.js';
+import type { SerialPortOptions } from '../inputs/serial/types.js';
+import type { HealthOptions } from '../service/health.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { ConfigWarning } from './problems.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
@@ -43,6 +45,19 @@ export interface EdgeSettings {
     embeddedBroker?: EmbeddedBrokerOptions;
     /** The subscriptions, as mapping rules (defaults of qos, kind and format applied). */
     rules: MappingRuleSpec[];
+  };
+  /** One entry per port of the `serial` section (absent when there is none). */
+  serial?: Array<{
+    input: SerialPortOptions;
+    /** The port's rules, each with `port` set to the port's name. */
+    rules: MappingRuleSpec[];
+  }>;
+  /** The health rule (for /healthz and the systemd watchdog) and the HTTP endpoint. */
+  health: {
+    /** Where to serve /healthz, /metrics and /status; null when `health.enabled` is false. */
+    server: { host: string; port: number } | null;
+    /** The health rule's options; `startedAt` is the agent's start, known only at run time. */
+    rule: Omit<HealthOptions, 'startedAt'>;
   };
 }
 

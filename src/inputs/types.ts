@@ -18,9 +18,22 @@ export interface MessageSink {
    * messages unacknowledged and call `commit` again with the same group later (after
    * `waitForRoom()` resolves, or after a short delay).
    */
-  commit(messages: readonly RawMessage[]): void;
+  commit(messages: readonly RawMessage[]): CommitOutcome | void;
   /** Resolves when the queue may have room again (after a QUEUE_FULL); `signal` aborts the wait. */
   waitForRoom(signal?: AbortSignal): Promise<void>;
+  /**
+   * Files a raw message that never reaches the mapping (a serial line too long to frame, bytes
+   * outside any frame) as a dead letter with `reason` (e.g. `too_large: ...`), and counts it.
+   * Never throws: a dead letter that cannot be written now is kept and written later.
+   * Optional: an input whose sink lacks it drops such messages, counted as rejected.
+   */
+  deadLetter?(message: RawMessage, reason: string): void;
+}
+
+/** What a sink may report about a committed group (serial inputs count their rejected lines). */
+export interface CommitOutcome {
+  /** Messages of the group filed as dead letters (not mapped, or mapped only in part). */
+  deadLettered: number;
 }
 
 /** One input's state, for status and metrics. */

@@ -8,9 +8,18 @@
  * `true`/`false` become booleans, anything else stays a string; empty csv cells and
  * unmatched regex groups are left out.
  */
-import type { CsvFormatSpec, KvFormatSpec, PayloadFormat } from './types.js';
+import { NMEA_SENTENCES, NmeaError, NmeaSkip, parseNmea, type NmeaSentence } from './nmea.js';
+import type { CsvFormatSpec, KvFormatSpec, NmeaFormatSpec, PayloadFormat } from './types.js';
 
 export class ParseFailure {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * A payload that is valid but not wanted (an NMEA sentence type not listed in the rule):
+ * the rule produces nothing and the message is counted as `filtered`, not dead-lettered.
+ */
+export class ParseSkip {
   constructor(readonly reason: string) {}
 }
 
@@ -20,7 +29,8 @@ export interface PayloadParser {
   readonly format: PayloadFormat;
   /** Field names every parse produces at most (value, csv, regex), null when open-ended. */
   readonly knownFields: readonly string[] | null;
-  parse(text: string): unknown;
+  /** `receivedAt` (ms since the epoch) dates payloads that carry only a time of day (NMEA GGA). */
+  parse(text: string, receivedAt: number): unknown;
 }
 
 const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -218,8 +228,27 @@ class RegexParser implements PayloadParser {
   }
 }
 
+class NmeaParser implements PayloadParser {
+  readonly key: string;
+  readonly format = 'nmea' as const;
+  readonly knownFields = null;
+  private readonly options: { sentences: readonly NmeaSentence[]; requireFix: boolean };
+  constructor(sentences: readonly NmeaSentence[], requireFix: boolean) {
+    this.options = { sentences, requireFix };
+    this.key = `nmea\u0000${sentences.join(',')}\u0000${requireFix}`;
+  }
+
+  parse(text: string, receivedAt: number): unknown {
+    const r = parseNmea(text, receivedAt, this.options);
+    if (r instanceof NmeaError) return new ParseFailure(r.reason);
+    if (r instanceof NmeaSkip) return new ParseSkip(r.reason);
+    return r;
+  }
+}
+
 export interface FormatSettings {
   format: PayloadFormat;
+  nmea?: NmeaFormatSpec | undefined;
   kv?: KvFormatSpec | undefined;
   csv?: CsvFormatSpec | undefined;
   regex?: string | undefined;
@@ -246,6 +275,9 @@ export function buildParser(s: FormatSettings, cache: Map<string, PayloadParser>
       parser = new RegexParser(re, regexGroupNames(re));
       break;
     }
+    case 'nmea':
+      parser = new NmeaParser(s.nmea?.sentences ?? ['GGA', 'RMC'], s.nmea?.require_fix ?? true);
+      break;
   }
   const existing = cache.get(parser.key);
   if (existing !== undefined) return existing;
@@ -260,13 +292,15 @@ function regexGroupNames(re: RegExp): string[] {
 }
 
 /** Checks the format settings of one rule; returns [field, message] pairs. */
-export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; regex?: unknown }): Array<[string, string]> {
+export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; regex?: unknown; nmea?: unknown }): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
   const format = s.format ?? 'json';
-  if (!['json', 'value', 'kv', 'csv', 'regex'].includes(format as string)) {
-    problems.push(['format', `unknown format '${String(format)}' (expected json, value, kv, csv or regex)`]);
+  if (!['json', 'value', 'kv', 'csv', 'regex', 'nmea'].includes(format as string)) {
+    problems.push(['format', `unknown format '${String(format)}' (expected json, value, kv, csv, regex or nmea)`]);
     return problems;
   }
+  if (s.nmea !== undefined && format !== 'nmea') problems.push(['nmea', `only used with format: nmea`]);
+  if (format === 'nmea' && s.nmea !== undefined) checkNmea(s.nmea, problems);
   if (s.kv !== undefined && format !== 'kv') problems.push(['kv', `only used with format: kv`]);
   if (s.csv !== undefined && format !== 'csv') problems.push(['csv', `only used with format: csv`]);
   if (s.regex !== undefined && format !== 'regex') problems.push(['regex', `only used with format: regex`]);
@@ -328,4 +362,26 @@ function checkCsv(csv: unknown, problems: Array<[string, string]>): void {
   if (d !== undefined && (typeof d !== 'string' || d.length !== 1 || d === '"' || d === '\n')) {
     problems.push(['csv.delimiter', 'must be one character (not a quote or newline)']);
   }
+}
+
+function checkNmea(nmea: unknown, problems: Array<[string, string]>): void {
+  if (nmea === null || typeof nmea !== 'object' || Array.isArray(nmea)) {
+    problems.push(['nmea', 'must be an object { sentences, require_fix }']);
+    return;
+  }
+  const o = nmea as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k !== 'sentences' && k !== 'require_fix') problems.push([`nmea.${k}`, 'unknown setting']);
+  }
+  if (o.sentences !== undefined) {
+    if (!Array.isArray(o.sentences) || o.sentences.length === 0) problems.push(['nmea.sentences', `must be a non-empty list of ${NMEA_SENTENCES.join(', ')}`]);
+    else {
+      o.sentences.forEach((t, i) => {
+        if (!(NMEA_SENTENCES as readonly unknown[]).includes(t)) {
+          problems.push([`nmea.sentences[${i}]`, `unsupported sentence '${String(t)}' (expected ${NMEA_SENTENCES.join(' or ')})`]);
+        }
+      });
+    }
+  }
+  if (o.require_fix !== undefined && typeof o.require_fix !== 'boolean') problems.push(['nmea.require_fix', 'must be true or false']);
 }

@@ -46,7 +46,7 @@ export interface CompiledRule {
 type Problems = Array<[string, string]>;
 
 const RULE_KEYS = new Set([
-  'topic', 'port', 'qos', 'collection', 'document', 'format', 'kv', 'csv', 'regex',
+  'topic', 'port', 'qos', 'collection', 'document', 'format', 'kv', 'csv', 'regex', 'nmea',
   'timestamp', 'fields', 'coerce', 'tags', 'passthrough', 'kind',
 ]);
 const UNITS: readonly string[] = ['s', 'ms', 'us', 'ns', 'iso'];
@@ -128,7 +128,10 @@ export function compileRule(
   // Settings of another format ("kv: only used with format: kv") do not stop the parser.
   const formatOk = !formatProblems.some(([f]) => f === 'format' || f === format || f.startsWith(`${format}.`));
   const parser = formatOk
-    ? buildParser({ format, kv: spec.kv as MappingRuleSpec['kv'], csv: spec.csv as MappingRuleSpec['csv'], regex: spec.regex as string }, parsers)
+    ? buildParser(
+        { format, kv: spec.kv as MappingRuleSpec['kv'], csv: spec.csv as MappingRuleSpec['csv'], regex: spec.regex as string, nmea: spec.nmea as MappingRuleSpec['nmea'] },
+        parsers,
+      )
     : null;
 
   const timestamp = compileTimestamp(spec.timestamp, problems);
@@ -186,7 +189,8 @@ export function compileRule(
       coerceByName: fields === null ? byName : null,
       tags,
       passthrough: isPassthrough,
-      needsParse: !isPassthrough || parser.format === 'json' || timestamp !== null || templatesNeedPayload,
+      // NMEA is always parsed: its checksum decides whether the line is kept at all.
+      needsParse: !isPassthrough || parser.format === 'json' || parser.format === 'nmea' || timestamp !== null || templatesNeedPayload,
     },
     problems,
   };

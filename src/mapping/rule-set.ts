@@ -11,7 +11,7 @@ import { CollisionGuard } from './collisions.js';
 import { buildData, metadataPairs } from './record-data.js';
 import { Rejection } from './rejection.js';
 import { ABSENT, lookupPath } from './field-paths.js';
-import { ParseFailure, type PayloadParser } from './payload-formats.js';
+import { ParseFailure, ParseSkip, type PayloadParser } from './payload-formats.js';
 import type { CompiledRule } from './rule-compile.js';
 import { convertTimestamp, msToOutput, outputDigits } from './timestamps.js';
 import { filterCovers } from './topic-pattern.js';
@@ -57,6 +57,7 @@ export class CompiledRuleSet implements RuleSet {
   private gen = 0;
   private curPayload: Uint8Array | string = '';
   private curText: string | ParseFailure | undefined;
+  private curReceivedAt = 0;
   private readonly guard: CollisionGuard;
   private readonly maxBytes: number;
   private readonly floorMs: number;
@@ -66,7 +67,7 @@ export class CompiledRuleSet implements RuleSet {
   /** Output digits of each rule whose collection is static, else -1 (looked up per record). */
   private readonly ruleDigits: Int8Array;
   private readonly c = {
-    messages: 0, records: 0, metadata: 0, badTimestamps: 0, clockUnsynced: 0, tagClashes: 0, metadataSkipped: 0,
+    messages: 0, records: 0, metadata: 0, badTimestamps: 0, clockUnsynced: 0, tagClashes: 0, metadataSkipped: 0, filtered: 0,
   };
   private readonly rejected: Record<RejectCode, number>;
 
@@ -138,6 +139,7 @@ export class CompiledRuleSet implements RuleSet {
     this.gen++;
     this.curPayload = payload;
     this.curText = undefined;
+    this.curReceivedAt = msg.receivedAt;
     let records: FluxionRecord[] | null = null;
     let metadata: MetadataPair[] | null = null;
     let rejections: RuleRejection[] | null = null;
@@ -147,6 +149,7 @@ export class CompiledRuleSet implements RuleSet {
       if (levels !== null ? !rule.pattern!.match(levels, rule.captures) : rule.port !== msg.port) continue;
       matched++;
       const out = rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
+      if (out === SKIPPED) continue;
       if (out instanceof Rejection) {
         this.rejected[out.code]++;
         (rejections ??= []).push({ rule: rule.index, code: out.code, reason: out.reason });
@@ -163,7 +166,12 @@ export class CompiledRuleSet implements RuleSet {
       return this.fail('no_rule', `no rule matches ${where}`);
     }
     if (records === null && metadata === null) {
-      const first = rejections![0]!;
+      if (rejections === null) {
+        // Every matching rule skipped it (an unlisted NMEA sentence): dropped, counted, no dead letter.
+        this.c.filtered++;
+        return { ok: true, records: [], metadata: [], matched, rejections: [] };
+      }
+      const first = rejections[0]!;
       return { ok: false, code: first.code, reason: first.reason, rule: first.rule, rejections: rejections! };
     }
     this.c.records += records?.length ?? 0;
@@ -194,16 +202,17 @@ export class CompiledRuleSet implements RuleSet {
     const slot = rule.parserSlot;
     if (this.parseGen[slot] === this.gen) return this.parseResults[slot];
     const text = this.text();
-    const result = text instanceof ParseFailure ? text : rule.parser.parse(text);
+    const result = text instanceof ParseFailure ? text : rule.parser.parse(text, this.curReceivedAt);
     this.parseGen[slot] = this.gen;
     this.parseResults[slot] = result;
     return result;
   }
 
-  private mapRecord(rule: CompiledRule, msg: RawMessage): FluxionRecord | Rejection {
+  private mapRecord(rule: CompiledRule, msg: RawMessage): FluxionRecord | Rejection | typeof SKIPPED {
     let root: unknown = undefined;
     if (rule.needsParse) {
       root = this.parsed(rule);
+      if (root instanceof ParseSkip) return SKIPPED;
       if (root instanceof ParseFailure) {
         // Passthrough keeps an unparsable payload as {"raw": ...} unless its time is inside.
         if (!rule.passthrough || rule.timestamp !== null) return new Rejection('parse_error', root.reason);
@@ -258,8 +267,9 @@ export class CompiledRuleSet implements RuleSet {
     return { col, doc, ts: this.guard.admit(col, doc, ts), data };
   }
 
-  private mapMetadata(rule: CompiledRule, msg: RawMessage): MetadataPair[] | Rejection {
+  private mapMetadata(rule: CompiledRule, msg: RawMessage): MetadataPair[] | Rejection | typeof SKIPPED {
     const root = this.parsed(rule);
+    if (root instanceof ParseSkip) return SKIPPED;
     if (root instanceof ParseFailure) return new Rejection('parse_error', root.reason);
     const device = rule.document.render(rule.captures, msg.port, root);
     if (device === null) return templateMissing('document', rule.document.source);
@@ -267,6 +277,9 @@ export class CompiledRuleSet implements RuleSet {
     return metadataPairs(rule, root, device, msg.port, this.c);
   }
 }
+
+/** A rule's outcome when its parser skipped the payload (ParseSkip): neither records nor a rejection. */
+const SKIPPED = Symbol('skipped');
 
 /** Coverage between subscription filters; a `$share/<group>/` prefix must be the same on both. */
 function covers(a: string, b: string): boolean {

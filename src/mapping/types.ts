@@ -4,7 +4,7 @@
  */
 import type { FluxionRecord } from '../client/types.js';
 
-export type PayloadFormat = 'json' | 'value' | 'kv' | 'csv' | 'regex';
+export type PayloadFormat = 'json' | 'value' | 'kv' | 'csv' | 'regex' | 'nmea';
 /** Unit of a timestamp found in a payload; `iso` is an ISO 8601 string that must carry a zone. */
 export type TimestampUnit = 's' | 'ms' | 'us' | 'ns' | 'iso';
 /** Unit of the `ts` written to FluxionDB. */
@@ -39,6 +39,19 @@ export interface CsvFormatSpec {
   delimiter?: string;
 }
 
+export interface NmeaFormatSpec {
+  /**
+   * Sentence types that become readings: GGA, RMC. Others (GSV, GSA, ...) are skipped and
+   * counted as `filtered`, never dead-lettered. Default `[GGA, RMC]`.
+   */
+  sentences?: ReadonlyArray<'GGA' | 'RMC'>;
+  /**
+   * Skip (count as `filtered`) sentences without a fix: GGA with quality 0, RMC with status V.
+   * Default true.
+   */
+  require_fix?: boolean;
+}
+
 /** One mapping rule, exactly as the config file states it. */
 export interface MappingRuleSpec {
   /**
@@ -71,6 +84,13 @@ export interface MappingRuleSpec {
    * the payload; its named groups are the fields. Required with that format.
    */
   regex?: string;
+  /**
+   * Settings of `format: nmea` (NMEA 0183: checksum verified; GGA and RMC parsed to `sentence`,
+   * `talker`, `time` (UTC fix instant, ISO 8601), `lat`, `lon` (decimal degrees), GGA
+   * `fix_quality`, `satellites`, `hdop`, `alt`, `geoid_sep`, RMC `status`, `speed_knots`,
+   * `speed_kmh`, `course`, `mag_var`).
+   */
+  nmea?: NmeaFormatSpec;
   /** Where the reading's time is. Absent: the receive time of the message. */
   timestamp?: TimestampSpec;
   /**
@@ -235,6 +255,11 @@ export interface MappingCounters {
   tagClashes: number;
   /** Metadata pairs left out because their value was empty (FluxionDB refuses empty values). */
   metadataSkipped: number;
+  /**
+   * Messages that produced nothing by design and were dropped without a dead letter: NMEA
+   * sentences not listed in `nmea.sentences`, or without a fix (`nmea.require_fix`).
+   */
+  filtered: number;
 }
 
 /** One problem found in the rules or options; `path` is e.g. `rules[2].topic`. */

@@ -164,7 +164,7 @@ describe('fluxion-edge dead-letter (built CLI)', () => {
     const r = await dl(['retry', '--queue', path, '--all']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^fluxion-edge dead-letter retry: EDGE_ERR_QUEUE_IO: .*queue\.db is open in another process \(a running agent\?\): stop it, then retry/);
+    expect(r.stderr).toMatch(/^fluxion-edge dead-letter retry: EDGE_ERR_QUEUE_BUSY: .*queue\.db is open in another process \(a running agent\?\): stop it, then retry/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(agent.status().queue.deadLetterDepth).toBe(4);
     expect(agent.queue.listDeadLetters().map((d) => d.id)).toEqual([1, 2, 3, 4]);

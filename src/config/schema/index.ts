@@ -6,10 +6,12 @@
 import { z } from 'zod';
 import { fluxiondbSection } from './fluxiondb.js';
 import { gatewaySection, logSection } from './gateway.js';
+import { healthSection } from './health.js';
 import { mappingSection } from './mapping.js';
 import { mqttSection } from './mqtt.js';
 import { queueSection } from './queue.js';
 import { senderSection } from './sender.js';
+import { serialSection } from './serial.js';
 
 export const configSchema = z
   .strictObject({
@@ -20,6 +22,8 @@ export const configSchema = z
     sender: senderSection,
     mapping: mappingSection,
     mqtt: mqttSection,
+    serial: serialSection,
+    health: healthSection,
   })
   .meta({ title: 'fluxion-edge configuration', description: 'Configuration of the fluxion-edge agent (YAML).' });
 

@@ -24,8 +24,8 @@ export const ruleSchema = z.strictObject({
     description: `Collection template (required for kind: records, not allowed for kind: metadata). ${TEMPLATE_HELP}`,
   }),
   document: z.string().min(1).meta({ description: `Document template (for kind: metadata, the device). Required. ${TEMPLATE_HELP}` }),
-  format: z.enum(['json', 'value', 'kv', 'csv', 'regex']).default('json').meta({
-    description: 'Payload format: `json`, `value` (a bare number or text, field `value`), `kv` (`t=21.5 h=40`), `csv` (needs `csv.header`), `regex` (needs `regex`).',
+  format: z.enum(['json', 'value', 'kv', 'csv', 'regex', 'nmea']).default('json').meta({
+    description: 'Payload format: `json`, `value` (a bare number or text, field `value`), `kv` (`t=21.5 h=40`), `csv` (needs `csv.header`), `regex` (needs `regex`), `nmea` (NMEA 0183 GGA/RMC, checksum verified; fields sentence, talker, time (UTC fix, ISO), lat, lon (decimal degrees), alt, fix_quality, satellites, hdop, geoid_sep, status, speed_knots, speed_kmh, course, mag_var).',
   }),
   kv: z
     .strictObject({
@@ -44,6 +44,17 @@ export const ruleSchema = z.strictObject({
   regex: z.string().min(1).optional().meta({
     description: 'Pattern of format: regex (JavaScript syntax, searched, not anchored); its named groups are the fields.',
   }),
+  nmea: z
+    .strictObject({
+      sentences: z.array(z.enum(['GGA', 'RMC'])).min(1).optional().meta({
+        description: 'Sentence types that become readings. Others (GSV, GSA, ...) are dropped and counted as `filtered`, not dead-lettered. Default [GGA, RMC].',
+      }),
+      require_fix: z.boolean().optional().meta({
+        description: 'Drop (count as `filtered`) sentences without a fix: GGA quality 0, RMC status V. Default true.',
+      }),
+    })
+    .optional()
+    .meta({ description: 'Settings of format: nmea. Map the fix time with `timestamp: { field: time, unit: iso }`.' }),
   timestamp: z
     .strictObject({
       field: z.string().min(1).meta({ description: 'Path of the timestamp in the payload (dotted, e.g. `meta.ts`). Required.' }),

@@ -15,6 +15,7 @@ describe('loading a config', () => {
     expect(config).toEqual({
       gateway: { id: 'gw-7' },
       log: { level: 'info' },
+      health: { enabled: false, host: '127.0.0.1', port: 9464, stale_after: 60_000 },
       fluxiondb: {
         url: 'ws://db.example:8080', api_key: 'k-123', connection_name: 'fluxion-edge-gw-7',
         request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8 * 1024 * 1024,
