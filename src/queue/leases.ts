@@ -7,6 +7,8 @@
  * over). Runs of all leases are disjoint, so a new lease scan jumps over them instead of
  * reading leased rows again. Memory is bounded by the sender's window, not the queue size.
  */
+import type { QueuedRecord } from './types.js';
+
 export interface LeaseRun {
   lo: number;
   hi: number;
@@ -60,6 +62,58 @@ export class LeaseBook {
       else hi = mid;
     }
     return this.runs[lo];
+  }
+
+  /**
+   * Builds a lease: the oldest unsent, unleased rows with id >= minId, ascending, up to
+   * maxRecords and maxBytes (at least one row), jumping over other leases' runs and
+   * starting from the remembered scan position. `unsentRows(from, to, limit)` reads the
+   * file. Null when there is nothing to send.
+   */
+  lease(
+    req: { maxRecords: number; maxBytes: number; minId?: number },
+    lastId: number,
+    unsentRows: (fromId: number, toId: number, limit: number) => QueuedRecord[],
+  ): { leaseId: number; records: QueuedRecord[]; bytes: number } | null {
+    const minId = Math.max(0, req.minId ?? 0);
+    const maxRecords = Math.max(1, Math.floor(req.maxRecords));
+    let pos = Math.max(minId, 1, this.hint(minId) ?? 0, this.hint(0) ?? 0);
+    let hint: number | undefined;
+    const taken: QueuedRecord[] = [];
+    const runs: LeaseRun[] = [];
+    let bytes = 0;
+    let run: LeaseRun | undefined;
+    scan: while (taken.length < maxRecords && pos <= lastId) {
+      const next = this.runFrom(pos);
+      if (next && next.lo <= pos) {
+        hint ??= pos;
+        pos = next.hi + 1;
+        run = undefined;
+        continue;
+      }
+      const to = next ? next.lo - 1 : Number.MAX_SAFE_INTEGER;
+      const want = maxRecords - taken.length;
+      const rows = unsentRows(pos, to, want);
+      if (rows.length > 0) hint ??= rows[0]!.id;
+      for (const row of rows) {
+        if (taken.length > 0 && bytes + row.bytes > req.maxBytes) break scan;
+        taken.push(row);
+        bytes += row.bytes;
+        if (run) run.hi = row.id;
+        else runs.push((run = { lo: row.id, hi: row.id }));
+      }
+      if (rows.length < want) {
+        if (!next) break;
+        pos = next.lo;
+      }
+    }
+    this.setHint(minId, hint ?? lastId + 1);
+    if (taken.length === 0) return null;
+    const leaseId = this.add(
+      taken.map((r) => r.id),
+      runs,
+    );
+    return { leaseId, records: taken, bytes };
   }
 
   add(ids: number[], runs: LeaseRun[]): number {

@@ -5,7 +5,7 @@ import { AgentError, ErrorCodes } from '../errors.js';
 import { resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
 import { QueueCounters } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
-import { LeaseBook, type LeaseRun } from './leases.js';
+import { LeaseBook } from './leases.js';
 import { openQueueFile } from './open-queue-file.js';
 import { PAGE_SCAN_SPAN, RecordStore, type IdBytes } from './record-store.js';
 import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
@@ -212,45 +212,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   lease(req: LeaseRequest): Lease | null {
     const { rec } = this.open();
-    const minId = Math.max(0, req.minId ?? 0);
-    const maxRecords = Math.max(1, Math.floor(req.maxRecords));
-    let pos = Math.max(minId, 1, this.book.hint(minId) ?? 0, this.book.hint(0) ?? 0);
-    let hint: number | undefined;
-    const taken: QueuedRecord[] = [];
-    const runs: LeaseRun[] = [];
-    let bytes = 0;
-    let run: LeaseRun | undefined;
-    scan: while (taken.length < maxRecords && pos <= this.w.lastId) {
-      const next = this.book.runFrom(pos);
-      if (next && next.lo <= pos) {
-        hint ??= pos;
-        pos = next.hi + 1;
-        run = undefined;
-        continue;
-      }
-      const to = next ? next.lo - 1 : Number.MAX_SAFE_INTEGER;
-      const want = maxRecords - taken.length;
-      const rows = rec.unsentRows(pos, to, want);
-      if (rows.length > 0) hint ??= rows[0]!.id;
-      for (const row of rows) {
-        if (taken.length > 0 && bytes + row.bytes > req.maxBytes) break scan;
-        taken.push(row);
-        bytes += row.bytes;
-        if (run) run.hi = row.id;
-        else runs.push((run = { lo: row.id, hi: row.id }));
-      }
-      if (rows.length < want) {
-        if (!next) break;
-        pos = next.lo;
-      }
-    }
-    this.book.setHint(minId, hint ?? this.w.lastId + 1);
-    if (taken.length === 0) return null;
-    const leaseId = this.book.add(
-      taken.map((r) => r.id),
-      runs,
-    );
-    return { leaseId, records: taken, bytes };
+    return this.book.lease(req, this.w.lastId, (from, to, limit) => rec.unsentRows(from, to, limit));
   }
 
   /**
