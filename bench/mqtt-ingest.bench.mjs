@@ -33,7 +33,7 @@ function freePort() {
   });
 }
 
-export async function startMosquitto(dir) {
+export async function startMosquitto(dir, { maxInflight = 20 } = {}) {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
@@ -42,7 +42,7 @@ export async function startMosquitto(dir) {
       `listener ${port} 127.0.0.1`,
       'allow_anonymous true',
       'max_queued_messages 1000000',
-      'max_inflight_messages 20',
+      `max_inflight_messages ${maxInflight}`,
       'set_tcp_nodelay true',
       'user root',
       `log_dest file ${join(dir, 'mosquitto.log')}`,
