@@ -17,6 +17,7 @@
  * stops sending, which is the backpressure. Any other error is a bug: it is logged loudly and
  * the group is retried too; nothing is acknowledged before it is committed.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, isAgentError } from '../../errors.js';
 import type { MessageSink, RawMessage } from '../types.js';
@@ -205,12 +206,12 @@ export class GroupCommit<A> {
       } else if (isAgentError(err, ErrorCodes.QUEUE_DISK_FULL)) {
         this.waiting = true;
         this.log('warn', 'disk', { messages: this.held }, 'disk full: holding messages unacknowledged, retrying');
-        await sleep(DISK_FULL_RETRY_MS, signal);
+        await sleep(DISK_FULL_RETRY_MS, undefined, { signal });
       } else {
         // A bug in the sink or the queue: never acknowledge, never drop, never crash.
         const e = err as Error & { code?: unknown };
         this.log('error', 'bug', { messages: this.held, err: e.message, code: e.code, stack: e.stack }, 'COMMIT FAILED UNEXPECTEDLY: holding messages unacknowledged and retrying (this is a bug)');
-        await sleep(FAILED_RETRY_MS, signal);
+        await sleep(FAILED_RETRY_MS, undefined, { signal });
       }
     } catch {
       // Aborted by stop(): the caller sees `stopping` and gives up.
@@ -228,19 +229,4 @@ export class GroupCommit<A> {
     const suppressed = last?.suppressed ?? 0;
     this.deps.logger[level](suppressed > 0 ? { ...obj, suppressed } : obj, msg);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -8,6 +8,7 @@
  * sink recognises it and does not map it twice) after `waitForRoom()` or a pause; meanwhile
  * the port is paused, so the device's own flow control (or the kernel buffer) holds the rest.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, isAgentError } from '../../errors.js';
 import type { MessageSink, RawMessage } from '../types.js';
@@ -123,11 +124,11 @@ export class LineCommitter {
       wait = this.deps.sink.waitForRoom(signal);
     } else if (isAgentError(err, ErrorCodes.QUEUE_DISK_FULL)) {
       this.log('warn', { lines: this.held() }, 'disk full: reading of the port paused, retrying');
-      wait = sleep(RETRY_MS, signal);
+      wait = sleep(RETRY_MS, undefined, { signal });
     } else {
       const e = err as Error & { code?: unknown };
       this.log('error', { lines: this.held(), err: e.message, code: e.code, stack: e.stack }, 'COMMIT FAILED UNEXPECTEDLY: holding lines and retrying (this is a bug)');
-      wait = sleep(RETRY_MS, signal);
+      wait = sleep(RETRY_MS, undefined, { signal });
     }
     wait
       .catch(() => undefined)
@@ -143,19 +144,4 @@ export class LineCommitter {
     this.lastLogAt = t;
     this.deps.logger[level](obj, msg);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
