@@ -3,9 +3,8 @@
  * settings and orders their start and stop. Components receive their options and their
  * collaborators here; none of them reaches for a global.
  *
- * Start order: queue, sender, embedded broker, inputs (metadata comes with its issue);
- * stop in reverse, so that nothing is taken in that cannot be committed, and nothing
- * committed is lost.
+ * Start order: queue, sender, metadata, embedded broker, inputs; stop in reverse, so that
+ * nothing is taken in that cannot be committed, and nothing committed is lost.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
@@ -17,10 +16,13 @@ import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
 import { compileRules, type RuleSet } from './mapping/index.js';
 import type { MappingCounters, MappingOptions, MappingRuleSpec } from './mapping/types.js';
+import { MetadataSync } from './metadata/metadata-sync.js';
+import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
 import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './service/logger.js';
+import { version } from './version.js';
 
 export interface AgentSettings {
   /** How the agent reaches FluxionDB. */
@@ -52,6 +54,8 @@ export interface AgentStatus {
   inputs: InputStatus[];
   ingest: IngestCounters;
   mapping: MappingCounters | null;
+  /** Metadata sync; absent when the agent runs without it. */
+  metadata?: MetadataStatus;
 }
 
 export class Agent {
@@ -68,11 +72,14 @@ export class Agent {
   /** The MQTT input's options as started (the embedded broker's URL filled in). */
   private mqttOptions: MqttInputOptions | null = null;
   private serial: SerialInput[] = [];
+  /** Device metadata in the KV store, on a connection of its own; null without metadata settings. */
+  readonly metadata: MetadataSync | null;
 
   constructor(
     private readonly settings: AgentSettings,
     private readonly logger: Logger,
     private inputs: AgentInputSettings = { mapping: {} },
+    metadata?: MetadataOptions,
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.queue = new SqliteQueue(settings.queue, { logger: logger.child({ component: 'queue' }) });
@@ -84,6 +91,29 @@ export class Agent {
       client: this.client,
       logger: logger.child({ component: 'sender' }),
     });
+    const s = settings.sender;
+    this.metadata =
+      metadata === undefined
+        ? null
+        : new MetadataSync(metadata, {
+            queue: this.queue,
+            // A second, light connection: KV writes are rare and must not wait behind a backlog of batches.
+            client: new FluxionClient({
+              ...settings.fluxiondb,
+              connectionName: `${settings.fluxiondb.connectionName ?? 'fluxion-edge'}-metadata`,
+              reconnect: false,
+            }),
+            logger: logger.child({ component: 'metadata' }),
+            version,
+            secrets: [settings.fluxiondb.apiKey, inputs.mqtt?.input.password ?? ''],
+            retry: {
+              backoffBaseMs: s.backoffBaseMs,
+              backoffCapMs: s.backoffCapMs,
+              backoffResetAfterMs: s.backoffResetAfterMs,
+              authRetryMs: s.authRetryMs,
+              requestTimeoutMs: s.requestTimeoutMs,
+            },
+          });
   }
 
   async start(): Promise<void> {
@@ -105,6 +135,10 @@ export class Agent {
     this.logger.info({ component: 'sender', url: redactedUrl(this.settings.fluxiondb.url) }, 'sender started');
     this.housekeeping = setInterval(() => this.prune(), this.settings.housekeepingIntervalMs);
     this.housekeeping.unref();
+    if (this.metadata !== null) {
+      this.metadata.start();
+      this.logger.info({ component: 'metadata', collection: this.metadata.status().collection }, 'metadata sync started');
+    }
     await this.startInputs();
   }
 
@@ -119,8 +153,10 @@ export class Agent {
       this.queue,
       this.logger.child({ component: 'ingest' }),
       (n) => this.sender.notify(n),
-      // Metadata sync is not wired yet: say so rather than drop pairs silently.
-      (pairs) => this.warnings.warn('metadata-unsynced', { component: 'metadata', pairs: pairs.length }, 'metadata rules matched, but metadata sync is not available in this version; pairs were not stored'),
+      (pairs) => {
+        if (this.metadata !== null) this.metadata.onMetadata(pairs);
+        else this.warnings.warn('metadata-unsynced', { component: 'metadata', pairs: pairs.length }, 'metadata rules matched, but this agent runs without metadata sync; pairs were not stored');
+      },
     );
     if (mqtt !== undefined) await this.startMqtt(mqtt, this.sink);
     for (const s of serial) {
@@ -179,6 +215,14 @@ export class Agent {
     return { resubscribed: true };
   }
 
+  /**
+   * Applies new metadata settings live (SIGHUP): static fields, prune, collection, key
+   * template and schedules; a resync follows. Without metadata sync it does nothing.
+   */
+  reloadMetadata(options: MetadataOptions): void {
+    if (this.state === 'started') this.metadata?.reconfigure(options);
+  }
+
   /** The embedded broker's URL once started (devices publish there), else null. */
   get embeddedBrokerUrl(): string | null {
     return this.broker?.url ?? null;
@@ -191,6 +235,7 @@ export class Agent {
       inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status())],
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
+      ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
     };
   }
 
@@ -204,6 +249,7 @@ export class Agent {
     for (const s of this.serial) await s.stop();
     await this.mqtt?.stop();
     await this.broker?.stop();
+    await this.metadata?.stop();
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
     await this.sender.stop(this.settings.stopDeadlineMs);
     this.queue.stop();

@@ -16,6 +16,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   map: { summary: 'show the records one message would produce with the configured rules', load: () => import('./map-command.js') },
   replay: { summary: 'send retained sent records again (after the server lost data)', load: () => import('./replay-command.js') },
   status: { summary: 'show the agent\'s inputs, sender, queue and dead letters (running or stopped)', load: () => import('./status-command.js') },
+  metadata: { summary: 'show which device metadata is in sync, pending or failed; force a sync', load: () => import('./metadata-command.js') },
   'dead-letter': { summary: 'list, retry or purge what could not be delivered', load: () => import('./dead-letter-command.js') },
 };
 

@@ -1,7 +1,8 @@
 /**
  * SIGHUP: re-read the config and apply what can change live (mappings, mapping options,
- * log level). Everything else (queue, FluxionDB connection, sender, broker connection,
- * serial port settings, health endpoint) keeps running as it is, and each such change is
+ * log level, metadata: changed static fields written and a resync started). Everything
+ * else (queue, FluxionDB connection, sender, broker connection, serial port settings,
+ * health endpoint) keeps running as it is, and each such change is
  * reported as needing a restart. An invalid new config is refused with all its problems and
  * the running one stays. The queue is never touched.
  */
@@ -55,11 +56,13 @@ export async function reloadAgent(
     ...running,
     log: next.log,
     mapping: next.mapping,
+    metadata: next.metadata,
     mqtt: running.mqtt === undefined ? undefined : { ...running.mqtt, rules: next.mqtt?.rules ?? [] },
     serial: running.serial?.map((p) => ({ ...p, rules: next.serial?.find((q) => q.input.name === p.input.name)?.rules ?? [] })),
   };
   try {
     const applied = await agent.reloadInputs({ mapping: inForce.mapping, mqtt: inForce.mqtt, serial: inForce.serial });
+    agent.reloadMetadata(next.metadata);
     logger.level = next.log.level;
     if (needRestart.length > 0) {
       log.warn({ needRestart }, 'config reloaded; these changes take effect only after a restart');

@@ -23,7 +23,7 @@ const USAGE = `usage: fluxion-edge run --config FILE
 
 Runs the agent: inputs -> mapping -> queue -> FluxionDB. Logs JSON lines on stdout.
 SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config (mappings, log
-level; an invalid new config is refused and the running one kept). Exit 78: the config is
+level, metadata; an invalid new config is refused and the running one kept). Exit 78: the config is
 invalid (every problem is printed); exit 1: a fatal error.
 `;
 
@@ -48,7 +48,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const logger = createLogger(settings.log.level);
   for (const w of loaded.warnings) logger.warn({ component: 'config', path: w.path }, w.message);
 
-  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial });
+  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial }, settings.metadata);
   const startedAt = Date.now();
   const rule = { ...settings.health.rule, startedAt };
   const http =

@@ -107,5 +107,32 @@ export function numericChecks(valid: ValidAt): RawProblem[] {
   if (keepalive !== undefined && keepalive % 1000 !== 0) {
     problems.push({ path: ['mqtt', 'keepalive'], message: `must be a whole number of seconds, e.g. "30s" (got ${keepalive} ms)` });
   }
+  // Not numeric, but it needs the parsed values (the default collection) that only `valid` gives.
+  problems.push(...metadataCollectionChecks(valid));
   return problems;
+}
+
+/**
+ * The metadata collection must hold no readings: deleting the last document of a
+ * collection deletes its key/values too. Only literal collection names are compared; a
+ * template (`{site}`) is known only at run time.
+ */
+export function metadataCollectionChecks(valid: ValidAt): RawProblem[] {
+  const col = valid(['metadata', 'collection']);
+  if (typeof col !== 'string') return [];
+  const users: string[] = [];
+  const scan = (rules: unknown, where: string): void => {
+    if (!Array.isArray(rules)) return;
+    rules.forEach((r: unknown, i) => {
+      if (isMap(r) && r.kind !== 'metadata' && r.collection === col) users.push(`${where}[${i}]`);
+    });
+  };
+  scan(valid(['mqtt', 'subscriptions']), 'mqtt.subscriptions');
+  const ports = valid(['serial']);
+  if (Array.isArray(ports)) ports.forEach((p: unknown, i) => isMap(p) && scan(p.rules, `serial[${i}].rules`));
+  if (users.length === 0) return [];
+  return [{
+    path: ['metadata', 'collection'],
+    message: `'${col}' is also the collection of readings of ${users.join(', ')}: deleting its last document would delete the metadata with it; give metadata a collection of its own`,
+  }];
 }

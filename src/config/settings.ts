@@ -6,6 +6,7 @@ import type { TlsOptions } from '../client/types.js';
 import { compileRules } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { FileContents, PemFiles } from './files.js';
+import { METADATA_DEFAULTS } from './schema/metadata.js';
 import { serialPortName } from './schema/serial.js';
 import type { EdgeConfig, EdgeSettings } from './types.js';
 
@@ -14,6 +15,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
   const q = config.queue;
   const s = config.sender;
   const mapping = structuredClone(config.mapping) as MappingOptions;
+  const md = config.metadata ?? METADATA_DEFAULTS;
   const settings: EdgeSettings = {
     gateway: { id: config.gateway.id },
     log: { level: config.log.level },
@@ -58,6 +60,15 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
       stopDeadlineMs: s.stop_deadline,
     },
     mapping,
+    metadata: {
+      collection: md.collection,
+      keyTemplate: md.key_template,
+      devices: structuredClone(md.devices) as Record<string, Record<string, unknown>>,
+      prune: md.prune,
+      resyncSchedule: md.resync,
+      heartbeat: { enabled: md.heartbeat.enabled, schedule: md.heartbeat.schedule },
+      gatewayId: config.gateway.id,
+    },
     health: {
       server: config.health.enabled ? { host: config.health.host, port: config.health.port } : null,
       rule: { staleAfterMs: config.health.stale_after, queueMaxBytes: q.max_bytes, queueMaxRows: q.max_rows },

@@ -4,6 +4,7 @@ import type { EmbeddedBrokerOptions, MqttInputOptions } from '../inputs/mqtt/typ
 import type { SerialPortOptions } from '../inputs/serial/types.js';
 import type { HealthOptions } from '../service/health.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
+import type { MetadataOptions } from '../metadata/types.js';
 import type { ConfigWarning } from './problems.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
@@ -52,6 +53,8 @@ export interface EdgeSettings {
     /** The port's rules, each with `port` set to the port's name. */
     rules: MappingRuleSpec[];
   }>;
+  /** Device metadata sync (static fields, dynamic rules' collection, heartbeat, schedules). */
+  metadata: MetadataOptions;
   /** The health rule (for /healthz and the systemd watchdog) and the HTTP endpoint. */
   health: {
     /** Where to serve /healthz, /metrics and /status; null when `health.enabled` is false. */

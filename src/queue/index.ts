@@ -12,10 +12,12 @@
  *   through retained sent rows.
  * - the agent calls `start()`, `prune()` every few seconds, `stats()` for metrics, `stop()`.
  * - `fluxion-edge status` uses `openQueueReadOnly(path)`.
- * - new tables (KV outbox) come as a new entry appended to QUEUE_MIGRATIONS.
+ * - new tables come as a new entry appended to QUEUE_MIGRATIONS; the metadata outbox
+ *   (`KvOutbox`, migration 2) lives on `queue.database`, `readKvOutbox(path)` reads it read-only.
  */
 export { SqliteQueue, sqliteError } from './sqlite-queue.js';
 export { openQueueReadOnly, type ReadOnlyQueue } from './read-only.js';
+export { KvOutbox, readKvOutbox, type KvCounts, type KvEntry, type KvKey, type KvOp, type KvSource, type KvState, type KvWrite } from './kv-outbox.js';
 export { QUEUE_MIGRATIONS, applyMigrations, latestVersion, MetaKeys, type QueueMigration } from './schema.js';
 export { QUEUE_DEFAULTS, resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
 export { isCorruptionError } from './open-queue-file.js';

@@ -70,6 +70,33 @@ export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
       }
     },
   },
+  {
+    version: 2,
+    description: 'kv_outbox (device metadata: outbox and synced state, one row per key)',
+    up(db) {
+      // One row per key, rewritten in place: a long outage of minute heartbeats keeps a
+      // handful of rows rather than growing. `seq` orders the writes and lets an ack of an
+      // older value leave a newer one pending; `acked_value` is what the server last took.
+      db.exec(`
+        CREATE TABLE kv_outbox (
+          col TEXT NOT NULL,
+          key TEXT NOT NULL,
+          source TEXT NOT NULL,
+          op TEXT NOT NULL CHECK (op IN ('set', 'delete')),
+          value TEXT,
+          seq INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('pending', 'acked', 'failed')),
+          attempts INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT,
+          updated_at INTEGER NOT NULL,
+          acked_value TEXT,
+          retired INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (col, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX kv_outbox_pending ON kv_outbox(seq) WHERE state = 'pending';
+      `);
+    },
+  },
 ];
 
 /** The version the given migration list leads to. */

@@ -104,6 +104,18 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
     e.metric('fluxion_edge_mapping_bad_timestamps_total', 'counter', 'Payload timestamps before mapping.timestamp_floor since start.', m.badTimestamps);
     e.metric('fluxion_edge_mapping_clock_unsynced_total', 'counter', 'Records stamped while the gateway clock was before the floor since start.', m.clockUnsynced);
   }
+  const md = status.metadata;
+  if (md !== undefined) {
+    e.metric('fluxion_edge_metadata_keys', 'gauge', 'Metadata keys in the outbox, by state (in_sync: acknowledged by FluxionDB).', [
+      [{ state: 'in_sync' }, md.inSync],
+      [{ state: 'pending' }, md.pending],
+      [{ state: 'failed' }, md.failed],
+    ]);
+    e.metric('fluxion_edge_metadata_writes_total', 'counter', 'Metadata setValue and deleteValue acknowledged since start.', [
+      [{ op: 'set' }, md.written],
+      [{ op: 'delete' }, md.deleted],
+    ]);
+  }
   return e.text();
 }
 

@@ -13,6 +13,9 @@ import {
 import { isAgentError } from '../../src/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
+/** The schema version this build creates. */
+const LATEST = QUEUE_MIGRATIONS[QUEUE_MIGRATIONS.length - 1]!.version;
+
 const rec = (i: number, size = 10) => ({ col: 'c', doc: 'd', ts: i, data: 'x'.repeat(size) });
 
 describe('queue file durability', () => {
@@ -79,19 +82,19 @@ describe('queue file durability', () => {
 
   it('migrates an older file in order and refuses a newer one', () => {
     const q1 = open();
-    expect(q1.start()).toEqual({ schemaVersion: 1, migratedFrom: 0, corrupt: null });
+    expect(q1.start()).toEqual({ schemaVersion: LATEST, migratedFrom: 0, corrupt: null });
     q1.append([rec(1), rec(2)]);
     q1.stop();
 
-    const v2: QueueMigration = {
-      version: 2,
-      description: 'kv outbox',
-      up: (db) => db.exec('CREATE TABLE kv_outbox (key TEXT PRIMARY KEY, value TEXT)'),
+    const next: QueueMigration = {
+      version: LATEST + 1,
+      description: 'a later table',
+      up: (db) => db.exec('CREATE TABLE later_table (key TEXT PRIMARY KEY, value TEXT)'),
     };
-    const q2 = open({ migrations: [...QUEUE_MIGRATIONS, v2] });
-    expect(q2.start()).toEqual({ schemaVersion: 2, migratedFrom: 1, corrupt: null });
-    expect(q2.info().schemaVersion).toBe(2);
-    expect(q2.database.prepare('SELECT count(*) FROM kv_outbox').pluck().get()).toBe(0);
+    const q2 = open({ migrations: [...QUEUE_MIGRATIONS, next] });
+    expect(q2.start()).toEqual({ schemaVersion: LATEST + 1, migratedFrom: LATEST, corrupt: null });
+    expect(q2.info().schemaVersion).toBe(LATEST + 1);
+    expect(q2.database.prepare('SELECT count(*) FROM later_table').pluck().get()).toBe(0);
     expect(q2.stats().depth).toBe(2);
     q2.stop();
 
@@ -104,7 +107,7 @@ describe('queue file durability', () => {
     open().start();
     (toStop.pop() as SqliteQueue).stop();
     const bad: QueueMigration = {
-      version: 2,
+      version: LATEST + 1,
       description: 'fails halfway',
       up: (db) => {
         db.exec('CREATE TABLE half (x)');
@@ -113,7 +116,7 @@ describe('queue file durability', () => {
     };
     expect(() => open({ migrations: [...QUEUE_MIGRATIONS, bad] }).start()).toThrow(expect.objectContaining({ code: 'EDGE_ERR_QUEUE_IO' }));
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(LATEST);
     expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half'").pluck().get()).toBe(0);
     db.close();
   });
@@ -127,7 +130,7 @@ describe('queue file durability', () => {
     toStop.push(ro);
     expect(ro.stats(clock + 10)).toMatchObject({ depth: 3, bytes: 3 * 28, deadLetterDepth: 1, oldestUnsentAgeMs: 10, newestId: 3, leased: 0 });
     expect(ro.listDeadLetters().map((d) => d.reason)).toEqual(['bad']);
-    expect(ro.info()).toMatchObject({ readonly: true, journalMode: 'wal', schemaVersion: 1 });
+    expect(ro.info()).toMatchObject({ readonly: true, journalMode: 'wal', schemaVersion: LATEST });
     q.ack(q.lease({ maxRecords: 2, maxBytes: 1e6 })!);
     expect(ro.stats()).toMatchObject({ depth: 1, retainedRows: 2, sent: 2 });
     q.append([rec(4)]); // the reader does not block the writer

@@ -8,6 +8,7 @@ import { fluxiondbSection } from './fluxiondb.js';
 import { gatewaySection, logSection } from './gateway.js';
 import { healthSection } from './health.js';
 import { mappingSection } from './mapping.js';
+import { metadataSection } from './metadata.js';
 import { mqttSection } from './mqtt.js';
 import { queueSection } from './queue.js';
 import { senderSection } from './sender.js';
@@ -23,6 +24,7 @@ export const configSchema = z
     mapping: mappingSection,
     mqtt: mqttSection,
     serial: serialSection,
+    metadata: metadataSection,
     health: healthSection,
   })
   .meta({ title: 'fluxion-edge configuration', description: 'Configuration of the fluxion-edge agent (YAML).' });

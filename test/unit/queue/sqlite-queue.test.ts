@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteQueue, type QueueOptions, type QueuedRecord } from '../../../src/queue/index.js';
+import { QUEUE_MIGRATIONS, SqliteQueue, type QueueOptions, type QueuedRecord } from '../../../src/queue/index.js';
 import { isAgentError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -273,7 +273,7 @@ describe('SqliteQueue: append, lease, ack', () => {
   });
 
   it('applies and reports the synchronous setting', () => {
-    expect(open({ synchronous: 'full' }).info()).toMatchObject({ journalMode: 'wal', synchronous: 2, schemaVersion: 1 });
+    expect(open({ synchronous: 'full' }).info()).toMatchObject({ journalMode: 'wal', synchronous: 2, schemaVersion: QUEUE_MIGRATIONS[QUEUE_MIGRATIONS.length - 1]!.version });
     queues.pop()!.stop();
     expect(open({ synchronous: 'normal' }).info().synchronous).toBe(1);
     queues.pop()!.stop();
