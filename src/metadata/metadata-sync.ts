@@ -14,6 +14,7 @@ import { backoffDelay, FluxionErrorCodes, isFluxionError, type FluxionClient } f
 import type { MetadataPair } from '../mapping/types.js';
 import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } from '../queue/index.js';
 import { RateLimitedLog } from '../service/logger.js';
+import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
 import { heartbeatKeys, heartbeatPairs } from './heartbeat.js';
 import { holdsSecret, metadataKey, staticPairs } from './static-metadata.js';
 import type { MetadataOptions, MetadataRetryOptions, MetadataState, MetadataStatus } from './types.js';
@@ -53,8 +54,7 @@ export class MetadataSync {
   private running: Promise<void> | null = null;
   private stopping = false;
   private readonly abort = new AbortController();
-  private wakeUp: (() => void) | null = null;
-  private woken = false;
+  private readonly wakeSignal = new WakeSignal();
   private resyncWanted = false;
   private connectionLost = false;
   private attempt = 0;
@@ -439,37 +439,15 @@ export class MetadataSync {
   }
 
   private wake(): void {
-    this.woken = true;
-    const w = this.wakeUp;
-    this.wakeUp = null;
-    w?.();
+    this.wakeSignal.wake();
   }
 
   private waitForWake(): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      this.wakeUp = () => {
-        this.woken = false;
-        resolve();
-      };
-    });
+    return this.wakeSignal.wait();
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const signal = this.abort.signal;
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return sleepUnlessAborted(ms, this.abort.signal);
   }
 }
 

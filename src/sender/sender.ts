@@ -12,6 +12,7 @@ import { judgeFailedProbe, splitBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
 import { TokenBucket } from './token-bucket.js';
+import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
 import type { QueuedRow, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
 
 type PumpOutcome = 'stopping' | 'lost' | 'probe_failed' | 'auth';
@@ -36,8 +37,7 @@ export class Sender extends EventEmitter {
   private running: Promise<void> | null = null;
   private stopping = false;
   private readonly abort = new AbortController();
-  private wakeUp: (() => void) | null = null;
-  private woken = false;
+  private readonly wakeSignal = new WakeSignal();
   private appendedSinceWake = 0;
   private lingerTimer: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<void>>();
@@ -371,40 +371,16 @@ export class Sender extends EventEmitter {
   }
 
   private wake(): void {
-    this.woken = true;
     this.appendedSinceWake = 0;
-    const w = this.wakeUp;
-    this.wakeUp = null;
-    w?.();
+    this.wakeSignal.wake();
   }
 
+  /** A slow tick as a safety net: rows appended without notify() (e.g. by the CLI) still go out. */
   private waitForWake(): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      // A slow tick as a safety net: rows appended without notify() (e.g. by the CLI) still go out.
-      const timer = setTimeout(() => this.wake(), 1000);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        this.woken = false;
-        resolve();
-      };
-    });
+    return this.wakeSignal.wait(1000);
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      const signal = this.abort.signal;
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return sleepUnlessAborted(ms, this.abort.signal);
   }
 }
