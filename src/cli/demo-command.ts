@@ -49,6 +49,12 @@ mqtt:
       timestamp: { field: ts, unit: ms }
       fields: { temperature: temp_c, humidity: rh }
       tags: { site: "{site}" }
+metadata:
+  collection: metadata
+  devices:
+    device-1: { location: bench A, model: TH-200 }
+    device-2: { location: bench B, model: TH-200 }
+  heartbeat: { schedule: "*/5 * * * * *" }
 `;
 }
 
@@ -97,7 +103,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const server = new DevServer({ port: intOption(parsed, 'port', 0), masterKey: DEMO_KEY });
   await server.start();
   const { settings } = parseConfig(demoConfig(server.url, intOption(parsed, 'mqtt-port', 0)!, dir), { env: {}, baseDir: dir });
-  const agent = new Agent(settings.agent, createLogger(settings.log.level), { mapping: settings.mapping, mqtt: settings.mqtt });
+  const agent = new Agent(settings.agent, createLogger(settings.log.level), { mapping: settings.mapping, mqtt: settings.mqtt }, settings.metadata);
   await agent.start();
   const brokerUrl = agent.embeddedBrokerUrl!;
   const reader = new FluxionClient({ url: server.url, apiKey: DEMO_KEY, connectionName: 'fluxion-edge-demo-reader' });
@@ -125,6 +131,9 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       const p = latest[doc]!;
       io.stdout.write(`  ${doc.padEnd(10)} ${new Date(p.ts).toISOString()}  ${p.data}\n`);
     }
+    const meta = await reader.getValues({ col: 'metadata' });
+    const keys = Object.keys(meta).sort();
+    if (keys.length > 0) io.stdout.write(`  metadata: ${keys.map((k) => `${k}=${meta[k]}`).join('  ')}\n`);
   };
   const printer = setInterval(() => void print().catch((err: Error) => io.stderr.write(`demo: ${err.message}\n`)), printEveryMs);
 
