@@ -183,7 +183,7 @@ ${serialYaml}`;
     baud: 9600
     parity: even
     data_bits: 7
-    poll: { command: "READ\\r\\n", schedule: "* * * * * *", response_timeout: 400ms }
+    poll: { command: "READ\\r\\n", schedule: "* * * * * *", response_timeout: 800ms }
     rules:
       - collection: energy
         document: meter-1
@@ -205,8 +205,13 @@ ${serialYaml}`;
     );
     await waitFor(() => server.recordCount() === 2, { what: 'answers stored' });
     expect(server.records('energy', 'meter-1').map((r) => r.data)).toEqual(['{"voltage":230.1,"current":1.1}', '{"voltage":230.2,"current":1.2}']);
-    expect(port('meter').polls).toMatchObject({ answered: 2, skipped: 0 });
-    expect(port('meter').polls!.sent).toBeGreaterThanOrEqual(3);
+    // Exact per-poll attribution depends on timing (a loaded machine can fire two cron ticks
+    // close together); what must hold: answers counted, the missed one counted, none skipped.
+    const polls = port('meter').polls!;
+    expect(polls.skipped).toBe(0);
+    expect(polls.answered).toBeGreaterThanOrEqual(1);
+    expect(polls.timeouts).toBeGreaterThanOrEqual(1);
+    expect(polls.sent).toBeGreaterThanOrEqual(3);
   });
 
   it('bad checksums, binary garbage and over-long lines are dead letters; valid lines around them arrive', async () => {
