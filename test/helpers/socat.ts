@@ -54,7 +54,7 @@ export async function startPtyPair(): Promise<PtyPair> {
     c.stderr!.setEncoding('utf8').on('data', (d: string) => void (log += d));
     child = c;
     // socat creates the links, then logs "starting data transfer loop" once both ptys are ready.
-    await waitFor(() => log.includes('starting data transfer loop') && existsSync(devicePath) && existsSync(agentPath), { timeoutMs: 5000, what: `socat pty pair (${log})` });
+    await waitFor(() => log.includes('starting data transfer loop') && existsSync(devicePath) && existsSync(agentPath), { timeoutMs: 15_000, what: `socat pty pair (${log})` });
     const d = new SerialPort({ path: devicePath, baudRate: 115200, autoOpen: false });
     await new Promise<void>((resolve, reject) => d.open((err) => (err ? reject(err) : resolve())));
     d.on('data', (b: Buffer) => void (got += b.toString('latin1')));
@@ -74,7 +74,7 @@ export async function startPtyPair(): Promise<PtyPair> {
         c.kill('SIGTERM');
       });
     }
-    await waitFor(() => !existsSync(devicePath) && !existsSync(agentPath), { timeoutMs: 5000, what: 'pty links removed' });
+    await waitFor(() => !existsSync(devicePath) && !existsSync(agentPath), { timeoutMs: 15_000, what: "pty links removed" });
   };
 
   await plug();

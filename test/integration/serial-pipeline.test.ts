@@ -201,7 +201,7 @@ ${serialYaml}`;
         }
         return polls >= 3 && port('meter').polls!.timeouts >= 1;
       },
-      { timeoutMs: 8000, intervalMs: 10, what: 'three polls, two answered, one missed' },
+      { timeoutMs: 20_000, intervalMs: 10, what: 'three polls, two answered, one missed' },
     );
     await waitFor(() => server.recordCount() === 2, { what: 'answers stored' });
     expect(server.records('energy', 'meter-1').map((r) => r.data)).toEqual(['{"voltage":230.1,"current":1.1}', '{"voltage":230.2,"current":1.2}']);
