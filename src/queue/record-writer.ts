@@ -30,6 +30,41 @@ export class RecordWriter {
     private readonly options: ResolvedQueueOptions,
   ) {}
 
+  /**
+   * Housekeeping inside a transaction, at most `budget` rows: sent rows past retainSentMs or
+   * beyond retainSentBytes (oldest sent first), unsent rows past maxAgeMs; saves the cursor.
+   */
+  pruneInTxn(now: number, budget: number): { prunedSent: number; droppedMaxAge: number; budgetLeft: number } {
+    const { rec, options: opts, counters } = this;
+    let prunedSent = 0;
+    let droppedMaxAge = 0;
+    if (opts.retainSentMs > 0 && Number.isFinite(opts.retainSentMs)) {
+      const rows = rec.sentBefore.all(now - opts.retainSentMs, budget) as IdBytes[];
+      prunedSent += this.deleteSent(rows);
+      budget -= rows.length;
+    }
+    while (budget > 0 && counters.get(MetaKeys.RETAINED_BYTES) > opts.retainSentBytes) {
+      const rows = rec.oldestSent.all(Math.min(budget, SCAN_CHUNK)) as IdBytes[];
+      if (rows.length === 0) break;
+      let n = 0;
+      for (const r of rows) {
+        if (counters.get(MetaKeys.RETAINED_BYTES) <= opts.retainSentBytes) break;
+        n += this.deleteSent([r]);
+      }
+      prunedSent += n;
+      budget -= n;
+    }
+    if (opts.maxAgeMs > 0 && budget > 0) {
+      const cutoff = now - opts.maxAgeMs;
+      // Enqueue times rise with ids (give or take a clock step), so stop at the first young row.
+      droppedMaxAge = this.dropUnsent(budget, (r) => r.enqueuedAt < cutoff);
+      if (droppedMaxAge > 0) counters.add(MetaKeys.DROPPED_PREFIX + DropReasons.MAX_AGE, droppedMaxAge);
+      budget -= droppedMaxAge;
+    }
+    counters.set(MetaKeys.CURSOR, this.book.hint(0) ?? 1);
+    return { prunedSent, droppedMaxAge, budgetLeft: budget };
+  }
+
   /** Applies the caps and onFull, then inserts; call inside a transaction. */
   append(records: readonly FluxionRecord[], now: number): AppendResult {
     const rec = this.rec;

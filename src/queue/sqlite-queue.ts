@@ -9,7 +9,7 @@ import { LeaseBook } from './leases.js';
 import { openQueueFile } from './open-queue-file.js';
 import { PAGE_SCAN_SPAN, RecordStore, type IdBytes } from './record-store.js';
 import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
-import { RecordWriter, SCAN_CHUNK } from './record-writer.js';
+import { RecordWriter } from './record-writer.js';
 import { DeadLetterOps } from './dead-letter-api.js';
 import { readInfo } from './read-only.js';
 import {
@@ -335,45 +335,15 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * older than maxAgeMs, and saves the cursor.
    */
   prune(): PruneResult {
-    const { rec } = this.open();
-    const now = this.now();
-    const opts = this.options;
-    let budget = PRUNE_BUDGET;
-    let prunedSent = 0;
-    let droppedMaxAge = 0;
+    this.open();
     this.advanceCursor();
-    this.write('prune', () => {
-      if (opts.retainSentMs > 0 && Number.isFinite(opts.retainSentMs)) {
-        const rows = rec.sentBefore.all(now - opts.retainSentMs, budget) as IdBytes[];
-        prunedSent += this.w.deleteSent(rows);
-        budget -= rows.length;
-      }
-      while (budget > 0 && this.counters.get(MetaKeys.RETAINED_BYTES) > opts.retainSentBytes) {
-        const rows = rec.oldestSent.all(Math.min(budget, SCAN_CHUNK)) as IdBytes[];
-        if (rows.length === 0) break;
-        let n = 0;
-        for (const r of rows) {
-          if (this.counters.get(MetaKeys.RETAINED_BYTES) <= opts.retainSentBytes) break;
-          n += this.w.deleteSent([r]);
-        }
-        prunedSent += n;
-        budget -= n;
-      }
-      if (opts.maxAgeMs > 0 && budget > 0) {
-        const cutoff = now - opts.maxAgeMs;
-        // Enqueue times rise with ids (give or take a clock step), so stop at the first young row.
-        droppedMaxAge = this.w.dropUnsent(budget, (r) => r.enqueuedAt < cutoff);
-        if (droppedMaxAge > 0) this.counters.add(MetaKeys.DROPPED_PREFIX + DropReasons.MAX_AGE, droppedMaxAge);
-        budget -= droppedMaxAge;
-      }
-      this.counters.set(MetaKeys.CURSOR, this.book.hint(0) ?? 1);
-    });
+    const { prunedSent, droppedMaxAge, budgetLeft } = this.write('prune', () => this.w.pruneInTxn(this.now(), PRUNE_BUDGET));
     if (droppedMaxAge > 0) {
       this.oldest = undefined;
       this.emit('dropped', { reason: DropReasons.MAX_AGE, count: droppedMaxAge });
     }
     this.roomChanged();
-    return { prunedSent, droppedMaxAge, more: budget <= 0 };
+    return { prunedSent, droppedMaxAge, more: budgetLeft <= 0 };
   }
 
   /** Stores one dead letter (a message or record that cannot be delivered). */
