@@ -6,11 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DevServer } from '../../src/devserver/index.js';
 import {
   FluxionClient,
-  FluxionError,
   FluxionErrorCodes,
   type FluxionClientOptions,
   type FluxionRecord,
 } from '../../src/client/index.js';
+import { rejection } from '../helpers/rejection.js';
 
 const MASTER = 'master-key-conformance';
 let server: DevServer;
@@ -22,15 +22,6 @@ function client(options: Partial<FluxionClientOptions> = {}): FluxionClient {
   return c;
 }
 
-async function rejection(p: Promise<unknown>): Promise<FluxionError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FluxionError) return err;
-    throw err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function count(type: string): number {
   return server.frameCounts.get(type) ?? 0;

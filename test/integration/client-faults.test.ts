@@ -14,6 +14,7 @@ import {
   type FluxionClientOptions,
 } from '../../src/client/index.js';
 import { freePort } from '../helpers/ports.js';
+import { rejection } from '../helpers/rejection.js';
 
 const MASTER = 'Sup3r-Secret-Master-Key-4711';
 const servers: DevServer[] = [];
@@ -33,15 +34,6 @@ function client(url: string, options: Partial<FluxionClientOptions> = {}): Fluxi
   return c;
 }
 
-async function rejection(p: Promise<unknown>): Promise<FluxionError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FluxionError) return err;
-    throw err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 /** Every text an error exposes: message, toString, inspect, and the same for its causes. */
 function exposedText(err: unknown): string {

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DevServer } from '../../src/devserver/index.js';
-import { FluxionClient, FluxionError, FluxionErrorCodes } from '../../src/client/index.js';
+import { FluxionClient, FluxionErrorCodes } from '../../src/client/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rejection } from '../helpers/rejection.js';
 
 const MASTER = 'tls-master-key';
 let server: DevServer;
@@ -46,15 +47,6 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-async function rejection(p: Promise<unknown>): Promise<FluxionError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FluxionError) return err;
-    throw err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('wss://', () => {
   it('works when the certificate is trusted through tls.ca', async () => {
