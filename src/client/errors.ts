@@ -64,3 +64,11 @@ export class FluxionError extends Error {
 export function isFluxionError(err: unknown, code?: FluxionErrorCode): err is FluxionError {
   return err instanceof FluxionError && (code === undefined || err.code === code);
 }
+
+/**
+ * True when the server refused the key itself (401) or its scope (permission denied):
+ * retrying at once cannot help, only a fixed key or scope does.
+ */
+export function isAuthRefusal(err: unknown): err is FluxionError {
+  return isFluxionError(err) && (err.code === FluxionErrorCodes.AUTH || err.code === FluxionErrorCodes.PERMISSION_DENIED);
+}

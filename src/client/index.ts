@@ -1,6 +1,6 @@
 /** `fluxion-edge/client`: the FluxionDB client, usable on its own. */
 export { FluxionClient } from './operations.js';
-export { FluxionError, FluxionErrorCodes, isFluxionError } from './errors.js';
+export { FluxionError, FluxionErrorCodes, isAuthRefusal, isFluxionError } from './errors.js';
 export type { FluxionErrorCode, FluxionErrorDetails } from './errors.js';
 export { backoffDelay } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';

@@ -10,7 +10,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import { backoffDelay, FluxionErrorCodes, isFluxionError, type FluxionClient } from '../client/index.js';
+import { backoffDelay, FluxionErrorCodes, isAuthRefusal, isFluxionError, type FluxionClient } from '../client/index.js';
 import type { MetadataPair } from '../mapping/types.js';
 import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } from '../queue/index.js';
 import { RateLimitedLog } from '../service/logger.js';
@@ -272,7 +272,7 @@ export class MetadataSync {
       } catch (err) {
         if (this.stopping) break;
         this.noteError(err);
-        if (isAuthError(err)) await this.authPause();
+        if (isAuthRefusal(err)) await this.authPause();
         else await this.backoff('cannot reach FluxionDB for metadata; will retry');
         continue;
       }
@@ -403,7 +403,7 @@ export class MetadataSync {
   }
 
   private classify(err: unknown): WriteOutcome {
-    if (isAuthError(err)) return 'auth';
+    if (isAuthRefusal(err)) return 'auth';
     if (!isFluxionError(err)) return 'failed';
     switch (err.code) {
       case FluxionErrorCodes.SERVER:
@@ -449,8 +449,4 @@ export class MetadataSync {
   private sleep(ms: number): Promise<void> {
     return sleepUnlessAborted(ms, this.abort.signal);
   }
-}
-
-function isAuthError(err: unknown): boolean {
-  return isFluxionError(err) && (err.code === FluxionErrorCodes.AUTH || err.code === FluxionErrorCodes.PERMISSION_DENIED);
 }

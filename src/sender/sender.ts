@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { backoffDelay, isFluxionError, validateRecord, FluxionErrorCodes } from '../client/index.js';
+import { backoffDelay, isAuthRefusal, isFluxionError, validateRecord, FluxionErrorCodes } from '../client/index.js';
 import { judgeFailedProbe, splitBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
@@ -158,7 +158,7 @@ export class Sender extends EventEmitter {
         if (this.stopping) break;
         this.counters.reconnects++;
         this.noteError(err);
-        if (this.isAuthError(err)) {
+        if (isAuthRefusal(err)) {
           await this.authPause();
         } else {
           const delay = backoffDelay(this.attempt++, { baseMs: this.options.backoffBaseMs, capMs: this.options.backoffCapMs });
@@ -355,10 +355,6 @@ export class Sender extends EventEmitter {
       'FluxionDB refused the API key or its scope: nothing can be sent until this is fixed; data stays queued',
     );
     await this.sleep(this.options.authRetryMs);
-  }
-
-  private isAuthError(err: unknown): boolean {
-    return isFluxionError(err) && (err.code === FluxionErrorCodes.AUTH || err.code === FluxionErrorCodes.PERMISSION_DENIED);
   }
 
   private noteError(err: unknown): void {
