@@ -93,9 +93,10 @@ export class IngestSink implements MessageSink {
       if (r.ok) {
         for (const rec of r.records) records.push(rec);
         for (const m of r.metadata) metadata.push(m);
+        // The common case on the hot path: nothing to file, nothing to allocate.
+        if (r.rejections.length === 0) continue;
       }
       const reasons = r.ok ? r.rejections.map((x) => `${x.code}: ${x.reason}`) : [`${r.code}: ${r.reason}`];
-      if (reasons.length === 0) continue;
       const origin = msg.topic ?? msg.port ?? null;
       deadLetters.push({ reason: reasons.join('; '), source: msg.source, origin, payload: toStored(msg.payload) });
       this.warnings.warn(
