@@ -15,7 +15,7 @@ import type { FluxionRecord } from './client/types.js';
 import type { CommitOutcome, MessageSink, RawMessage } from './inputs/types.js';
 import type { RuleSet } from './mapping/index.js';
 import type { MetadataPair } from './mapping/types.js';
-import type { DeadLetterInput, SqliteQueue } from './queue/index.js';
+import { recordBytes, type DeadLetterInput, type SqliteQueue } from './queue/index.js';
 import { RateLimitedLog } from './service/logger.js';
 
 interface MappedGroup {
@@ -72,8 +72,16 @@ export class IngestSink implements MessageSink {
     return { deadLettered: group.deadLetters.length };
   }
 
+  /**
+   * Waits for room for the group the queue refused, not for one row: `block` is all or
+   * nothing, so waking at the first free row would refuse the group again at once, and an
+   * input retrying in a loop of resolved promises would starve the event loop.
+   */
   waitForRoom(signal?: AbortSignal): Promise<void> {
-    return this.queue.waitForRoom(1, 0, signal);
+    const records = this.refused?.records ?? [];
+    let bytes = 0;
+    for (const r of records) bytes += recordBytes(r);
+    return this.queue.waitForRoom(Math.max(1, records.length), bytes, signal);
   }
 
   /** Files a message the input could not even hand to the mapping (e.g. an over-long serial line). */
