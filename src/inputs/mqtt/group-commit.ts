@@ -216,6 +216,9 @@ export class GroupCommit<A> {
     } catch {
       // Aborted by stop(): the caller sees `stopping` and gives up.
     }
+    // Whatever the wait, the retry goes through the event loop: a wait that resolves at once
+    // must never turn retries into a loop of microtasks that starves timers and sockets.
+    await new Promise<void>((r) => setImmediate(r));
   }
 
   private log(level: 'warn' | 'error', key: string, obj: Record<string, unknown>, msg: string): void {
