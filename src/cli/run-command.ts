@@ -59,10 +59,28 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
           { source: agent, secrets: secretsOf(settings), gatewayId: settings.gateway.id, version },
         );
   const systemd = new SdNotifier({ env: io.env }, logger.child({ component: 'systemd' }));
+  // Signals are ours from here on: the sender may drain a backlog while the inputs are still
+  // starting, and a SIGTERM (systemctl stop) or SIGHUP (reload) then must not find the
+  // default action, which kills the process. A stop request waits for the start to finish;
+  // reloads queue behind it.
+  const shutdown = io.shutdownSignal();
+  let markStarted!: () => void;
+  let reloading = new Promise<void>((resolve) => (markStarted = resolve));
+  const stopReloads = io.onReload(() => {
+    reloading = reloading
+      .then(async () => {
+        await systemd.reloading();
+        settings = await reloadAgent(agent, settings, configPath, io.env, logger);
+        await systemd.ready('running');
+      })
+      // One failed reload must not block the next ones, nor the stop that waits for them.
+      .catch((err: unknown) => logger.error({ component: 'config', err }, 'reload failed; the running config stays'));
+  });
   try {
     await agent.start();
     await http?.start();
   } catch (err) {
+    stopReloads();
     logger.fatal({ err }, 'agent failed to start');
     await http?.stop().catch(() => undefined);
     await agent.stop().catch(() => undefined);
@@ -73,16 +91,9 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   systemd.startWatchdog(() => assessLiveness(agent.status(), Date.now(), rule).healthy);
   logger.info({ gateway: settings.gateway.id, config: configPath, version }, 'fluxion-edge running');
 
-  let reloading = Promise.resolve();
-  const stopReloads = io.onReload(() => {
-    reloading = reloading.then(async () => {
-      await systemd.reloading();
-      settings = await reloadAgent(agent, settings, configPath, io.env, logger);
-      await systemd.ready('running');
-    });
-  });
+  markStarted();
 
-  const signal = await io.shutdownSignal();
+  const signal = await shutdown;
   stopReloads();
   logger.info({ signal }, 'stopping: no new readings; committing and draining in-flight batches');
   await systemd.stopping('draining');

@@ -89,7 +89,7 @@ describe('MQTT to FluxionDB, end to end', () => {
     const env = { FLUXION_API_KEY: TEST_KEY };
     let agent = startCli(['run', '--config', configPath], { env });
     cleanups.push(() => void (agent.child.exitCode === null && agent.child.kill('SIGKILL')));
-    await waitFor(() => agent.output().includes('MQTT input started'), { timeoutMs: 20_000, what: 'agent up' });
+    await waitFor(() => agent.output().includes('mqtt input subscribed'), { timeoutMs: 20_000, what: 'agent up and subscribed' });
 
     const readings = Array.from({ length: 50_000 }, (_, i) => reading(i));
     const publishing = publishAll(broker.url, readings);

@@ -63,7 +63,7 @@ describe('the agent process and its signals', () => {
   it('SIGTERM during a busy stream: exit 0, and after a restart every published reading is in FluxionDB', async () => {
     const { server, start, publisher } = await setup();
     let agent = start();
-    await waitFor(() => agent.output().includes('fluxion-edge running'), { timeoutMs: 20_000, what: 'agent up' });
+    await waitFor(() => agent.output().includes('mqtt input subscribed'), { timeoutMs: 20_000, what: 'agent up and subscribed' });
     const readings = Array.from({ length: 20_000 }, (_, i) => reading(i));
     const publishing = (async () => {
       for (let i = 0; i < readings.length; i += 200) {
@@ -86,7 +86,7 @@ describe('the agent process and its signals', () => {
   it('SIGHUP applies a changed mapping live without losing a reading; a broken config is refused and the old mapping keeps working', async () => {
     const { dir, broker, server, path, start, publisher } = await setup('telemetry');
     const agent = start();
-    await waitFor(() => agent.output().includes('fluxion-edge running'), { timeoutMs: 20_000, what: 'agent up' });
+    await waitFor(() => agent.output().includes('mqtt input subscribed'), { timeoutMs: 20_000, what: 'agent up and subscribed' });
 
     // A steady stream across the reload.
     let i = 0;
