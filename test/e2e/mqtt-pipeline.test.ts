@@ -110,10 +110,11 @@ describe('MQTT to FluxionDB, end to end', () => {
   it('10,000 malformed payloads mixed into a valid stream: every valid reading lands, every bad one is a counted dead letter', async () => {
     const { dir, broker, server, configPath } = await setup();
     const { settings } = loadConfig(configPath, { FLUXION_API_KEY: TEST_KEY });
-    const { logger, lines } = memoryLogger('warn');
+    const { logger, lines } = memoryLogger('info');
     const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt });
     await agent.start();
     cleanups.push(() => agent.stop());
+    await waitFor(() => lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'subscribed' });
 
     const good = Array.from({ length: 10_000 }, (_, i) => reading(i));
     const topic = 'sensors/plant-3/dev-bad/telemetry';

@@ -49,10 +49,12 @@ mqtt:
 `,
     );
     const { settings } = loadConfig(path, { FLUXION_API_KEY: TEST_KEY });
-    const agent = new Agent(settings.agent, memoryLogger('warn').logger, { mapping: settings.mapping, mqtt: settings.mqtt });
+    const log = memoryLogger('info');
+    const agent = new Agent(settings.agent, log.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
     await agent.start();
     cleanups.push(() => agent.stop());
-    await waitFor(() => agent.status().inputs[0]?.state === 'connected', { what: 'mqtt connected' });
+    // Subscribed, not only connected: the broker keeps nothing for a filter it has not granted yet.
+    await waitFor(() => log.lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'mqtt subscribed' });
 
     const records = Array.from({ length: 2_000 }, (_, i) => ({ col: 'telemetry', doc: `d${i % 10}`, ts: BASE_TS + i, data: JSON.stringify({ ts: BASE_TS + i }) }));
     const pub = await mqtt.connectAsync(broker.url, { clientId: 'block-pub' });
