@@ -8,12 +8,17 @@ import { FluxionError, FluxionErrorCodes } from './errors.js';
 /** The server cuts the TCP connection (1006) on a text frame of more than this many bytes. */
 export const SERVER_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
+/** A payload already serialized to JSON by the caller: it goes into `data` as it is. */
+export class EncodedPayload {
+  constructor(readonly json: string) {}
+}
+
 /** Encodes one request frame; refuses it (VALIDATION, field `frame`) above `maxFrameBytes`. */
 export function encodeFrame(id: string, type: string, payload: unknown, maxFrameBytes: number): string {
   // `cols` and `conn` ignore their payload, but `data` must still be a non-empty string.
   let data: string | undefined;
   try {
-    data = payload === undefined ? '{}' : JSON.stringify(payload);
+    data = payload === undefined ? '{}' : payload instanceof EncodedPayload ? payload.json : JSON.stringify(payload);
   } catch (err) {
     throw new FluxionError(FluxionErrorCodes.VALIDATION, `${type} payload cannot be serialized to JSON`, {
       field: 'payload',

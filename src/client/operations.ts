@@ -5,6 +5,7 @@
  */
 import { FluxionClientBase } from './client.js';
 import { FluxionError, FluxionErrorCodes } from './errors.js';
+import { EncodedPayload } from './frame.js';
 import type {
   ApiKeyInfo,
   ApiKeyScope,
@@ -64,6 +65,20 @@ export class FluxionClient extends FluxionClientBase {
   async insertMultipleRecords(records: FluxionRecord[], options?: OperationOptions): Promise<void> {
     assertRecords(records, 'records');
     await this.send('ins', records, options);
+  }
+
+  /**
+   * `ins` with the records already serialized: `recordsJson` is the JSON array of
+   * `{ts, doc, data, col}` that `insertMultipleRecords` would have built. For a caller that
+   * stores records encoded (the agent's queue has SQLite write the array): nothing walks
+   * the records here, so the caller answers for them passing `validateRecord`. Only the
+   * array's brackets are checked; a malformed payload makes the server close the socket.
+   */
+  async insertEncodedRecords(recordsJson: string, options?: OperationOptions): Promise<void> {
+    if (typeof recordsJson !== 'string' || !recordsJson.startsWith('[') || !recordsJson.endsWith(']')) {
+      throw new FluxionError(FluxionErrorCodes.VALIDATION, 'recordsJson must be a JSON array of records', { field: 'recordsJson' });
+    }
+    await this.send('ins', new EncodedPayload(recordsJson), options);
   }
 
   /** `ins` with one record. */

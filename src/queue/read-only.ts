@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { QueueCounters } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
-import { RecordStore } from './record-store.js';
+import { RecordStore, SENT_AT_OF_ROW } from './record-store.js';
 import { MetaKeys } from './schema.js';
 import type { DeadLetter, QueueInfo, QueueStats, RecordPage, SentQuery, SentRecord } from './types.js';
 
@@ -57,10 +57,19 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
   const counters = new QueueCounters();
   let dead: DeadLetterStore | undefined;
   const deadStore = (): DeadLetterStore => (dead ??= new DeadLetterStore(db));
+  // Files from before schema 3 mark sent rows in `records.sent_at`; the agent converts them
+  // at its next start. Until then status reads them the old way, and replay waits.
+  const legacy = (db.pragma('user_version', { simple: true }) as number) < 3;
+  const sentAt = legacy ? 'r.sent_at' : SENT_AT_OF_ROW;
   let rec: RecordStore | undefined;
-  const records = (): RecordStore => (rec ??= new RecordStore(db));
+  const records = (): RecordStore => {
+    if (legacy) {
+      throw new AgentError(ErrorCodes.QUEUE_IO, `queue file ${path} has an older schema: start the agent once to upgrade it, then replay`);
+    }
+    return (rec ??= new RecordStore(db));
+  };
   let countStmt: Database.Statement | undefined;
-  const newestId = (): number => (records().maxId.get() as number | null) ?? 0;
+  const newestId = (): number => (db.prepare('SELECT max(id) FROM records').pluck().get() as number | null) ?? 0;
   const guard = <T>(fn: () => T): T => {
     try {
       return fn();
@@ -77,7 +86,7 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
           const maxId = (db.prepare('SELECT max(id) FROM records').pluck().get() as number | null) ?? 0;
           const from = Math.min(Math.max(1, counters.get(MetaKeys.CURSOR)), maxId + 1);
           const oldest = db
-            .prepare('SELECT enqueued_at FROM records WHERE id >= ? AND sent_at IS NULL ORDER BY id LIMIT 1')
+            .prepare(`SELECT r.enqueued_at FROM records r WHERE r.id >= ? AND ${sentAt} IS NULL ORDER BY r.id LIMIT 1`)
             .pluck()
             .get(from) as number | undefined;
           const droppedByReason = counters.droppedByReason();
@@ -110,13 +119,12 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
     sentPage: (q) => guard(() => records().sentRowsPage(q, q.maxId ?? newestId())),
     countSent: (q) =>
       guard(() => {
-        // A scan of the table, as the pages do: retained rows are most of the file, and the
-        // sent_at index would cost a lookup per row.
+        records();
         countStmt ??= db
           .prepare(
-            `SELECT count(*) FROM records
-             WHERE id <= @maxId AND +sent_at IS NOT NULL AND enqueued_at >= @since AND enqueued_at < @until
-               AND (@col IS NULL OR col = @col) AND (@doc IS NULL OR doc = @doc)`,
+            `SELECT count(*) FROM records r
+             WHERE r.id <= @maxId AND r.enqueued_at >= @since AND r.enqueued_at < @until
+               AND (@col IS NULL OR r.col = @col) AND (@doc IS NULL OR r.doc = @doc) AND ${SENT_AT_OF_ROW} IS NOT NULL`,
           )
           .pluck();
         return countStmt.get({

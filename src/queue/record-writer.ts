@@ -3,6 +3,7 @@ import { AgentError, ErrorCodes } from '../errors.js';
 import { excessOf, free, isOver, type Excess, type ResolvedQueueOptions } from './caps.js';
 import type { QueueCounters } from './counters.js';
 import type { LeaseBook } from './leases.js';
+import type { SentRun, SentRuns } from './sent-runs.js';
 import { recordBytes, type IdBytes, type RecordStore } from './record-store.js';
 import { MetaKeys } from './schema.js';
 import { DropReasons, type AppendResult, type DropReason } from './types.js';
@@ -27,6 +28,7 @@ export class RecordWriter {
     private readonly rec: RecordStore,
     private readonly counters: QueueCounters,
     private readonly book: LeaseBook,
+    private readonly sent: SentRuns,
     private readonly options: ResolvedQueueOptions,
   ) {}
 
@@ -35,25 +37,23 @@ export class RecordWriter {
    * beyond retainSentBytes (oldest sent first), unsent rows past maxAgeMs; saves the cursor.
    */
   pruneInTxn(now: number, budget: number): { prunedSent: number; droppedMaxAge: number; budgetLeft: number } {
-    const { rec, options: opts, counters } = this;
+    const { options: opts, counters } = this;
     let prunedSent = 0;
     let droppedMaxAge = 0;
+    const spend = (): boolean => (budget > 0 ? (budget--, true) : false);
     if (opts.retainSentMs > 0 && Number.isFinite(opts.retainSentMs)) {
-      const rows = rec.sentBefore.all(now - opts.retainSentMs, budget) as IdBytes[];
-      prunedSent += this.deleteSent(rows);
-      budget -= rows.length;
+      const cutoff = now - opts.retainSentMs;
+      prunedSent += this.deleteSentWhile(() => budget > 0, spend, (limit) => this.sent.before(cutoff, limit));
     }
-    while (budget > 0 && counters.get(MetaKeys.RETAINED_BYTES) > opts.retainSentBytes) {
-      const rows = rec.oldestSent.all(Math.min(budget, SCAN_CHUNK)) as IdBytes[];
-      if (rows.length === 0) break;
-      let n = 0;
-      for (const r of rows) {
-        if (counters.get(MetaKeys.RETAINED_BYTES) <= opts.retainSentBytes) break;
-        n += this.deleteSent([r]);
-      }
-      prunedSent += n;
-      budget -= n;
-    }
+    let excess = counters.get(MetaKeys.RETAINED_BYTES) - opts.retainSentBytes;
+    prunedSent += this.deleteSentWhile(
+      () => budget > 0 && excess > 0,
+      (r) => {
+        if (excess <= 0 || !spend()) return false;
+        excess -= r.bytes;
+        return true;
+      },
+    );
     if (opts.maxAgeMs > 0 && budget > 0) {
       const cutoff = now - opts.maxAgeMs;
       // Enqueue times rise with ids (give or take a clock step), so stop at the first young row.
@@ -61,12 +61,13 @@ export class RecordWriter {
       if (droppedMaxAge > 0) counters.add(MetaKeys.DROPPED_PREFIX + DropReasons.MAX_AGE, droppedMaxAge);
       budget -= droppedMaxAge;
     }
-    counters.set(MetaKeys.CURSOR, this.book.hint(0) ?? 1);
+    counters.set(MetaKeys.CURSOR, this.book.cursor);
     return { prunedSent, droppedMaxAge, budgetLeft: budget };
   }
 
   /** Applies the caps and onFull, then inserts; call inside a transaction. */
   append(records: readonly FluxionRecord[], now: number): AppendResult {
+    if (records.length === 0) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
     const rec = this.rec;
     const opts = this.options;
     const c = this.counters;
@@ -122,36 +123,61 @@ export class RecordWriter {
     this.txBytes += bytes + 24 * accepted;
     const rejected = records.length - accepted;
     const dropped = Object.values(droppedByReason).reduce((a, b) => a + b, 0);
-    return { accepted, rejected, dropped, droppedByReason };
+    return { accepted, rejected, dropped, droppedByReason, invalid: 0 };
   }
 
 
   /** Deletes retained sent rows, oldest sent first, until `ex` is covered or none are left. */
   pruneSentFor(ex: Excess): void {
-    const rec = this.rec;
-    while (isOver(ex) && this.counters.get(MetaKeys.RETAINED_ROWS) > 0) {
-      const rows = rec.oldestSent.all(SCAN_CHUNK) as IdBytes[];
-      if (rows.length === 0) break;
-      for (const r of rows) {
-        if (!isOver(ex)) break;
-        this.deleteSent([r]);
+    this.deleteSentWhile(
+      () => isOver(ex),
+      (r) => {
+        if (!isOver(ex)) return false;
         free(ex, r.bytes);
-      }
-    }
+        return true;
+      },
+    );
   }
 
-  deleteSent(rows: IdBytes[]): number {
-    const rec = this.rec;
-    let n = 0;
-    let b = 0;
-    for (const r of rows) {
-      n += rec.deleteById.run(r.id).changes;
-      b += r.bytes;
+  /**
+   * Deletes sent rows run by run (oldest acked first, or the runs `runsFrom` gives), row by
+   * row while `pick` says yes, as long as `more()` holds. Returns how many rows went.
+   */
+  private deleteSentWhile(
+    more: () => boolean,
+    pick: (r: IdBytes) => boolean,
+    runsFrom: (limit: number) => SentRun[] = (limit) => this.sent.oldest(limit),
+  ): number {
+    let total = 0;
+    while (more()) {
+      const runs = runsFrom(16);
+      if (runs.length === 0) break;
+      for (const run of runs) {
+        if (!more()) break;
+        const rows = this.rec.lightRange.all(run.lo, run.hi, SCAN_CHUNK) as IdBytes[];
+        let n = 0;
+        let b = 0;
+        for (const r of rows) {
+          if (!pick(r)) break;
+          n++;
+          b += r.bytes;
+        }
+        const whole = n === rows.length && rows.length < SCAN_CHUNK;
+        const upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
+        if (n > 0) this.rec.deleteRange.run(run.lo, upTo);
+        if (upTo >= run.lo) this.sent.shrink(run, upTo);
+        this.moveCounts(0, 0, -n, -b);
+        this.counters.add(MetaKeys.PRUNED_SENT, n);
+        this.txBytes += b;
+        total += n;
+        // A row `pick` refused ends the work; a full chunk goes on with the same run.
+        if (!whole) {
+          if (n < rows.length) return total;
+          break;
+        }
+      }
     }
-    this.moveCounts(0, 0, -n, -b);
-    this.counters.add(MetaKeys.PRUNED_SENT, n);
-    this.txBytes += b;
-    return n;
+    return total;
   }
 
   /**
@@ -159,21 +185,23 @@ export class RecordWriter {
    */
   dropUnsent(budget: number, pick: (r: IdBytes) => boolean): number {
     const rec = this.rec;
-    let pos = this.book.hint(0) ?? 1;
     let n = 0;
-    for (;;) {
-      const rows = rec.unsentLight.all(pos, SCAN_CHUNK) as IdBytes[];
-      for (const r of rows) {
-        if (this.book.isLeased(r.id)) continue;
-        if (n >= budget || !pick(r)) return n;
-        rec.deleteById.run(r.id);
-        this.moveCounts(-1, -r.bytes, 0, 0);
-        this.txBytes += r.bytes;
-        n += 1;
+    for (const [from, to] of this.book.gaps(0, this.lastId, this.sent)) {
+      let pos = from;
+      for (;;) {
+        const rows = rec.lightRange.all(pos, to, SCAN_CHUNK) as IdBytes[];
+        for (const r of rows) {
+          if (n >= budget || !pick(r)) return n;
+          rec.deleteById.run(r.id);
+          this.moveCounts(-1, -r.bytes, 0, 0);
+          this.txBytes += r.bytes;
+          n += 1;
+        }
+        if (rows.length < SCAN_CHUNK) break;
+        pos = rows[rows.length - 1]!.id + 1;
       }
-      if (rows.length < SCAN_CHUNK) return n;
-      pos = rows[rows.length - 1]!.id + 1;
     }
+    return n;
   }
 
   moveCounts(unsentRows: number, unsentBytes: number, retainedRows: number, retainedBytes: number): void {

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
+import { MERGE_MS } from './sent-runs.js';
 
 /**
  * One schema step. `version` is the `PRAGMA user_version` the file has after `up` ran;
@@ -48,7 +49,7 @@ export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
           data TEXT NOT NULL,
           bytes INTEGER NOT NULL,
           enqueued_at INTEGER NOT NULL,
-          sent_at INTEGER
+          sent_at INTEGER -- unused since schema 3 (see sent_runs)
         );
         -- Sent rows only: pruning oldest-sent first and the resend window read it; unsent
         -- rows are found through the rowid and the in-memory cursor, so appends pay nothing.
@@ -97,7 +98,74 @@ export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'sent_runs (sent rows as id runs; records.sent_at no longer written)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE sent_runs (lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL, sent_at INTEGER NOT NULL);
+        CREATE INDEX sent_runs_sent_at ON sent_runs(sent_at);
+      `);
+      // Sent rows that follow one another (no unsent row between them) and were acked within
+      // MERGE_MS of the run's first become one run, as the queue itself would have made them.
+      // Collected first: better-sqlite3 refuses writes while an iterator is open.
+      const runs: Array<{ lo: number; hi: number; first: number; at: number }> = [];
+      let run: { lo: number; hi: number; first: number; at: number } | null = null;
+      const flush = (): void => {
+        if (run) runs.push(run);
+        run = null;
+      };
+      for (const [id, sentAt] of db.prepare('SELECT id, sent_at FROM records ORDER BY id').raw(true).iterate() as Iterable<[number, number | null]>) {
+        if (sentAt === null) {
+          flush();
+          continue;
+        }
+        if (run !== null && sentAt - run.first <= MERGE_MS && run.first - sentAt <= MERGE_MS) {
+          run.hi = id;
+          run.at = Math.max(run.at, sentAt);
+        } else {
+          flush();
+          run = { lo: id, hi: id, first: sentAt, at: sentAt };
+        }
+      }
+      flush();
+      const put = db.prepare('INSERT INTO sent_runs(lo, hi, sent_at) VALUES (?, ?, ?)');
+      for (const r of runs) put.run(r.lo, r.hi, r.at);
+      // The column stays (dropping it rewrites the whole file on flash) but is never read again.
+      db.exec('DROP INDEX records_sent_at');
+      deadLetterInvalidUnsent(db);
+    },
+  },
 ];
+
+/**
+ * Since schema 3 the queue checks records when they are appended and sends stored rows
+ * without looking at them again; rows an older agent stored unchecked are moved to the
+ * dead letters here, once, as the sender would have done when sending them.
+ */
+function deadLetterInvalidUnsent(db: Database): void {
+  const bad = db
+    .prepare(
+      `SELECT id, col, doc, ts, data, bytes FROM records WHERE sent_at IS NULL AND NOT (
+         typeof(ts) = 'integer' AND ts > 0 AND ts <= 9007199254740991 AND typeof(doc) = 'text' AND doc <> ''
+         AND typeof(col) = 'text' AND col <> '' AND typeof(data) = 'text')`,
+    )
+    .all() as Array<{ id: number; col: unknown; doc: unknown; ts: unknown; data: unknown; bytes: number }>;
+  if (bad.length === 0) return;
+  const at = Date.now();
+  const put = db.prepare("INSERT INTO dead_letters(at, reason, source, origin, payload, record) VALUES (?, ?, 'queue', NULL, NULL, ?)");
+  const del = db.prepare('DELETE FROM records WHERE id = ?');
+  const bump = db.prepare('UPDATE meta SET value = value + ? WHERE key = ?');
+  let bytes = 0;
+  for (const r of bad) {
+    put.run(at, 'invalid record (found by the schema 3 upgrade)', JSON.stringify({ col: r.col, doc: r.doc, ts: r.ts, data: r.data }));
+    del.run(r.id);
+    bytes += r.bytes;
+  }
+  bump.run(-bad.length, MetaKeys.UNSENT_ROWS);
+  bump.run(-bytes, MetaKeys.UNSENT_BYTES);
+  bump.run(bad.length, MetaKeys.DEAD_LETTERED);
+}
 
 /** The version the given migration list leads to. */
 export function latestVersion(migrations: readonly QueueMigration[]): number {

@@ -1,13 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Database, Transaction } from 'better-sqlite3';
 import type { FluxionRecord } from '../client/types.js';
+import { validateRecord } from '../client/validate.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
 import { QueueCounters } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { LeaseBook } from './leases.js';
 import { openQueueFile } from './open-queue-file.js';
+import { leaseRows, readLease, runsOfRows, type ReadLease } from './lease-reader.js';
 import { PAGE_SCAN_SPAN, RecordStore, type IdBytes } from './record-store.js';
+import { SentRuns } from './sent-runs.js';
 import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
 import { RecordWriter } from './record-writer.js';
 import { DeadLetterOps } from './dead-letter-api.js';
@@ -42,6 +45,7 @@ const PRUNE_BUDGET = 5000;
 interface Open {
   db: Database;
   rec: RecordStore;
+  sent: SentRuns;
   dead: DeadLetterStore;
   upsertMeta: ReturnType<Database['prepare']>;
   txn: Transaction<(fn: () => unknown) => unknown>;
@@ -97,11 +101,13 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     try {
       const migratedFrom = applyMigrations(db, opts.migrations);
       const rec = new RecordStore(db);
+      const sent = new SentRuns(db);
       this.o = {
         db,
         rec,
+        sent,
         dead: new DeadLetterStore(db),
-        w: new RecordWriter(rec, this.counters, this.book, opts),
+        w: new RecordWriter(rec, this.counters, this.book, sent, opts),
         upsertMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
         txn: db.transaction((fn: () => unknown) => {
           const result = fn();
@@ -116,7 +122,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.book.clear();
       // The saved cursor is a lower bound; ids can restart lower if the newest rows were
       // deleted before a restart, hence the min().
-      this.book.setHint(0, Math.min(Math.max(1, this.counters.get(MetaKeys.CURSOR)), this.w.lastId + 1));
+      this.book.cursor = Math.min(Math.max(1, this.counters.get(MetaKeys.CURSOR)), this.w.lastId + 1);
+      sent.load(this.book.cursor);
       this.oldest = undefined;
       if (corrupt) this.write('start', () => this.counters.add(MetaKeys.CORRUPT_MOVED, 1));
       this.startInfo = { schemaVersion: this.o.schemaVersion, migratedFrom, corrupt };
@@ -138,7 +145,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     if (!o) return;
     try {
       this.advanceCursor();
-      this.write('stop', () => this.counters.set(MetaKeys.CURSOR, this.book.hint(0) ?? 1));
+      this.write('stop', () => this.counters.set(MetaKeys.CURSOR, this.book.cursor));
       o.db.pragma('optimize');
       o.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch (err) {
@@ -166,8 +173,22 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * nothing stored) or EDGE_ERR_QUEUE_DISK_FULL (nothing stored, retry later).
    */
   append(records: readonly FluxionRecord[]): AppendResult {
-    if (records.length === 0) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {} };
-    const result = this.write('append', () => this.w.append(records, this.now()));
+    if (records.length === 0) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
+    // Checked here, once, so that every stored row can be sent as SQLite encodes it.
+    const bad = invalidRecords(records);
+    const good = bad.length === 0 ? records : records.filter((r) => !bad.some((b) => b.record === r));
+    let purged = 0;
+    const result = this.write('append', () => {
+      const at = this.now();
+      const r = this.w.append(good, at);
+      if (bad.length > 0) {
+        this.w.txBytes += this.open().dead.add(bad, at);
+        this.counters.add(MetaKeys.DEAD_LETTERED, bad.length);
+        purged = this.dl.enforceCapInTxn();
+      }
+      return { ...r, invalid: bad.length };
+    });
+    this.dl.emitCap(purged);
     this.afterAppend(result);
     return result;
   }
@@ -211,8 +232,11 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * maxBytes (at least one row). Null when there is nothing to send. No disk write.
    */
   lease(req: LeaseRequest): Lease | null {
-    const { rec } = this.open();
-    return this.book.lease(req, this.w.lastId, (from, to, limit) => rec.unsentRows(from, to, limit));
+    const { rec, sent } = this.open();
+    const found = readLease(rec, this.book, sent, this.w.lastId, req);
+    if (found === null) return null;
+    const leaseId = this.book.add(found.runs, found.count, found.bytes);
+    return this.leaseObject(leaseId, found);
   }
 
   /**
@@ -221,48 +245,57 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * ignored: its rows are simply sent again, which the server's idempotent inserts absorb.
    */
   ack(lease: Lease, ids?: readonly number[]): number {
-    const { rec } = this.open();
-    const held = this.book.idsOf(lease.leaseId);
-    if (!held) return 0;
-    const target = ids ? ids.filter((id) => held.has(id)) : [];
-    const sentAt = this.now();
-    const runs = this.book.runsOf(lease.leaseId);
-    const marked = this.withoutFsync(() => this.write('ack', () => {
-      let n = 0;
-      let b = 0;
-      if (ids) {
-        for (const id of target) {
-          const row = rec.markSent.get(sentAt, id) as { bytes: number } | undefined;
-          if (row) {
-            n += 1;
-            b += row.bytes;
-          }
-        }
-      } else {
-        // Counted from the lease rather than with RETURNING, which costs about 1 us a row
-        // on the drain's hot path. Every unsent row in the runs is this lease's (runs are
-        // disjoint, dead-lettered ids left `held`), so what changed is what was held.
-        for (const run of runs) n += rec.markSentRange.run(sentAt, run.lo, run.hi).changes;
-        if (held.size === lease.records.length) b = lease.bytes;
-        else for (const r of lease.records) if (held.has(r.id)) b += r.bytes;
-        if (n !== held.size) {
-          this.logger?.warn({ marked: n, held: held.size }, 'ack marked a different number of rows than the lease held; byte counters approximate');
-        }
-      }
-      this.w.moveCounts(-n, -b, n, b);
-      this.counters.add(MetaKeys.SENT, n);
-      this.w.txBytes += b + 24 * n;
-      return n;
-    }));
-    if (ids && target.length < held.size) {
-      this.book.dropIds(lease.leaseId, target);
-    } else {
-      this.book.markSent(runs);
-      this.book.end(lease.leaseId);
+    const { sent } = this.open();
+    const state = this.book.get(lease.leaseId);
+    if (!state) return 0;
+    const at = this.now();
+    let runs = state.runs;
+    let n = state.count;
+    let b = state.bytes;
+    let acked: number[] | null = null;
+    if (ids !== undefined || state.gone.size > 0) {
+      // Only some rows: runs over exactly those, so that none covers a row still unsent.
+      const want = ids === undefined ? null : new Set(ids);
+      const take = (r: QueuedRecord): boolean => !state.gone.has(r.id) && (want === null || want.has(r.id));
+      const rows = lease.records.filter(take);
+      runs = runsOfRows(state.runs, lease.records, take);
+      acked = rows.map((r) => r.id);
+      n = rows.length;
+      b = rows.reduce((sum, r) => sum + r.bytes, 0);
     }
+    this.withoutFsync(() =>
+      this.write('ack', () => {
+        for (const r of runs) sent.add(r.lo, r.hi, at);
+        this.w.moveCounts(-n, -b, n, b);
+        this.counters.add(MetaKeys.SENT, n);
+        this.w.txBytes += 24 * runs.length;
+      }),
+    );
+    if (acked !== null) this.book.drop(lease.leaseId, acked, b);
+    if (acked === null || state.count === 0) this.book.end(lease.leaseId);
+    this.advanceCursorPast(at);
     this.oldest = undefined;
     this.roomChanged();
-    return marked;
+    return n;
+  }
+
+  private leaseObject(leaseId: number, found: ReadLease): Lease {
+    let records = found.records;
+    const load = (): QueuedRecord[] => {
+      const state = this.book.get(leaseId);
+      return leaseRows(this.open().rec, found.runs, state?.gone ?? new Set());
+    };
+    return {
+      leaseId,
+      count: found.count,
+      bytes: found.bytes,
+      payload: found.payload,
+      last: found.last,
+      // Encoded leases read their rows only when the sender needs them (a failure, a split).
+      get records(): readonly QueuedRecord[] {
+        return (records ??= load());
+      },
+    };
   }
 
   /** Returns the lease's rows to the pool (after a failed send). No disk write. */
@@ -276,20 +309,23 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   deadLetterLeased(lease: Lease, ids: readonly number[], reason: string): number {
     const { rec, dead } = this.open();
-    const held = this.book.idsOf(lease.leaseId);
-    if (!held) return 0;
-    const target = ids.filter((id) => held.has(id));
+    const state = this.book.get(lease.leaseId);
+    if (!state) return 0;
+    const inLease = (id: number): boolean => !state.gone.has(id) && state.runs.some((r) => r.lo <= id && id <= r.hi);
+    const target = [...new Set(ids)].filter(inLease);
     const at = this.now();
     let purged = 0;
+    let bytes = 0;
     const moved = this.write('deadLetterLeased', () => {
       let n = 0;
       for (const id of target) {
-        const row = rec.unsentById.get(id) as QueuedRecord | undefined;
+        const row = rec.rowById.get(id) as QueuedRecord | undefined;
         if (!row) continue;
         const record = { col: row.col, doc: row.doc, ts: row.ts, data: row.data };
         this.w.txBytes += dead.add([{ reason, source: 'sender', record }], at);
         rec.deleteById.run(id);
         this.w.moveCounts(-1, -row.bytes, 0, 0);
+        bytes += row.bytes;
         n += 1;
       }
       this.counters.add(MetaKeys.DEAD_LETTERED, n);
@@ -297,8 +333,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       return n;
     });
     this.dl.emitCap(purged);
-    this.book.dropIds(lease.leaseId, target);
-    if (this.book.idsOf(lease.leaseId)?.size === 0) this.book.end(lease.leaseId);
+    this.book.drop(lease.leaseId, target, bytes);
+    if (state.count === 0) this.book.end(lease.leaseId);
     this.oldest = undefined;
     this.roomChanged();
     return moved;
@@ -317,10 +353,10 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * after a reconnect because the server may have died before flushing them.
    */
   resendCandidates(sentSinceMs: number, opts: { afterId?: number; limit: number }): RecordPage<SentRecord> {
-    const { rec } = this.open();
+    const { rec, sent } = this.open();
     let after = opts.afterId ?? 0;
     if (after === 0) {
-      const min = rec.minIdSentSince.get(sentSinceMs) as number | null;
+      const min = sent.minIdSince(sentSinceMs);
       if (min === null) return { rows: [], nextAfterId: this.w.lastId, done: true };
       after = min - 1;
     }
@@ -446,6 +482,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.counters.restore(snap);
       this.w.lastId = lastId;
       this.oldest = undefined;
+      o.sent.load(this.book.cursor);
       o.dead.recount();
       if (err instanceof AgentError) throw err;
       throw sqliteError(err, op);
@@ -471,10 +508,32 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
 
   /** Moves the cursor to the first unsent row; returns its enqueue time (null if none). */
   private advanceCursor(): number | null {
-    const { rec } = this.open();
-    const row = rec.firstUnsent.get(this.book.hint(0) ?? 1) as IdBytes | undefined;
-    this.book.setHint(0, row ? row.id : this.w.lastId + 1);
-    return row ? row.enqueuedAt : null;
+    const { rec, sent } = this.open();
+    const lastId = this.w.lastId;
+    let pos = this.book.cursor;
+    let found: IdBytes | undefined;
+    while (pos <= lastId && found === undefined) {
+      const s = sent.from(pos);
+      if (s !== undefined && s.lo <= pos) {
+        pos = s.hi + 1;
+        continue;
+      }
+      const to = s === undefined ? lastId : s.lo - 1;
+      found = rec.firstInRange.get(pos, to) as IdBytes | undefined;
+      pos = to + 1;
+    }
+    this.book.cursor = found?.id ?? lastId + 1;
+    sent.trimBelow(this.book.cursor, this.now());
+    return found?.enqueuedAt ?? null;
+  }
+
+  /** After an ack: moves the cursor over sent runs that start at it (no file read). */
+  private advanceCursorPast(now: number): void {
+    const { sent } = this.open();
+    for (let s = sent.from(this.book.cursor); s !== undefined && s.lo <= this.book.cursor; s = sent.from(this.book.cursor)) {
+      this.book.cursor = s.hi + 1;
+    }
+    sent.trimBelow(this.book.cursor, now);
   }
 
   private page(rows: SentRecord[], to: number, limit: number): RecordPage<SentRecord> {
@@ -495,6 +554,16 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.emit('room');
     }
   }
+}
+
+/** The records the server must not get (validateRecord), as dead letters. */
+function invalidRecords(records: readonly FluxionRecord[]): DeadLetterInput[] {
+  const out: DeadLetterInput[] = [];
+  for (const record of records) {
+    const problem = validateRecord(record);
+    if (problem !== null) out.push({ reason: `invalid record: ${problem}`, source: 'queue', record });
+  }
+  return out;
 }
 
 /** Maps a SQLite failure to the agent's codes; SQLITE_FULL is the one callers retry on. */

@@ -103,6 +103,8 @@ export interface AppendResult {
   /** All records this call dropped: rejected new ones plus evicted old ones. */
   dropped: number;
   droppedByReason: Partial<Record<DropReason, number>>;
+  /** Records of this call that fail the record checks (validateRecord): dead-lettered. */
+  invalid: number;
 }
 
 export interface LeaseRequest {
@@ -117,9 +119,19 @@ export interface LeaseRequest {
 /** A batch handed to the sender; held in memory only, so a crash forgets it. */
 export interface Lease {
   readonly leaseId: number;
+  /** The rows leased, ascending id (read from the file on first use for an encoded lease). */
   readonly records: readonly QueuedRecord[];
+  /** How many rows were leased. */
+  readonly count: number;
   /** Sum of the records' `bytes`. */
   readonly bytes: number;
+  /**
+   * The rows as the JSON array an `ins` request carries, built by SQLite, when every row
+   * passed the record checks; null when the rows must be looked at one by one.
+   */
+  readonly payload: string | null;
+  /** The newest record of the lease. */
+  readonly last: FluxionRecord;
 }
 
 export interface SentQuery {

@@ -28,6 +28,22 @@ export type IsolationVerdict =
   | { action: 'retry'; batches: Batch[] }
   | { action: 'dead_letter'; row: QueuedRow };
 
+/** A whole lease as a batch; its rows are read only if something asks for them. */
+export function wholeBatch(lease: SenderLease): Batch {
+  let rows: readonly QueuedRow[] | undefined;
+  return {
+    lease,
+    probe: false,
+    strikes: 0,
+    get rows(): readonly QueuedRow[] {
+      return (rows ??= lease.records);
+    },
+    set rows(value: readonly QueuedRow[]) {
+      rows = value;
+    },
+  };
+}
+
 /** Two probes, halves of `rows`, ordered for a stack: the first half is popped (probed) first. */
 export function splitBatch(batch: Batch): Batch[] {
   const { lease, rows } = batch;

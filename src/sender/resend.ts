@@ -59,7 +59,7 @@ export class Resender {
   ) {}
 
   /** The newest record the server acked on this process's watch. */
-  noteAcked(row: QueuedRow): void {
+  noteAcked(row: FluxionRecord): void {
     this.lastAcked = row;
   }
 

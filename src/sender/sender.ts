@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { backoffDelay, isAuthRefusal, isFluxionError, validateRecord, FluxionErrorCodes } from '../client/index.js';
-import { judgeFailedProbe, splitBatch, type Batch } from './batch-isolation.js';
+import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
 import { TokenBucket } from './token-bucket.js';
@@ -226,8 +226,8 @@ export class Sender extends EventEmitter {
       }
       const lease = this.leaseNext();
       if (lease === null) return;
-      this.bucket.take(lease.records.length);
-      this.launch({ lease, rows: lease.records, probe: false, strikes: 0 });
+      this.bucket.take(lease.count);
+      this.launch(wholeBatch(lease));
     }
   }
 
@@ -251,19 +251,27 @@ export class Sender extends EventEmitter {
   }
 
   private async send(batch: Batch): Promise<void> {
-    const rows = this.dropInvalid(batch);
-    if (rows.length === 0) return;
-    batch.rows = rows;
+    // A whole lease the queue encoded goes as it is (its rows passed the record checks in
+    // SQL); anything else is checked row by row here.
+    const payload = batch.probe ? null : batch.lease.payload;
+    let rows: readonly QueuedRow[] | null = null;
+    if (payload === null) {
+      rows = this.dropInvalid(batch);
+      if (rows.length === 0) return;
+      batch.rows = rows;
+    }
     const started = this.now();
     try {
-      await this.client.insertMultipleRecords(toRecords(rows), { timeoutMs: this.options.requestTimeoutMs });
+      const opts = { timeoutMs: this.options.requestTimeoutMs };
+      if (rows === null) await this.client.insertEncodedRecords(payload!, opts);
+      else await this.client.insertMultipleRecords(toRecords(rows), opts);
     } catch (err) {
       this.onSendFailure(batch, err);
       return;
     }
     try {
       // A probe is part of a split lease: ack exactly its rows; a whole batch acks its lease.
-      if (batch.probe) this.queue.ack(batch.lease, rows.map((r) => r.id));
+      if (batch.probe) this.queue.ack(batch.lease, rows!.map((r) => r.id));
       else this.queue.ack(batch.lease);
     } catch (err) {
       // E.g. a full disk: the rows stay unsent and go out again later (inserts are idempotent).
@@ -274,11 +282,12 @@ export class Sender extends EventEmitter {
     }
     const t = this.now();
     this.rtt.observe(t - started);
-    this.resender.noteAcked(rows[rows.length - 1]!);
+    this.resender.noteAcked(rows === null ? batch.lease.last : rows[rows.length - 1]!);
     this.lastAckAt = t;
-    this.counters.sentRecords += rows.length;
+    this.counters.sentRecords += rows === null ? batch.lease.count : rows.length;
     this.counters.sentBatches++;
-    this.emit('acked', rows);
+    // Listeners (benchmarks, diagnostics) get the rows; without one, an encoded lease's rows are never read.
+    if (this.listenerCount('acked') > 0) this.emit('acked', batch.rows);
   }
 
   /** Rows that would make the server store garbage or close the socket never leave: they are dead-lettered here. */

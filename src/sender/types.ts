@@ -7,7 +7,13 @@ export interface QueuedRow extends FluxionRecord {
 
 /** A batch of rows the queue handed out; held in memory only, so a crash forgets it. */
 export interface SenderLease {
+  /** The rows (an encoded lease reads them from the queue on first use). */
   readonly records: readonly QueuedRow[];
+  readonly count: number;
+  /** The rows as one `ins` JSON array, when the queue built it; null to send `records`. */
+  readonly payload: string | null;
+  /** The newest record of the lease. */
+  readonly last: FluxionRecord;
 }
 
 /**
@@ -36,6 +42,8 @@ export interface SenderQueue<L extends SenderLease = SenderLease> {
 export interface SenderClient {
   connect(opts?: { signal?: AbortSignal }): Promise<void>;
   insertMultipleRecords(records: FluxionRecord[], opts?: { timeoutMs?: number }): Promise<void>;
+  /** `ins` with the records already encoded as a JSON array. */
+  insertEncodedRecords(recordsJson: string, opts?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void> | void;
   /** `open` fires each time a connection becomes ready, `close` each time one ends. */
   on(event: 'open' | 'close', listener: (info: unknown) => void): unknown;

@@ -11,7 +11,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
  * The child must run the real queue module under plain node. Building dist/ would touch
- * files other tests use, so the queue's sources (and the two files they import) are
+ * files other tests use, so the queue's sources (and the few files they import) are
  * transpiled into a temp dir whose node_modules links to the project's.
  */
 function buildQueueModule(out: string): void {
@@ -19,6 +19,8 @@ function buildQueueModule(out: string): void {
     ...readdirSync(join(ROOT, 'src/queue')).filter((f) => f.endsWith('.ts')).map((f) => `queue/${f}`),
     'errors.ts',
     'client/types.ts',
+    'client/validate.ts',
+    'client/errors.ts',
   ];
   for (const f of files) {
     const js = ts.transpileModule(readFileSync(join(ROOT, 'src', f), 'utf8'), {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { KvOutbox, readKvOutbox, SqliteQueue } from '../../../src/queue/index.js';
+import { KvOutbox, QUEUE_MIGRATIONS, readKvOutbox, SqliteQueue } from '../../../src/queue/index.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 describe('KvOutbox (metadata outbox in the queue file)', () => {
@@ -18,7 +18,7 @@ describe('KvOutbox (metadata outbox in the queue file)', () => {
       p = join(dir.path, 'queue.db');
     }
     const queue = new SqliteQueue({ path: p, synchronous: 'normal' });
-    expect(queue.start().schemaVersion).toBe(2);
+    expect(queue.start().schemaVersion).toBe(QUEUE_MIGRATIONS.length);
     cleanups.push(() => queue.stop());
     return { queue, outbox: new KvOutbox(queue.database, () => clock), path: p };
   }

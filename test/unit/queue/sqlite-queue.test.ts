@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUE_MIGRATIONS, SqliteQueue, type QueueOptions, type QueuedRecord } from '../../../src/queue/index.js';
 import { isAgentError } from '../../../src/errors.js';
+import { MERGE_MS } from '../../../src/queue/sent-runs.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const rec = (i: number, data = `{"v":${i}}`) => ({ col: 'c', doc: 'd', ts: 1000 + i, data });
@@ -30,7 +31,7 @@ describe('SqliteQueue: append, lease, ack', () => {
 
   it('leases oldest first, acks, and never hands a row out twice while leased', () => {
     const q = open();
-    expect(q.append([rec(1), rec(2), rec(3), rec(4), rec(5)])).toEqual({ accepted: 5, rejected: 0, dropped: 0, droppedByReason: {} });
+    expect(q.append([rec(1), rec(2), rec(3), rec(4), rec(5)])).toEqual({ accepted: 5, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 });
     const a = q.lease({ maxRecords: 2, maxBytes: 1e6 })!;
     const b = q.lease({ maxRecords: 2, maxBytes: 1e6 })!;
     const c = q.lease({ maxRecords: 10, maxBytes: 1e6 })!;
@@ -123,7 +124,7 @@ describe('SqliteQueue: append, lease, ack', () => {
     clock += 1;
     q.ack(q.lease({ maxRecords: 2, maxBytes: 1e6 })!); // 1,2 retained
     const r = q.append([rec(4), rec(5), rec(6)]); // needs 2 rows: prunes 1 and 2, drops nothing
-    expect(r).toEqual({ accepted: 3, rejected: 0, dropped: 0, droppedByReason: {} });
+    expect(r).toEqual({ accepted: 3, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 });
     expect(q.stats()).toMatchObject({ depth: 4, retainedRows: 0, prunedSent: 2, dropped: 0 });
     expect(ids(q.lease({ maxRecords: 10, maxBytes: 1e6 })!.records)).toEqual([3, 4, 5, 6]);
   });
@@ -139,6 +140,7 @@ describe('SqliteQueue: append, lease, ack', () => {
       rejected: 0,
       dropped: 2,
       droppedByReason: { queue_full_drop_oldest: 2 },
+      invalid: 0,
     });
     expect(events).toEqual([{ reason: 'queue_full_drop_oldest', count: 2 }]);
     q.release(leased);
@@ -163,6 +165,7 @@ describe('SqliteQueue: append, lease, ack', () => {
       rejected: 2,
       dropped: 2,
       droppedByReason: { queue_full_drop_newest: 2 },
+      invalid: 0,
     });
     expect(q.lease({ maxRecords: 10, maxBytes: 1e6 })!.records.map((r) => r.ts)).toEqual([1001, 1002, 1003]);
     expect(q.stats().droppedByReason).toEqual({ queue_full_drop_newest: 2 });
@@ -223,7 +226,7 @@ describe('SqliteQueue: append, lease, ack', () => {
     const first = q.lease({ maxRecords: 1, maxBytes: 1e6 })!;
     const rest = q.lease({ maxRecords: 2, maxBytes: 1e6 })!;
     q.ack(rest); // 2,3 sent first
-    clock += 1;
+    clock += 2 * MERGE_MS; // acks closer than that share one sent time (sent-runs.ts)
     q.ack(first); // 1 sent last
     expect(q.prune()).toMatchObject({ prunedSent: 1 });
     const page = q.leaseSent({ sinceMs: 0, limit: 10 });
@@ -239,8 +242,8 @@ describe('SqliteQueue: append, lease, ack', () => {
     const start = 1_000_000;
     const l1 = q.lease({ maxRecords: 3, maxBytes: 1e6 })!;
     q.ack(l1); // sent at start+600
-    clock += 1000;
-    q.ack(q.lease({ maxRecords: 3, maxBytes: 1e6 })!); // sent at start+1600
+    clock += 2 * MERGE_MS;
+    q.ack(q.lease({ maxRecords: 3, maxBytes: 1e6 })!); // sent at start+2600
     const p1 = q.leaseSent({ sinceMs: start + 100, untilMs: start + 500, limit: 2 });
     expect([ids(p1.rows), p1.nextAfterId, p1.done]).toEqual([[2, 3], 3, false]);
     const p2 = q.leaseSent({ sinceMs: start + 100, untilMs: start + 500, limit: 2, afterId: p1.nextAfterId });

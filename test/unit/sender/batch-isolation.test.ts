@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { judgeFailedProbe, POISON_STRIKES, splitBatch, type Batch } from '../../../src/sender/batch-isolation.js';
-import type { QueuedRow } from '../../../src/sender/types.js';
+import { judgeFailedProbe, POISON_STRIKES, splitBatch, wholeBatch, type Batch } from '../../../src/sender/batch-isolation.js';
+import type { QueuedRow, SenderLease } from '../../../src/sender/types.js';
 
 const rows = (n: number): QueuedRow[] => Array.from({ length: n }, (_, i) => ({ id: i + 1, col: 'c', doc: 'd', ts: i + 1, data: '{}' }));
-const lease = { records: rows(5) };
+const lease: SenderLease = { records: rows(5), count: 5, payload: null, last: rows(5)[4]! };
 
 describe('poison isolation verdicts', () => {
+  it('reads a whole lease\'s rows only when asked, once', () => {
+    let reads = 0;
+    const lazy: SenderLease = { ...lease, get records() { reads++; return rows(5); } };
+    const batch = wholeBatch(lazy);
+    expect(reads).toBe(0);
+    expect(batch.rows).toHaveLength(5);
+    expect(batch.rows).toHaveLength(5);
+    expect(reads).toBe(1);
+  });
+
   it('splits a failed batch in halves, first half probed first', () => {
     const halves = splitBatch({ lease, rows: rows(5), probe: false, strikes: 0 });
     expect(halves.map((b) => b.rows.map((r) => r.id))).toEqual([[4, 5], [1, 2, 3]]);

@@ -1,0 +1,128 @@
+/**
+ * Reading a lease out of the file: the oldest free unsent rows, in the gaps between leased
+ * and sent runs. The common case costs one statement per gap and almost nothing per row in
+ * JavaScript: SQLite encodes the rows into the `ins` payload itself (record-store.ts
+ * `batchIn`); append() let only valid records in. A byte cap that cuts a batch short takes
+ * the row-by-row path.
+ */
+import type { FluxionRecord } from '../client/types.js';
+import type { LeaseBook, LeaseRun } from './leases.js';
+import type { EncodedChunk, RecordStore } from './record-store.js';
+import type { SentRuns } from './sent-runs.js';
+import type { LeaseRequest, QueuedRecord } from './types.js';
+
+export interface ReadLease {
+  runs: LeaseRun[];
+  count: number;
+  bytes: number;
+  /** The rows as one JSON array for `ins`, or null (row-by-row path: `records` is set). */
+  payload: string | null;
+  records: QueuedRecord[] | null;
+  last: FluxionRecord;
+}
+
+export function readLease(rec: RecordStore, book: LeaseBook, sent: SentRuns, lastId: number, req: LeaseRequest): ReadLease | null {
+  const maxRecords = Math.max(1, Math.floor(req.maxRecords));
+  const start = Math.max(req.minId ?? 0, 1);
+  const encoded = readEncoded(rec, book, sent, lastId, start, maxRecords, req.maxBytes);
+  return encoded === 'rows' ? readRows(rec, book, sent, lastId, start, maxRecords, req.maxBytes) : encoded;
+}
+
+function readEncoded(
+  rec: RecordStore,
+  book: LeaseBook,
+  sent: SentRuns,
+  lastId: number,
+  start: number,
+  maxRecords: number,
+  maxBytes: number,
+): ReadLease | null | 'rows' {
+  const chunks: EncodedChunk[] = [];
+  const runs: LeaseRun[] = [];
+  let count = 0;
+  let bytes = 0;
+  for (const [from, to] of book.gaps(start, lastId, sent)) {
+    // Ids are dense (rows are appended with consecutive ids and leave oldest first), so a
+    // range of as many ids as rows wanted holds about that many rows.
+    let pos = from;
+    while (pos <= to && count < maxRecords) {
+      const end = Math.min(to, pos + (maxRecords - count) - 1);
+      const c = rec.batchIn(pos, end);
+      if (c === null) {
+        const next = rec.firstInRange.get(end + 1, to) as { id: number } | undefined;
+        pos = next?.id ?? to + 1;
+        continue;
+      }
+      if (count + c.count > 1 && bytes + c.bytes > maxBytes) return 'rows';
+      chunks.push(c);
+      const prev = runs[runs.length - 1];
+      if (prev !== undefined && prev.hi + 1 === pos) prev.hi = end;
+      else runs.push({ lo: pos, hi: end });
+      count += c.count;
+      bytes += c.bytes;
+      pos = end + 1;
+    }
+    if (count >= maxRecords) break;
+  }
+  if (count === 0) return null;
+  const payload = chunks.length === 1 ? chunks[0]!.json : `[${chunks.map((c) => c.json.slice(1, -1)).join(',')}]`;
+  return { runs, count, bytes, payload, records: null, last: chunks[chunks.length - 1]!.last };
+}
+
+function readRows(
+  rec: RecordStore,
+  book: LeaseBook,
+  sent: SentRuns,
+  lastId: number,
+  start: number,
+  maxRecords: number,
+  maxBytes: number,
+): ReadLease | null {
+  const taken: QueuedRecord[] = [];
+  const runs: LeaseRun[] = [];
+  let bytes = 0;
+  scan: for (const [from, to] of book.gaps(start, lastId, sent)) {
+    const rows = rec.rowsIn(from, to, maxRecords - taken.length);
+    let run: LeaseRun | undefined;
+    for (const row of rows) {
+      if (taken.length > 0 && bytes + row.bytes > maxBytes) break scan;
+      taken.push(row);
+      bytes += row.bytes;
+      if (run) run.hi = row.id;
+      else runs.push((run = { lo: from, hi: row.id }));
+    }
+    if (taken.length >= maxRecords) break;
+  }
+  if (taken.length === 0) return null;
+  return { runs, count: taken.length, bytes, payload: null, records: taken, last: taken[taken.length - 1]! };
+}
+
+/** The rows of a lease still held, read back from the file (ascending id). */
+export function leaseRows(rec: RecordStore, runs: readonly LeaseRun[], gone: ReadonlySet<number>): QueuedRecord[] {
+  const out: QueuedRecord[] = [];
+  for (const r of runs) {
+    for (const row of rec.rowsIn(r.lo, r.hi, Number.MAX_SAFE_INTEGER)) if (!gone.has(row.id)) out.push(row);
+  }
+  return out;
+}
+
+/**
+ * Sent runs for some rows of a lease: maximal stretches of rows that `include` takes and
+ * that follow one another inside one lease run (a stretch never spans another lease's run).
+ */
+export function runsOfRows(leaseRuns: readonly LeaseRun[], rows: readonly QueuedRecord[], include: (r: QueuedRecord) => boolean): LeaseRun[] {
+  const out: LeaseRun[] = [];
+  for (const lr of leaseRuns) {
+    let cur: LeaseRun | undefined;
+    for (const row of rows) {
+      if (row.id < lr.lo || row.id > lr.hi) continue;
+      if (!include(row)) {
+        cur = undefined;
+        continue;
+      }
+      if (cur) cur.hi = row.id;
+      else out.push((cur = { lo: row.id, hi: row.id }));
+    }
+  }
+  return out;
+}
