@@ -62,6 +62,17 @@ describe('operations', () => {
     expect(server.records('telemetry', 'ins-b')).toEqual([{ ts: 5, data: 'x' }]);
   });
 
+  it('insertEncodedRecords sends a pre-encoded array as the ins payload; a non-array is refused before any frame', async () => {
+    const c = client();
+    const before = count('ins');
+    const records = [rec('enc-a', 7, '{"v":"7 \\"quoted\\""}', 'encoded'), rec('enc-b', 8, 'ünï', 'encoded')];
+    await expect(c.insertEncodedRecords(JSON.stringify(records))).resolves.toBeUndefined();
+    expect(server.records('encoded', 'enc-a')).toEqual([{ ts: 7, data: '{"v":"7 \\"quoted\\""}' }]);
+    expect(server.records('encoded', 'enc-b')).toEqual([{ ts: 8, data: 'ünï' }]);
+    expect((await rejection(c.insertEncodedRecords('{"ts":1}'))).code).toBe(FluxionErrorCodes.VALIDATION);
+    expect(count('ins') - before).toBe(1);
+  });
+
   it('insertMultipleRecords pipelines 20 batches of 1,000 records and every one is stored', async () => {
     const c = client();
     const batches = Array.from({ length: 20 }, (_, b) =>
