@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { MetaKeys } from './schema.js';
+import type { QueueStats } from './types.js';
 
 /**
  * The queue's counters, held in memory (stats() reads them for free) and written to `meta`
@@ -61,4 +62,32 @@ export class QueueCounters {
     }
     return out;
   }
+}
+
+/** A QueueStats from the counters and what only the caller knows. */
+export function statsFrom(
+  c: QueueCounters,
+  x: { oldest: number | null; now: number; deadLetterDepth: number; leased: number; leases: number; newestId: number },
+): QueueStats {
+  const droppedByReason = c.droppedByReason();
+  return {
+    depth: c.get(MetaKeys.UNSENT_ROWS),
+    bytes: c.get(MetaKeys.UNSENT_BYTES),
+    retainedRows: c.get(MetaKeys.RETAINED_ROWS),
+    retainedBytes: c.get(MetaKeys.RETAINED_BYTES),
+    oldestUnsentEnqueuedAt: x.oldest,
+    oldestUnsentAgeMs: x.oldest === null ? null : Math.max(0, x.now - x.oldest),
+    appended: c.get(MetaKeys.APPENDED),
+    sent: c.get(MetaKeys.SENT),
+    prunedSent: c.get(MetaKeys.PRUNED_SENT),
+    dropped: Object.values(droppedByReason).reduce((a, b) => a + b, 0),
+    droppedByReason,
+    deadLettered: c.get(MetaKeys.DEAD_LETTERED),
+    deadLetterDepth: x.deadLetterDepth,
+    bytesWritten: c.get(MetaKeys.BYTES_WRITTEN),
+    corruptFilesMovedAside: c.get(MetaKeys.CORRUPT_MOVED),
+    leased: x.leased,
+    leases: x.leases,
+    newestId: x.newestId,
+  };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
-import { QueueCounters } from './counters.js';
+import { QueueCounters, statsFrom } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { RecordStore, SENT_AT_OF_ROW } from './record-store.js';
 import { MetaKeys } from './schema.js';
@@ -89,27 +89,14 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
             .prepare(`SELECT r.enqueued_at FROM records r WHERE r.id >= ? AND ${sentAt} IS NULL ORDER BY r.id LIMIT 1`)
             .pluck()
             .get(from) as number | undefined;
-          const droppedByReason = counters.droppedByReason();
-          return {
-            depth: counters.get(MetaKeys.UNSENT_ROWS),
-            bytes: counters.get(MetaKeys.UNSENT_BYTES),
-            retainedRows: counters.get(MetaKeys.RETAINED_ROWS),
-            retainedBytes: counters.get(MetaKeys.RETAINED_BYTES),
-            oldestUnsentEnqueuedAt: oldest ?? null,
-            oldestUnsentAgeMs: oldest === undefined ? null : Math.max(0, now - oldest),
-            appended: counters.get(MetaKeys.APPENDED),
-            sent: counters.get(MetaKeys.SENT),
-            prunedSent: counters.get(MetaKeys.PRUNED_SENT),
-            dropped: Object.values(droppedByReason).reduce((a, b) => a + b, 0),
-            droppedByReason,
-            deadLettered: counters.get(MetaKeys.DEAD_LETTERED),
+          return statsFrom(counters, {
+            oldest: oldest ?? null,
+            now,
             deadLetterDepth: deadStore().recount(),
-            bytesWritten: counters.get(MetaKeys.BYTES_WRITTEN),
-            corruptFilesMovedAside: counters.get(MetaKeys.CORRUPT_MOVED),
             leased: 0,
             leases: 0,
             newestId: maxId,
-          };
+          });
         })(),
       ),
     listDeadLetters: (opts = {}) => guard(() => deadStore().page(opts.afterId ?? 0, opts.limit ?? 100)),

@@ -6,7 +6,8 @@ import type { LeaseBook } from './leases.js';
 import type { SentRun, SentRuns } from './sent-runs.js';
 import { recordBytes, type IdBytes, type RecordStore } from './record-store.js';
 import { MetaKeys } from './schema.js';
-import { DropReasons, type AppendResult, type DropReason } from './types.js';
+import { DropReasons, type AppendResult, type DeadLetterInput, type DropReason } from './types.js';
+import { validateRecord } from '../client/validate.js';
 
 /** Rows read per statement while looking for rows to drop. */
 export const SCAN_CHUNK = 1000;
@@ -212,3 +213,14 @@ export class RecordWriter {
     c.add(MetaKeys.RETAINED_BYTES, retainedBytes);
   }
 }
+
+/** The records the server must not get (validateRecord), as dead letters. */
+export function invalidRecords(records: readonly FluxionRecord[]): DeadLetterInput[] {
+  const out: DeadLetterInput[] = [];
+  for (const record of records) {
+    const problem = validateRecord(record);
+    if (problem !== null) out.push({ reason: `invalid record: ${problem}`, source: 'queue', record });
+  }
+  return out;
+}
+

@@ -1,20 +1,20 @@
 import { EventEmitter } from 'node:events';
 import type { Database, Transaction } from 'better-sqlite3';
 import type { FluxionRecord } from '../client/types.js';
-import { validateRecord } from '../client/validate.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
-import { QueueCounters } from './counters.js';
+import { QueueCounters, statsFrom } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { LeaseBook } from './leases.js';
 import { openQueueFile } from './open-queue-file.js';
-import { leaseRows, readLease, runsOfRows, type ReadLease } from './lease-reader.js';
-import { PAGE_SCAN_SPAN, RecordStore, type IdBytes } from './record-store.js';
+import { LeaseOps } from './lease-ops.js';
+import { RecordStore } from './record-store.js';
 import { SentRuns } from './sent-runs.js';
 import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
-import { RecordWriter } from './record-writer.js';
+import { invalidRecords, RecordWriter } from './record-writer.js';
 import { DeadLetterOps } from './dead-letter-api.js';
 import { readInfo } from './read-only.js';
+import { RoomWaiters } from './room-waiters.js';
 import {
   DropReasons,
   type AppendResult,
@@ -31,7 +31,6 @@ import {
   type QueueOptions,
   type QueueStartInfo,
   type QueueStats,
-  type QueuedRecord,
   type RecordPage,
   type RetryDeadLettersOptions,
   type RetryDeadLettersResult,
@@ -66,11 +65,12 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   private readonly counters = new QueueCounters();
   private readonly book = new LeaseBook();
   private readonly dl: DeadLetterOps;
+  private readonly leases: LeaseOps;
   private o: Open | undefined;
   private startInfo: QueueStartInfo | undefined;
   /** Enqueue time of the oldest unsent row; undefined = recompute on demand. */
   private oldest: number | null | undefined;
-  private waiters: Array<{ rows: number; bytes: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly waiters = new RoomWaiters((rows, bytes) => this.hasRoom(rows, bytes));
 
   constructor(options: QueueOptions, deps: QueueDeps = {}) {
     super();
@@ -85,6 +85,20 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       counters: this.counters,
       now: this.now,
       maxRows: this.options.deadLetterMaxRows,
+    });
+    this.leases = new LeaseOps({
+      files: () => this.open(),
+      book: this.book,
+      counters: this.counters,
+      writer: () => this.w,
+      dl: this.dl,
+      now: this.now,
+      write: (op, fn) => this.write(op, fn),
+      withoutFsync: (fn) => this.withoutFsync(fn),
+      changed: () => {
+        this.oldest = undefined;
+        this.roomChanged();
+      },
     });
   }
 
@@ -144,14 +158,14 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const o = this.o;
     if (!o) return;
     try {
-      this.advanceCursor();
+      this.leases.advanceCursor();
       this.write('stop', () => this.counters.set(MetaKeys.CURSOR, this.book.cursor));
       o.db.pragma('optimize');
       o.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch (err) {
       this.logger?.warn({ err }, 'queue: final checkpoint failed; the WAL will be replayed at next start');
     }
-    for (const w of this.waiters.splice(0)) w.reject(new AgentError(ErrorCodes.STOPPED, 'queue stopped'));
+    this.waiters.rejectAll('queue stopped');
     this.book.clear();
     this.o = undefined;
     o.db.close();
@@ -207,19 +221,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
 
   /** Resolves when hasRoom(rows, bytes); rejects with EDGE_ERR_STOPPED on stop() or abort. */
   waitForRoom(rows = 1, bytes = 0, signal?: AbortSignal): Promise<void> {
-    if (this.hasRoom(rows, bytes)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const w = { rows, bytes, resolve, reject };
-      this.waiters.push(w);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.waiters = this.waiters.filter((x) => x !== w);
-          reject(new AgentError(ErrorCodes.STOPPED, 'waitForRoom aborted', { cause: signal.reason }));
-        },
-        { once: true },
-      );
-    });
+    return this.waiters.wait(rows, bytes, signal);
   }
 
   /** The highest id appended so far (0 if none): the sender's live_first boundary. */
@@ -232,11 +234,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * maxBytes (at least one row). Null when there is nothing to send. No disk write.
    */
   lease(req: LeaseRequest): Lease | null {
-    const { rec, sent } = this.open();
-    const found = readLease(rec, this.book, sent, this.w.lastId, req);
-    if (found === null) return null;
-    const leaseId = this.book.add(found.runs, found.count, found.bytes);
-    return this.leaseObject(leaseId, found);
+    return this.leases.lease(req);
   }
 
   /**
@@ -245,57 +243,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * ignored: its rows are simply sent again, which the server's idempotent inserts absorb.
    */
   ack(lease: Lease, ids?: readonly number[]): number {
-    const { sent } = this.open();
-    const state = this.book.get(lease.leaseId);
-    if (!state) return 0;
-    const at = this.now();
-    let runs = state.runs;
-    let n = state.count;
-    let b = state.bytes;
-    let acked: number[] | null = null;
-    if (ids !== undefined || state.gone.size > 0) {
-      // Only some rows: runs over exactly those, so that none covers a row still unsent.
-      const want = ids === undefined ? null : new Set(ids);
-      const take = (r: QueuedRecord): boolean => !state.gone.has(r.id) && (want === null || want.has(r.id));
-      const rows = lease.records.filter(take);
-      runs = runsOfRows(state.runs, lease.records, take);
-      acked = rows.map((r) => r.id);
-      n = rows.length;
-      b = rows.reduce((sum, r) => sum + r.bytes, 0);
-    }
-    this.withoutFsync(() =>
-      this.write('ack', () => {
-        for (const r of runs) sent.add(r.lo, r.hi, at);
-        this.w.moveCounts(-n, -b, n, b);
-        this.counters.add(MetaKeys.SENT, n);
-        this.w.txBytes += 24 * runs.length;
-      }),
-    );
-    if (acked !== null) this.book.drop(lease.leaseId, acked, b);
-    if (acked === null || state.count === 0) this.book.end(lease.leaseId);
-    this.advanceCursorPast(at);
-    this.oldest = undefined;
-    this.roomChanged();
-    return n;
-  }
-
-  private leaseObject(leaseId: number, found: ReadLease): Lease {
-    let records = found.records;
-    const load = (): QueuedRecord[] => {
-      const state = this.book.get(leaseId);
-      return leaseRows(this.open().rec, found.runs, state?.gone ?? new Set());
-    };
-    return {
-      leaseId,
-      count: found.count,
-      bytes: found.bytes,
-      payload: found.payload,
-      last: found.last,
-      // Encoded leases read their rows only when the sender needs them (a failure, a split).
-      get records(): readonly QueuedRecord[] {
-        return (records ??= load());
-      },
-    };
+    return this.leases.ack(lease, ids);
   }
 
   /** Returns the lease's rows to the pool (after a failed send). No disk write. */
@@ -308,36 +256,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * in one transaction, and takes them out of the lease. Returns how many moved.
    */
   deadLetterLeased(lease: Lease, ids: readonly number[], reason: string): number {
-    const { rec, dead } = this.open();
-    const state = this.book.get(lease.leaseId);
-    if (!state) return 0;
-    const inLease = (id: number): boolean => !state.gone.has(id) && state.runs.some((r) => r.lo <= id && id <= r.hi);
-    const target = [...new Set(ids)].filter(inLease);
-    const at = this.now();
-    let purged = 0;
-    let bytes = 0;
-    const moved = this.write('deadLetterLeased', () => {
-      let n = 0;
-      for (const id of target) {
-        const row = rec.rowById.get(id) as QueuedRecord | undefined;
-        if (!row) continue;
-        const record = { col: row.col, doc: row.doc, ts: row.ts, data: row.data };
-        this.w.txBytes += dead.add([{ reason, source: 'sender', record }], at);
-        rec.deleteById.run(id);
-        this.w.moveCounts(-1, -row.bytes, 0, 0);
-        bytes += row.bytes;
-        n += 1;
-      }
-      this.counters.add(MetaKeys.DEAD_LETTERED, n);
-      purged = this.dl.enforceCapInTxn();
-      return n;
-    });
-    this.dl.emitCap(purged);
-    this.book.drop(lease.leaseId, target, bytes);
-    if (state.count === 0) this.book.end(lease.leaseId);
-    this.oldest = undefined;
-    this.roomChanged();
-    return moved;
+    return this.leases.deadLetterLeased(lease, ids, reason);
   }
 
   /**
@@ -353,16 +272,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * after a reconnect because the server may have died before flushing them.
    */
   resendCandidates(sentSinceMs: number, opts: { afterId?: number; limit: number }): RecordPage<SentRecord> {
-    const { rec, sent } = this.open();
-    let after = opts.afterId ?? 0;
-    if (after === 0) {
-      const min = sent.minIdSince(sentSinceMs);
-      if (min === null) return { rows: [], nextAfterId: this.w.lastId, done: true };
-      after = min - 1;
-    }
-    const to = after + PAGE_SCAN_SPAN;
-    const rows = rec.resendPage.all(after, to, sentSinceMs, opts.limit) as SentRecord[];
-    return this.page(rows, to, opts.limit);
+    return this.leases.resendCandidates(sentSinceMs, opts);
   }
 
   /**
@@ -372,7 +282,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   prune(): PruneResult {
     this.open();
-    this.advanceCursor();
+    this.leases.advanceCursor();
     const { prunedSent, droppedMaxAge, budgetLeft } = this.write('prune', () => this.w.pruneInTxn(this.now(), PRUNE_BUDGET));
     if (droppedMaxAge > 0) {
       this.oldest = undefined;
@@ -412,30 +322,16 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   }
 
   stats(): QueueStats {
-    this.open();
-    const c = this.counters;
-    if (this.oldest === undefined) this.oldest = this.advanceCursor();
-    const droppedByReason = c.droppedByReason();
-    return {
-      depth: c.get(MetaKeys.UNSENT_ROWS),
-      bytes: c.get(MetaKeys.UNSENT_BYTES),
-      retainedRows: c.get(MetaKeys.RETAINED_ROWS),
-      retainedBytes: c.get(MetaKeys.RETAINED_BYTES),
-      oldestUnsentEnqueuedAt: this.oldest,
-      oldestUnsentAgeMs: this.oldest === null ? null : Math.max(0, this.now() - this.oldest),
-      appended: c.get(MetaKeys.APPENDED),
-      sent: c.get(MetaKeys.SENT),
-      prunedSent: c.get(MetaKeys.PRUNED_SENT),
-      dropped: Object.values(droppedByReason).reduce((a, b) => a + b, 0),
-      droppedByReason,
-      deadLettered: c.get(MetaKeys.DEAD_LETTERED),
-      deadLetterDepth: this.open().dead.depth,
-      bytesWritten: c.get(MetaKeys.BYTES_WRITTEN),
-      corruptFilesMovedAside: c.get(MetaKeys.CORRUPT_MOVED),
+    const { dead } = this.open();
+    if (this.oldest === undefined) this.oldest = this.leases.advanceCursor();
+    return statsFrom(this.counters, {
+      oldest: this.oldest,
+      now: this.now(),
+      deadLetterDepth: dead.depth,
       leased: this.book.leasedRows,
       leases: this.book.leaseCount,
       newestId: this.w.lastId,
-    };
+    });
   }
 
   info(): QueueInfo {
@@ -506,64 +402,13 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     }
   }
 
-  /** Moves the cursor to the first unsent row; returns its enqueue time (null if none). */
-  private advanceCursor(): number | null {
-    const { rec, sent } = this.open();
-    const lastId = this.w.lastId;
-    let pos = this.book.cursor;
-    let found: IdBytes | undefined;
-    while (pos <= lastId && found === undefined) {
-      const s = sent.from(pos);
-      if (s !== undefined && s.lo <= pos) {
-        pos = s.hi + 1;
-        continue;
-      }
-      const to = s === undefined ? lastId : s.lo - 1;
-      found = rec.firstInRange.get(pos, to) as IdBytes | undefined;
-      pos = to + 1;
-    }
-    this.book.cursor = found?.id ?? lastId + 1;
-    sent.trimBelow(this.book.cursor, this.now());
-    return found?.enqueuedAt ?? null;
-  }
-
-  /** After an ack: moves the cursor over sent runs that start at it (no file read). */
-  private advanceCursorPast(now: number): void {
-    const { sent } = this.open();
-    for (let s = sent.from(this.book.cursor); s !== undefined && s.lo <= this.book.cursor; s = sent.from(this.book.cursor)) {
-      this.book.cursor = s.hi + 1;
-    }
-    sent.trimBelow(this.book.cursor, now);
-  }
-
-  private page(rows: SentRecord[], to: number, limit: number): RecordPage<SentRecord> {
-    const nextAfterId = rows.length >= limit ? rows[rows.length - 1]!.id : Math.min(to, this.w.lastId);
-    return { rows, nextAfterId, done: nextAfterId >= this.w.lastId };
-  }
-
   private roomChanged(): void {
-    if (this.waiters.length > 0) {
-      this.waiters = this.waiters.filter((w) => {
-        if (!this.hasRoom(w.rows, w.bytes)) return true;
-        w.resolve();
-        return false;
-      });
-    }
+    this.waiters.check();
     if (this.w.blocked && this.hasRoom()) {
       this.w.blocked = false;
       this.emit('room');
     }
   }
-}
-
-/** The records the server must not get (validateRecord), as dead letters. */
-function invalidRecords(records: readonly FluxionRecord[]): DeadLetterInput[] {
-  const out: DeadLetterInput[] = [];
-  for (const record of records) {
-    const problem = validateRecord(record);
-    if (problem !== null) out.push({ reason: `invalid record: ${problem}`, source: 'queue', record });
-  }
-  return out;
 }
 
 /** Maps a SQLite failure to the agent's codes; SQLITE_FULL is the one callers retry on. */
