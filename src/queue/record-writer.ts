@@ -85,11 +85,14 @@ export class RecordWriter {
       opts,
     );
     if (isOver(ex)) this.pruneSentFor(ex);
-    if (isOver(ex)) {
+    // A group larger than the caps themselves would wait forever under `block`: it is taken
+    // once nothing else is queued, the caps then exceeded by that one group.
+    const neverFits = records.length > opts.maxRows || total > opts.maxBytes;
+    if (isOver(ex) && !(opts.onFull === 'block' && neverFits && c.get(MetaKeys.UNSENT_ROWS) === 0)) {
       if (opts.onFull === 'block') {
         this.blocked = true;
         throw new AgentError(ErrorCodes.QUEUE_FULL, `queue full (${opts.maxRows} rows / ${opts.maxBytes} bytes); holding new readings back`, {
-          details: { rows: records.length, bytes: total, neverFits: records.length > opts.maxRows || total > opts.maxBytes },
+          details: { rows: records.length, bytes: total, neverFits },
         });
       }
       let n = 0;

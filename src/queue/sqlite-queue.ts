@@ -221,7 +221,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
 
   /** Resolves when hasRoom(rows, bytes); rejects with EDGE_ERR_STOPPED on stop() or abort. */
   waitForRoom(rows = 1, bytes = 0, signal?: AbortSignal): Promise<void> {
-    return this.waiters.wait(rows, bytes, signal);
+    // A group larger than a cap is taken once the queue is empty (RecordWriter.append).
+    return this.waiters.wait(Math.min(rows, this.options.maxRows), Math.min(bytes, this.options.maxBytes), signal);
   }
 
   /** The highest id appended so far (0 if none): the sender's live_first boundary. */

@@ -21,7 +21,7 @@ export const queueSection = z
       description: 'Unsent readings older than this are dropped (0: never). Ages come from the wall clock, so a gateway that boots in 1970 and then syncs NTP would see old readings: the byte and row caps bound the disk anyway.',
     }),
     on_full: z.enum(['drop_oldest', 'drop_newest', 'block']).default('drop_oldest').meta({
-      description: 'When a cap is reached (after retained sent rows were pruned): `drop_oldest` evicts the oldest unsent readings, `drop_newest` refuses new ones, `block` holds inputs back (MQTT acknowledgements wait, so the broker keeps the messages).',
+      description: 'When a cap is reached (after retained sent rows were pruned): `drop_oldest` evicts the oldest unsent readings, `drop_newest` refuses new ones, `block` holds inputs back (MQTT acknowledgements wait, so the broker keeps the messages; a commit group larger than a cap is taken once the queue is empty).',
     }),
     retain_sent: duration().prefault('24h').meta({
       description: 'How long sent readings are kept for replay and for the resend after a reconnect (an ack from FluxionDB is not yet durable).',

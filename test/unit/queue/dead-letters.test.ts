@@ -64,7 +64,8 @@ describe('SqliteQueue: dead letters', () => {
   });
 
   it('a failing retry (queue full, block) leaves the dead letters in place', () => {
-    open({ maxRows: 0, onFull: 'block' });
+    open({ maxRows: 1, onFull: 'block' });
+    q.append([{ col: 'c', doc: 'd', ts: 2, data: '{}' }]);
     q.deadLetter({ reason: 'r', source: 'sender', record: { col: 'c', doc: 'd', ts: 1, data: '{}' } });
     expect(() => q.retryDeadLetters()).toThrow(expect.objectContaining({ code: 'EDGE_ERR_QUEUE_FULL' }));
     expect(q.countDeadLetters()).toBe(1);

@@ -200,6 +200,18 @@ describe('SqliteQueue: append, lease, ack', () => {
     expect(q.stats()).toMatchObject({ depth: 2, retainedRows: 0 });
   });
 
+  it('block takes a group larger than the cap once nothing else is queued, instead of waiting forever', async () => {
+    const q = open({ maxRows: 3, onFull: 'block' });
+    q.append([rec(1)]);
+    const group = [2, 3, 4, 5, 6].map((i) => rec(i));
+    expect(() => q.append(group)).toThrow(expect.objectContaining({ code: 'EDGE_ERR_QUEUE_FULL' }));
+    const waiting = q.waitForRoom(group.length);
+    q.ack(q.lease({ maxRecords: 10, maxBytes: 1e6 })!);
+    await waiting;
+    expect(q.append(group)).toMatchObject({ accepted: 5, dropped: 0 });
+    expect(q.stats()).toMatchObject({ depth: 5, dropped: 0 });
+  });
+
   it('prune drops unsent rows past maxAge (not leased ones) and retained rows past retention', () => {
     const q = open({ maxAgeMs: 1000, retainSentMs: 5000 });
     const events: unknown[] = [];
