@@ -71,6 +71,8 @@ export class Agent {
   private mqtt: MqttInput | null = null;
   /** The MQTT input's options as started (the embedded broker's URL filled in). */
   private mqttOptions: MqttInputOptions | null = null;
+  /** MQTT filters that reloads removed (see reloadInputs). */
+  private readonly removedFilters = new Set<string>();
   private serial: SerialInput[] = [];
   /** Device metadata in the KV store, on a connection of its own; null without metadata settings. */
   readonly metadata: MetadataSync | null;
@@ -202,14 +204,20 @@ export class Agent {
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
     const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping);
-    const filtersChanged = !isDeepStrictEqual(this.rules.mqttFilters(), rules.mqttFilters());
+    const previous = this.rules.mqttFilters();
+    const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
     this.inputs = inputs;
     this.rules = rules;
     this.sink.replaceRules(rules);
     if (!filtersChanged || this.mqtt === null || this.mqttOptions === null) return { resubscribed: false };
     await this.mqtt.stop();
     const subscriptions = rules.mqttFilters();
-    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
+    // Every filter ever dropped and not back: an input replaced before it connected never
+    // sent its UNSUBSCRIBE, and sending one for a filter already gone costs nothing.
+    for (const f of previous) this.removedFilters.add(f.filter);
+    for (const f of subscriptions) this.removedFilters.delete(f.filter);
+    const unsubscribe = [...this.removedFilters];
+    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', subscriptions: subscriptions.map((f) => f.filter) }, 'MQTT input resubscribed');
     return { resubscribed: true };

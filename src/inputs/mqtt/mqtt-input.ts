@@ -47,6 +47,7 @@ export class MqttInput implements Input {
   /** A connection was made or an attempt failed: the state is no longer `starting`. */
   private triedOnce = false;
   private subscribedOnce = false;
+  private unsubscribedOnce = false;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
@@ -216,6 +217,7 @@ export class MqttInput implements Input {
     (client.stream as NoDelaySocket).setNoDelay?.(true);
     const sessionPresent = connack.sessionPresent;
     this.deps.logger.info({ url: this.safeUrl(), sessionPresent }, 'mqtt input connected');
+    this.unsubscribeRemoved(client, sessionPresent);
     if (this.subscribedOnce && sessionPresent) return;
     const subs: Record<string, { qos: 0 | 1 | 2 }> = {};
     for (const s of this.options.subscriptions) subs[s.filter] = { qos: s.qos };
@@ -229,6 +231,24 @@ export class MqttInput implements Input {
       const refused = (granted ?? []).filter((g) => g.qos === 128 || g.qos > 2).map((g) => g.topic);
       if (refused.length > 0) this.recordError(`broker refused subscriptions: ${refused.join(', ')}`, 'error');
       else this.deps.logger.info({ filters: Object.keys(subs) }, 'mqtt input subscribed');
+    });
+  }
+
+  /** Sends the UNSUBSCRIBE for `options.unsubscribe` once (a new session has nothing to remove). */
+  private unsubscribeRemoved(client: MqttClient, sessionPresent: boolean): void {
+    const filters = this.options.unsubscribe ?? [];
+    if (this.unsubscribedOnce || filters.length === 0) return;
+    if (!sessionPresent) {
+      this.unsubscribedOnce = true;
+      return;
+    }
+    client.unsubscribe(filters, (err) => {
+      if (err) {
+        this.recordError(`unsubscribe failed: ${err.message}`);
+        return;
+      }
+      this.unsubscribedOnce = true;
+      this.deps.logger.info({ filters }, 'mqtt input unsubscribed');
     });
   }
 

@@ -26,6 +26,11 @@ export interface MqttInputOptions {
   /** What to subscribe to (MQTT filters, wildcards already turned into + and #). */
   subscriptions: Array<{ filter: string; qos: 0 | 1 | 2 }>;
   /**
+   * Filters to take out of the persistent session at the first connection (a reload
+   * removed them): without the UNSUBSCRIBE the broker would keep delivering to them.
+   */
+  unsubscribe?: string[];
+  /**
    * Group commit: messages whose acknowledgements wait for one shared queue commit. The
    * group closes when it holds `maxMessages` or `maxDelayMs` after its first message,
    * whichever comes first. Keep maxMessages at or below the broker's in-flight window
