@@ -1,10 +1,12 @@
 /**
  * The MQTT input over its other transports: mqtts:// with a private CA (and refused without
- * it), and ws:// — an aedes broker behind a real TLS server and a real WebSocket server.
+ * it), ws:// and wss:// — an aedes broker behind a real TLS server and real WebSocket servers
+ * (plain and over HTTPS).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
@@ -23,6 +25,9 @@ let broker: Aedes;
 let tls: TlsServer;
 let http: HttpServer;
 let wss: WebSocketServer;
+let https: HttpsServer;
+let wssTls: WebSocketServer;
+let wssUrl: string;
 let ca: string;
 let mqttsUrl: string;
 let wsUrl: string;
@@ -43,11 +48,18 @@ beforeAll(async () => {
   wss.on('connection', (ws) => broker.handle(createWebSocketStream(ws) as never));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   wsUrl = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  https = createHttpsServer({ key: readFileSync(join(dir.path, 'key.pem')), cert: ca });
+  wssTls = new WebSocketServer({ server: https });
+  wssTls.on('connection', (ws) => broker.handle(createWebSocketStream(ws) as never));
+  await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+  wssUrl = `wss://127.0.0.1:${(https.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
-  for (const c of wss.clients) c.terminate();
+  for (const c of [...wss.clients, ...wssTls.clients]) c.terminate();
   await new Promise((r) => wss.close(r));
+  await new Promise((r) => wssTls.close(r));
+  await new Promise((r) => https.close(r));
   await new Promise((r) => http.close(r));
   await new Promise((r) => tls.close(r));
   await new Promise<void>((r) => broker.close(() => r()));
@@ -94,6 +106,11 @@ describe('MQTT transports', () => {
 
   it('ws:// (MQTT over WebSocket)', async () => {
     const seqs = await roundTrip(wsUrl, {}, {});
+    expect(seqs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('wss:// (MQTT over WebSocket over TLS) with the broker certificate trusted through tls.ca', async () => {
+    const seqs = await roundTrip(wssUrl, { tls: { ca, rejectUnauthorized: true } }, { ca, rejectUnauthorized: true });
     expect(seqs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });
