@@ -21,22 +21,24 @@ export interface ReadLease {
   last: FluxionRecord;
 }
 
-export function readLease(rec: RecordStore, book: LeaseBook, sent: SentRuns, lastId: number, req: LeaseRequest): ReadLease | null {
-  const maxRecords = Math.max(1, Math.floor(req.maxRecords));
-  const start = Math.max(req.minId ?? 0, 1);
-  const encoded = readEncoded(rec, book, sent, lastId, start, maxRecords, req.maxBytes);
-  return encoded === 'rows' ? readRows(rec, book, sent, lastId, start, maxRecords, req.maxBytes) : encoded;
+/** Where a lease scan reads and how much it takes. */
+interface Scan {
+  rec: RecordStore;
+  book: LeaseBook;
+  sent: SentRuns;
+  lastId: number;
+  start: number;
+  maxRecords: number;
+  maxBytes: number;
 }
 
-function readEncoded(
-  rec: RecordStore,
-  book: LeaseBook,
-  sent: SentRuns,
-  lastId: number,
-  start: number,
-  maxRecords: number,
-  maxBytes: number,
-): ReadLease | null | 'rows' {
+export function readLease(rec: RecordStore, book: LeaseBook, sent: SentRuns, lastId: number, req: LeaseRequest): ReadLease | null {
+  const scan: Scan = { rec, book, sent, lastId, start: Math.max(req.minId ?? 0, 1), maxRecords: Math.max(1, Math.floor(req.maxRecords)), maxBytes: req.maxBytes };
+  const encoded = readEncoded(scan);
+  return encoded === 'rows' ? readRows(scan) : encoded;
+}
+
+function readEncoded({ rec, book, sent, lastId, start, maxRecords, maxBytes }: Scan): ReadLease | null | 'rows' {
   const chunks: EncodedChunk[] = [];
   const runs: LeaseRun[] = [];
   let count = 0;
@@ -69,15 +71,7 @@ function readEncoded(
   return { runs, count, bytes, payload, records: null, last: chunks[chunks.length - 1]!.last };
 }
 
-function readRows(
-  rec: RecordStore,
-  book: LeaseBook,
-  sent: SentRuns,
-  lastId: number,
-  start: number,
-  maxRecords: number,
-  maxBytes: number,
-): ReadLease | null {
+function readRows({ rec, book, sent, lastId, start, maxRecords, maxBytes }: Scan): ReadLease | null {
   const taken: QueuedRecord[] = [];
   const runs: LeaseRun[] = [];
   let bytes = 0;

@@ -117,13 +117,18 @@ export class LeaseBook {
 
   /** The first run that ends at or after `pos`. */
   private runFrom(pos: number): LeaseRun | undefined {
-    let lo = 0;
-    let hi = this.runs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.runs[mid]!.hi < pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.runs[lo];
+    return this.runs[indexFrom(this.runs, pos)];
   }
+}
+
+/** Index of the first run ending at or after `pos` in runs sorted by lo (disjoint), by bisection. */
+export function indexFrom(runs: readonly LeaseRun[], pos: number): number {
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (runs[mid]!.hi < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

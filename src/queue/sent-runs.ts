@@ -11,6 +11,7 @@
  * scan has to jump over; older runs live in the file only, for pruning, replay and resend.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { indexFrom } from './leases.js';
 
 export interface SentRun {
   lo: number;
@@ -66,7 +67,7 @@ export class SentRuns {
 
   /** The first run in memory that ends at or after `pos`. */
   from(pos: number): SentRun | undefined {
-    return this.mem[this.indexFrom(pos)];
+    return this.mem[indexFrom(this.mem, pos)];
   }
 
   /** The run holding `id`, read from the file (memory holds only the recent ones). */
@@ -81,7 +82,7 @@ export class SentRuns {
    * when that one is still open (MERGE_MS).
    */
   add(lo: number, hi: number, at: number): void {
-    const i = this.indexFrom(lo);
+    const i = indexFrom(this.mem, lo);
     const next = this.mem[i];
     const prev = i > 0 ? this.mem[i - 1] : undefined;
     const joinsPrev = prev !== undefined && prev.hi + 1 === lo && at - prev.openedAt <= MERGE_MS;
@@ -138,16 +139,5 @@ export class SentRuns {
     this.moveLo.run(upTo + 1, run.at, run.lo);
     if (m) m.lo = upTo + 1;
     run.lo = upTo + 1;
-  }
-
-  private indexFrom(pos: number): number {
-    let lo = 0;
-    let hi = this.mem.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.mem[mid]!.hi < pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 }

@@ -1,34 +1,17 @@
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QUEUE_MIGRATIONS, SqliteQueue, type QueueOptions } from '../../../src/queue/index.js';
+import { describe, expect, it } from 'vitest';
+import { QUEUE_MIGRATIONS, SqliteQueue } from '../../../src/queue/index.js';
 import { MERGE_MS } from '../../../src/queue/sent-runs.js';
 import { applyMigrations } from '../../../src/queue/schema.js';
 import Database from 'better-sqlite3';
-import { tempDir } from '../../helpers/tmp.js';
+import { queueFixture } from '../../helpers/queue.js';
 
 const rec = (i: number) => ({ col: 'c', doc: `d${i % 3}`, ts: 1000 + i, data: `{"v":${i}}` });
 
 describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let clock: number;
-  let queues: SqliteQueue[];
-  const open = (opts: Partial<QueueOptions> = {}) => {
-    const q = new SqliteQueue({ path: join(dir.path, 'q.db'), synchronous: 'off', ...opts }, { now: () => clock });
-    q.start();
-    queues.push(q);
-    return q;
-  };
+  const f = queueFixture();
+  const open = f.open;
   const runs = (q: SqliteQueue) => q.database.prepare('SELECT lo, hi, sent_at AS at FROM sent_runs ORDER BY lo').all();
-
-  beforeEach(() => {
-    dir = tempDir();
-    clock = 1_000_000;
-    queues = [];
-  });
-  afterEach(() => {
-    for (const q of queues) q.stop();
-    dir.cleanup();
-  });
 
   it('marks acked batches sent as id runs: one run while acks follow closely, a new one after MERGE_MS', () => {
     const q = open();
@@ -37,14 +20,14 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
     const b = q.lease({ maxRecords: 3, maxBytes: 1e6 })!;
     const c = q.lease({ maxRecords: 3, maxBytes: 1e6 })!;
     q.ack(b); // out of order: b first, then a joins it from below
-    clock += 10;
+    f.clock += 10;
     q.ack(a);
-    expect(runs(q)).toEqual([{ lo: 1, hi: 6, at: clock }]);
-    clock += MERGE_MS + 1;
+    expect(runs(q)).toEqual([{ lo: 1, hi: 6, at: f.clock }]);
+    f.clock += MERGE_MS + 1;
     q.ack(c);
     expect(runs(q)).toEqual([
-      { lo: 1, hi: 6, at: clock - MERGE_MS - 1 },
-      { lo: 7, hi: 9, at: clock },
+      { lo: 1, hi: 6, at: f.clock - MERGE_MS - 1 },
+      { lo: 7, hi: 9, at: f.clock },
     ]);
     expect(q.stats()).toMatchObject({ depth: 0, sent: 9, retainedRows: 9, leased: 0, oldestUnsentEnqueuedAt: null });
     // After a restart the runs come back from the file: nothing is leased twice.
@@ -66,7 +49,7 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
     expect(lease.records.map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
     expect(lease.bytes).toBe(lease.records.reduce((s, r) => s + r.bytes, 0));
     // A byte cap that cuts the batch short goes row by row: no payload, the rows at hand.
-    const q2 = open({ path: join(dir.path, 'q2.db') });
+    const q2 = open({ path: join(f.dir.path, 'q2.db') });
     q2.append(records);
     const cut = q2.lease({ maxRecords: 10, maxBytes: 60 })!;
     expect(cut.payload).toBeNull();
@@ -83,8 +66,8 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
     expect(q.ack(lease)).toBe(2); // 5 and 6
     expect(q.stats()).toMatchObject({ depth: 0, sent: 5, leased: 0, leases: 0, deadLettered: 1 });
     expect(runs(q)).toEqual([
-      { lo: 1, hi: 2, at: clock },
-      { lo: 4, hi: 6, at: clock },
+      { lo: 1, hi: 2, at: f.clock },
+      { lo: 4, hi: 6, at: f.clock },
     ]);
   });
 
@@ -101,13 +84,13 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
 
   it('upgrades a schema 2 file: sent rows become runs, unchecked invalid rows become dead letters', () => {
     // A file as a schema 2 agent left it: sent_at on each sent row, and a row it never checked.
-    const db = new Database(join(dir.path, 'q.db'));
+    const db = new Database(join(f.dir.path, 'q.db'));
     applyMigrations(db, QUEUE_MIGRATIONS.slice(0, 2));
     const put = db.prepare('INSERT INTO records(id, col, doc, ts, data, bytes, enqueued_at, sent_at) VALUES (?, ?, ?, ?, ?, 20, ?, ?)');
     for (let i = 1; i <= 6; i++) {
       const r = rec(i);
-      const sentAt = i <= 3 ? clock : i === 5 ? clock + 5000 : null;
-      put.run(i, r.col, i === 6 ? '' : r.doc, r.ts, r.data, clock, sentAt);
+      const sentAt = i <= 3 ? f.clock : i === 5 ? f.clock + 5000 : null;
+      put.run(i, r.col, i === 6 ? '' : r.doc, r.ts, r.data, f.clock, sentAt);
     }
     const meta = db.prepare('UPDATE meta SET value = ? WHERE key = ?');
     meta.run(2, 'unsent_rows');
@@ -118,12 +101,12 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
 
     const q = open();
     expect(runs(q)).toEqual([
-      { lo: 1, hi: 3, at: clock },
-      { lo: 5, hi: 5, at: clock + 5000 },
+      { lo: 1, hi: 3, at: f.clock },
+      { lo: 5, hi: 5, at: f.clock + 5000 },
     ]);
     expect(q.stats()).toMatchObject({ depth: 1, deadLettered: 1, deadLetterDepth: 1 });
     expect(q.listDeadLetters()[0]).toMatchObject({ source: 'queue', record: { col: 'c', doc: '', ts: 1006 } });
     expect(q.lease({ maxRecords: 10, maxBytes: 1e6 })!.records.map((r) => r.id)).toEqual([4]);
-    expect(q.resendCandidates(clock + 1, { limit: 10 }).rows.map((r) => r.id)).toEqual([5]);
+    expect(q.resendCandidates(f.clock + 1, { limit: 10 }).rows.map((r) => r.id)).toEqual([5]);
   });
 });

@@ -1,33 +1,16 @@
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QUEUE_MIGRATIONS, SqliteQueue, type QueueOptions, type QueuedRecord } from '../../../src/queue/index.js';
+import { describe, expect, it } from 'vitest';
+import { QUEUE_MIGRATIONS, SqliteQueue, type QueuedRecord } from '../../../src/queue/index.js';
 import { isAgentError } from '../../../src/errors.js';
 import { MERGE_MS } from '../../../src/queue/sent-runs.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { queueFixture } from '../../helpers/queue.js';
 
 const rec = (i: number, data = `{"v":${i}}`) => ({ col: 'c', doc: 'd', ts: 1000 + i, data });
 const ids = (rows: readonly QueuedRecord[] | undefined) => (rows ?? []).map((r) => r.id);
 
 describe('SqliteQueue: append, lease, ack', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let clock: number;
-  let queues: SqliteQueue[];
-  const open = (opts: Partial<QueueOptions> = {}) => {
-    const q = new SqliteQueue({ path: join(dir.path, 'q.db'), synchronous: 'off', ...opts }, { now: () => clock });
-    q.start();
-    queues.push(q);
-    return q;
-  };
-
-  beforeEach(() => {
-    dir = tempDir();
-    clock = 1_000_000;
-    queues = [];
-  });
-  afterEach(() => {
-    for (const q of queues) q.stop();
-    dir.cleanup();
-  });
+  const f = queueFixture();
+  const open = f.open;
 
   it('leases oldest first, acks, and never hands a row out twice while leased', () => {
     const q = open();
@@ -41,7 +24,7 @@ describe('SqliteQueue: append, lease, ack', () => {
     expect(q.stats()).toMatchObject({ depth: 5, leased: 5, leases: 3 });
 
     q.release(b);
-    clock += 10;
+    f.clock += 10;
     expect(q.ack(a)).toBe(2);
     expect(q.ack(a)).toBe(0); // finished lease: ignored
     const again = q.lease({ maxRecords: 10, maxBytes: 1e6 })!;
@@ -108,7 +91,7 @@ describe('SqliteQueue: append, lease, ack', () => {
     const q = open({ retainSentMs: 1 });
     q.append([rec(1), rec(2)]);
     q.ack(q.lease({ maxRecords: 10, maxBytes: 1e6 })!);
-    clock += 10;
+    f.clock += 10;
     expect(q.prune()).toEqual({ prunedSent: 2, droppedMaxAge: 0, more: false });
     q.append([rec(3)]);
     expect(q.newestId()).toBe(3);
@@ -121,7 +104,7 @@ describe('SqliteQueue: append, lease, ack', () => {
   it('retained sent rows never block unsent ones and are pruned first at the cap', () => {
     const q = open({ maxRows: 4, onFull: 'drop_newest' });
     q.append([1, 2, 3].map((i) => rec(i)));
-    clock += 1;
+    f.clock += 1;
     q.ack(q.lease({ maxRecords: 2, maxBytes: 1e6 })!); // 1,2 retained
     const r = q.append([rec(4), rec(5), rec(6)]); // needs 2 rows: prunes 1 and 2, drops nothing
     expect(r).toEqual({ accepted: 3, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 });
@@ -220,14 +203,14 @@ describe('SqliteQueue: append, lease, ack', () => {
     const sent = q.lease({ maxRecords: 1, maxBytes: 1e6 })!;
     q.ack(sent);
     const inFlight = q.lease({ maxRecords: 1, maxBytes: 1e6 })!; // row 2
-    clock += 500;
+    f.clock += 500;
     q.append([rec(4)]);
-    clock += 600; // rows 2,3 are 1,100 ms old, row 4 600 ms
+    f.clock += 600; // rows 2,3 are 1,100 ms old, row 4 600 ms
     expect(q.prune()).toEqual({ prunedSent: 0, droppedMaxAge: 1, more: false });
     expect(events).toEqual([{ reason: 'max_age', count: 1 }]);
     q.release(inFlight);
     expect(ids(q.lease({ maxRecords: 10, maxBytes: 1e6 })!.records)).toEqual([2, 4]);
-    clock += 5000;
+    f.clock += 5000;
     expect(q.prune()).toMatchObject({ prunedSent: 1 });
     expect(q.stats()).toMatchObject({ retainedRows: 0, droppedByReason: { max_age: 1 } });
   });
@@ -238,7 +221,7 @@ describe('SqliteQueue: append, lease, ack', () => {
     const first = q.lease({ maxRecords: 1, maxBytes: 1e6 })!;
     const rest = q.lease({ maxRecords: 2, maxBytes: 1e6 })!;
     q.ack(rest); // 2,3 sent first
-    clock += 2 * MERGE_MS; // acks closer than that share one sent time (sent-runs.ts)
+    f.clock += 2 * MERGE_MS; // acks closer than that share one sent time (sent-runs.ts)
     q.ack(first); // 1 sent last
     expect(q.prune()).toMatchObject({ prunedSent: 1 });
     const page = q.leaseSent({ sinceMs: 0, limit: 10 });
@@ -249,12 +232,12 @@ describe('SqliteQueue: append, lease, ack', () => {
     const q = open();
     for (let i = 1; i <= 6; i++) {
       q.append([{ col: 'c', doc: i % 2 ? 'odd' : 'even', ts: i, data: '{}' }]);
-      clock += 100;
+      f.clock += 100;
     }
     const start = 1_000_000;
     const l1 = q.lease({ maxRecords: 3, maxBytes: 1e6 })!;
     q.ack(l1); // sent at start+600
-    clock += 2 * MERGE_MS;
+    f.clock += 2 * MERGE_MS;
     q.ack(q.lease({ maxRecords: 3, maxBytes: 1e6 })!); // sent at start+2600
     const p1 = q.leaseSent({ sinceMs: start + 100, untilMs: start + 500, limit: 2 });
     expect([ids(p1.rows), p1.nextAfterId, p1.done]).toEqual([[2, 3], 3, false]);
@@ -275,9 +258,9 @@ describe('SqliteQueue: append, lease, ack', () => {
   it('keeps counters exact across restart and reads oldest unsent age', () => {
     const q = open();
     q.append([rec(1), rec(2)]);
-    clock += 1;
+    f.clock += 1;
     q.ack(q.lease({ maxRecords: 1, maxBytes: 1e6 })!);
-    clock += 250;
+    f.clock += 250;
     const before = q.stats();
     q.stop();
     const q2 = open();
@@ -289,14 +272,14 @@ describe('SqliteQueue: append, lease, ack', () => {
 
   it('applies and reports the synchronous setting', () => {
     expect(open({ synchronous: 'full' }).info()).toMatchObject({ journalMode: 'wal', synchronous: 2, schemaVersion: QUEUE_MIGRATIONS[QUEUE_MIGRATIONS.length - 1]!.version });
-    queues.pop()!.stop();
+    f.queues.pop()!.stop();
     expect(open({ synchronous: 'normal' }).info().synchronous).toBe(1);
-    queues.pop()!.stop();
+    f.queues.pop()!.stop();
     expect(open({ synchronous: 'off' }).info().synchronous).toBe(0);
   });
 
   it('refuses use before start and after stop; start and stop are idempotent', () => {
-    const q = new SqliteQueue({ path: join(dir.path, 'x.db') });
+    const q = new SqliteQueue({ path: join(f.dir.path, 'x.db') });
     expect(() => q.append([rec(1)])).toThrow(expect.objectContaining({ code: 'EDGE_ERR_QUEUE_CLOSED' }));
     const info = q.start();
     expect(q.start()).toBe(info);
