@@ -42,7 +42,7 @@ export class SentRuns {
   private readonly oldestStmt: Statement;
   private readonly beforeStmt: Statement;
   private readonly minLoSince: Statement;
-  private readonly covering: Statement;
+  private readonly maxHiStmt: Statement;
 
   constructor(db: Database) {
     this.insertRun = db.prepare('INSERT INTO sent_runs(lo, hi, sent_at) VALUES (?, ?, ?)');
@@ -53,7 +53,7 @@ export class SentRuns {
     this.oldestStmt = db.prepare('SELECT lo, hi, sent_at AS at FROM sent_runs ORDER BY sent_at, lo LIMIT ?');
     this.beforeStmt = db.prepare('SELECT lo, hi, sent_at AS at FROM sent_runs WHERE sent_at < ? ORDER BY sent_at, lo LIMIT ?');
     this.minLoSince = db.prepare('SELECT min(lo) FROM sent_runs WHERE sent_at >= ?').pluck();
-    this.covering = db.prepare('SELECT lo, hi, sent_at AS at FROM sent_runs WHERE lo <= ? ORDER BY lo DESC LIMIT 1');
+    this.maxHiStmt = db.prepare('SELECT max(hi) FROM sent_runs').pluck();
   }
 
   /** Loads the runs that end at or above `floor` (the cursor) into memory. */
@@ -65,15 +65,14 @@ export class SentRuns {
     this.mem = [];
   }
 
+  /** The highest id any run covers (0 without runs). */
+  maxHi(): number {
+    return (this.maxHiStmt.get() as number | null) ?? 0;
+  }
+
   /** The first run in memory that ends at or after `pos`. */
   from(pos: number): SentRun | undefined {
     return this.mem[indexFrom(this.mem, pos)];
-  }
-
-  /** The run holding `id`, read from the file (memory holds only the recent ones). */
-  runOf(id: number): SentRun | undefined {
-    const r = this.covering.get(id) as SentRun | undefined;
-    return r !== undefined && r.hi >= id ? r : undefined;
   }
 
   /**

@@ -132,7 +132,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
         schemaVersion: latestVersion(opts.migrations),
       };
       this.counters.load(db);
-      this.w.lastId = (this.o.rec.maxId.get() as number | null) ?? 0;
+      // Never below a sent run's end: a new row with an id inside a run would count as sent.
+      this.w.lastId = Math.max((this.o.rec.maxId.get() as number | null) ?? 0, sent.maxHi());
       this.book.clear();
       // The saved cursor is a lower bound; ids can restart lower if the newest rows were
       // deleted before a restart, hence the min().

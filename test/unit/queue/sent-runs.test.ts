@@ -38,6 +38,18 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
     expect(q2.lease({ maxRecords: 100, maxBytes: 1e6 })!.records.map((r) => r.id)).toEqual([10]);
   });
 
+  it('never hands out an id that a sent run covers, even after the rows of the run are gone', () => {
+    const q = open();
+    q.append([rec(1), rec(2), rec(3)]);
+    q.ack(q.lease({ maxRecords: 10, maxBytes: 1e6 })!);
+    q.database.prepare('DELETE FROM records').run(); // as if an operator emptied the table
+    q.stop();
+    const q2 = open();
+    q2.append([rec(4)]);
+    expect(q2.newestId()).toBe(4);
+    expect(q2.lease({ maxRecords: 10, maxBytes: 1e6 })!.records.map((r) => r.id)).toEqual([4]);
+  });
+
   it('hands out a lease as one ins payload built by SQLite, and its rows on demand', () => {
     const q = open();
     const records = Array.from({ length: 5 }, (_, i) => rec(i + 1));
