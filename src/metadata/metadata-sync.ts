@@ -10,7 +10,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import { backoffDelay, FluxionErrorCodes, isAuthRefusal, isFluxionError, type FluxionClient } from '../client/index.js';
+import { backoffDelay, isAuthRefusal, isFluxionError, type FluxionClient } from '../client/index.js';
 import type { MetadataPair } from '../mapping/types.js';
 import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } from '../queue/index.js';
 import { RateLimitedLog } from '../service/logger.js';
@@ -18,14 +18,12 @@ import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
 import { heartbeatKeys, heartbeatPairs } from './heartbeat.js';
 import { holdsSecret, metadataKey, staticPairs } from './static-metadata.js';
 import type { MetadataOptions, MetadataRetryOptions, MetadataState, MetadataStatus } from './types.js';
+import { classify, WriteVerdicts, type WriteOutcome } from './write-verdicts.js';
 
 /** Writes in flight at once (pipelined: the server answers in order). */
 const WINDOW = 8;
-/** A write whose connection closed this many times in a row is set aside as failed (a poison value). */
-const MAX_STRIKES = 3;
 
 type PumpOutcome = 'stopping' | 'lost' | 'auth';
-type WriteOutcome = 'ok' | 'failed' | 'retry' | 'lost' | 'auth';
 
 export interface MetadataSyncDeps {
   /** The started queue: the outbox lives in its file; the heartbeat reads its stats. */
@@ -59,7 +57,7 @@ export class MetadataSync {
   private connectionLost = false;
   private attempt = 0;
   private state: MetadataState = 'idle';
-  private readonly strikes = new Map<string, number>();
+  private readonly verdicts = new WriteVerdicts();
   private readonly counters = { written: 0, deleted: 0, skipped: 0, resyncs: 0, heartbeats: 0 };
   private lastResyncAt: number | null = null;
   private lastError: MetadataStatus['lastError'] = null;
@@ -326,7 +324,7 @@ export class MetadataSync {
     try {
       server = await this.client.getValues({ col }, { timeoutMs: this.deps.retry.requestTimeoutMs });
     } catch (err) {
-      const o = this.classify(err);
+      const o = classify(err);
       this.noteError(err);
       if (o === 'auth') return 'auth';
       if (o === 'lost' || o === 'retry') return this.stopping ? 'stopping' : 'lost';
@@ -360,7 +358,7 @@ export class MetadataSync {
     } catch (err) {
       return this.onWriteFailure(e, err);
     }
-    this.strikes.delete(`${e.col}\u0000${e.key}`);
+    this.verdicts.succeeded(e);
     if (e.op === 'set') this.counters.written++;
     else this.counters.deleted++;
     try {
@@ -374,24 +372,11 @@ export class MetadataSync {
 
   private onWriteFailure(e: KvEntry, err: unknown): WriteOutcome {
     this.noteError(err);
-    const outcome = this.classify(err);
-    const message = err instanceof Error ? err.message : String(err);
-    const id = `${e.col}\u0000${e.key}`;
-    if (outcome === 'lost' && !this.stopping && !isFluxionError(err, FluxionErrorCodes.CLIENT_CLOSED)) {
-      // A value that kills the connection each time would block every write behind it.
-      const strikes = (this.strikes.get(id) ?? 0) + 1;
-      this.strikes.set(id, strikes);
-      if (strikes < MAX_STRIKES) return 'lost';
-      this.strikes.delete(id);
-      this.safeFail(e, `the connection closed each time this was sent (${message})`);
-      this.logger.error({ key: e.key, op: e.op }, 'metadata write set aside: the connection closed each time it was sent');
-      return 'lost';
-    }
-    if (outcome === 'auth' || outcome === 'failed') {
-      this.safeFail(e, message);
-      if (outcome === 'failed') this.logger.error({ key: e.key, op: e.op, err: message }, 'FluxionDB refused a metadata write; retried at the next resync');
-    }
-    return outcome;
+    const v = this.verdicts.judge(e, err, this.stopping);
+    if (v.setAside !== null) this.safeFail(e, v.setAside);
+    if (v.poison) this.logger.error({ key: e.key, op: e.op }, 'metadata write set aside: the connection closed each time it was sent');
+    else if (v.outcome === 'failed') this.logger.error({ key: e.key, op: e.op, err: v.setAside }, 'FluxionDB refused a metadata write; retried at the next resync');
+    return v.outcome;
   }
 
   private safeFail(e: KvEntry, message: string): void {
@@ -399,21 +384,6 @@ export class MetadataSync {
       this.outbox!.fail(e, message);
     } catch (err) {
       this.noteError(err);
-    }
-  }
-
-  private classify(err: unknown): WriteOutcome {
-    if (isAuthRefusal(err)) return 'auth';
-    if (!isFluxionError(err)) return 'failed';
-    switch (err.code) {
-      case FluxionErrorCodes.SERVER:
-      case FluxionErrorCodes.VALIDATION:
-        return 'failed';
-      case FluxionErrorCodes.TIMEOUT:
-        // The server is slow or dropped the answer: the write may have landed; send again.
-        return 'retry';
-      default:
-        return 'lost';
     }
   }
 
