@@ -15,7 +15,8 @@
  * - new tables come as a new entry appended to QUEUE_MIGRATIONS; the metadata outbox
  *   (`KvOutbox`, migration 2) lives on `queue.database`, `readKvOutbox(path)` reads it read-only.
  */
-export { SqliteQueue, sqliteError } from './sqlite-queue.js';
+export { SqliteQueue } from './sqlite-queue.js';
+export { sqliteError } from './sqlite-errors.js';
 export { openQueueReadOnly, type ReadOnlyQueue } from './read-only.js';
 export { KvOutbox, readKvOutbox, type KvCounts, type KvEntry, type KvKey, type KvOp, type KvSource, type KvState, type KvWrite } from './kv-outbox.js';
 export { QUEUE_MIGRATIONS, applyMigrations, latestVersion, MetaKeys, type QueueMigration } from './schema.js';

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
-import { sqliteError } from './sqlite-queue.js';
+import { sqliteError } from './sqlite-errors.js';
 
 export type KvOp = 'set' | 'delete';
 export type KvState = 'pending' | 'acked' | 'failed';

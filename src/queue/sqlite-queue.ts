@@ -14,6 +14,7 @@ import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
 import { invalidRecords, RecordWriter } from './record-writer.js';
 import { DeadLetterOps } from './dead-letter-api.js';
 import { readInfo } from './read-only.js';
+import { sqliteError } from './sqlite-errors.js';
 import { RoomWaiters } from './room-waiters.js';
 import {
   DropReasons,
@@ -411,15 +412,4 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.emit('room');
     }
   }
-}
-
-/** Maps a SQLite failure to the agent's codes; SQLITE_FULL is the one callers retry on. */
-export function sqliteError(err: unknown, op: string): AgentError {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_FULL') {
-    return new AgentError(ErrorCodes.QUEUE_DISK_FULL, `queue ${op} failed: the disk (or maxFileBytes) is full; nothing was written`, {
-      cause: err,
-    });
-  }
-  return new AgentError(ErrorCodes.QUEUE_IO, `queue ${op} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
