@@ -132,7 +132,7 @@ export class Agent {
       this.warnings.warn(`dropped:${e.reason}`, { component: 'queue', reason: e.reason, count: e.count }, 'queue dropped readings'),
     );
     const stats = this.queue.stats();
-    this.logger.info({ component: 'queue', path: this.settings.queue.path, depth: stats.depth, schema: info.schemaVersion }, 'queue ready');
+    this.logger.info({ component: 'queue', path: this.settings.queue.path, depth: stats.depth, schema: info.schemaVersion, migratedFrom: info.migratedFrom }, 'queue ready');
     this.sender.start();
     this.logger.info({ component: 'sender', url: redactedUrl(this.settings.fluxiondb.url) }, 'sender started');
     this.housekeeping = setInterval(() => this.prune(), this.settings.housekeepingIntervalMs);
