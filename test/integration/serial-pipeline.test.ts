@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { unlinkSync } from 'node:fs';
 import { Agent } from '../../src/agent.js';
 import { parseConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
@@ -173,6 +174,27 @@ ${serialYaml}`;
     expect(said('serial port not available')).toBe(1);
     expect(said('serial port closed (unplugged?)')).toBe(1);
     expect(said('serial port is back')).toBe(1);
+  });
+
+  it('closes a port whose device node vanished even when no read error comes, and reopens it when it is back', async () => {
+    const dev = await pair();
+    const { port, lines } = await setup(`
+  - name: usb
+    path: ${dev.agentPath}
+    reopen: { base: 20ms, cap: 200ms }
+    rules:
+      - collection: usb
+        document: d
+        format: kv
+        timestamp: { field: ts, unit: ms }
+`);
+    await waitFor(() => port('usb').portState === 'open', { what: 'port open' });
+    // The link goes but the pty behind it stays: nothing makes the open port fail by itself.
+    unlinkSync(dev.agentPath);
+    await waitFor(() => port('usb').portState === 'waiting', { what: 'port closed by the device-node check' });
+    expect(lines().some((l) => String(l.msg).includes('serial port closed (unplugged?)'))).toBe(true);
+    await dev.restart();
+    await waitFor(() => port('usb').portState === 'open', { what: 'port reopened' });
   });
 
   it('writes the poll command on schedule and maps the answer; a missed answer is counted', async () => {

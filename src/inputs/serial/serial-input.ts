@@ -9,6 +9,7 @@
  * agent never notices. Lines read before a disconnect are committed at once; a partial
  * line cut by it is dead-lettered.
  */
+import { existsSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes } from '../../errors.js';
@@ -17,6 +18,9 @@ import { LineCommitter } from './line-committer.js';
 import { LineFramer } from './line-framer.js';
 import { Poller } from './poller.js';
 import type { SerialInputStatus, SerialPortOptions } from './types.js';
+
+/** How often an open port checks that its device node still exists, in ms. */
+const GONE_CHECK_MS = 1000;
 
 export interface SerialInputDeps {
   sink: MessageSink;
@@ -35,6 +39,7 @@ export class SerialInput implements Input {
   private wasOpenOnce = false;
   private attempt = 0;
   private reopenTimer: NodeJS.Timeout | null = null;
+  private goneCheck: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
   private framer: LineFramer;
   private committer: LineCommitter;
@@ -155,6 +160,12 @@ export class SerialInput implements Input {
     port.on('data', (chunk: Buffer) => this.framer.push(chunk));
     port.on('error', (err: Error) => this.recordError(err.message));
     port.on('close', () => this.onClosed(port));
+    // Some USB-serial drivers (and ptys) leave a read hanging when the device goes, without
+    // the error that would close the port: the device node vanishing says it as well.
+    this.goneCheck = setInterval(() => {
+      if (port === this.port && !existsSync(this.options.path)) port.close(() => undefined);
+    }, GONE_CHECK_MS);
+    this.goneCheck.unref();
     if (this.committer.waiting) port.pause();
     const o = this.options;
     if (this.wasOpenOnce) {
@@ -183,6 +194,7 @@ export class SerialInput implements Input {
 
   private onClosed(port: SerialPort): void {
     if (port !== this.port) return;
+    this.stopGoneCheck();
     this.port = null;
     this.portOpen = false;
     this.framer.end('incomplete line: the port closed before its delimiter');
@@ -236,6 +248,11 @@ export class SerialInput implements Input {
     return true;
   }
 
+  private stopGoneCheck(): void {
+    if (this.goneCheck !== null) clearInterval(this.goneCheck);
+    this.goneCheck = null;
+  }
+
   private recordError(message: string): void {
     this.lastError = { message, at: this.now() };
     this.deps.logger.debug({ port: this.options.name, err: message }, 'serial port error');
@@ -246,6 +263,7 @@ export class SerialInput implements Input {
     this.lifecycle = 'stopping';
     if (this.reopenTimer !== null) clearTimeout(this.reopenTimer);
     this.reopenTimer = null;
+    this.stopGoneCheck();
     this.poller?.stop();
     const port = this.port;
     if (port !== null) {
