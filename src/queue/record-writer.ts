@@ -217,13 +217,22 @@ export class RecordWriter {
   }
 }
 
-/** The records the server must not get (validateRecord), as dead letters. */
-export function invalidRecords(records: readonly FluxionRecord[]): DeadLetterInput[] {
-  const out: DeadLetterInput[] = [];
-  for (const record of records) {
+/**
+ * Splits records into those the server can take and those it must not get (validateRecord),
+ * the latter as dead letters. One pass; `good` is the input itself when all pass.
+ */
+export function splitInvalid(records: readonly FluxionRecord[]): { good: readonly FluxionRecord[]; bad: DeadLetterInput[] } {
+  let good: FluxionRecord[] | null = null;
+  const bad: DeadLetterInput[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
     const problem = validateRecord(record);
-    if (problem !== null) out.push({ reason: `invalid record: ${problem}`, source: 'queue', record });
+    if (problem === null) {
+      good?.push(record);
+      continue;
+    }
+    good ??= records.slice(0, i);
+    bad.push({ reason: `invalid record: ${problem}`, source: 'queue', record });
   }
-  return out;
+  return { good: good ?? records, bad };
 }
-

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
+import { validateRecord } from '../client/validate.js';
 import { MERGE_MS } from './sent-runs.js';
 
 /**
@@ -144,23 +145,25 @@ export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
  * dead letters here, once, as the sender would have done when sending them.
  */
 function deadLetterInvalidUnsent(db: Database): void {
-  const bad = db
-    .prepare(
-      `SELECT id, col, doc, ts, data, bytes FROM records WHERE sent_at IS NULL AND NOT (
-         typeof(ts) = 'integer' AND ts > 0 AND ts <= 9007199254740991 AND typeof(doc) = 'text' AND doc <> ''
-         AND typeof(col) = 'text' AND col <> '' AND typeof(data) = 'text')`,
-    )
-    .all() as Array<{ id: number; col: unknown; doc: unknown; ts: unknown; data: unknown; bytes: number }>;
+  // The same check as append() (validateRecord), not a copy of it in SQL. Collected first:
+  // better-sqlite3 refuses writes while an iterator is open.
+  const bad: Array<{ id: number; bytes: number; record: Record<string, unknown>; problem: string }> = [];
+  const unsent = db.prepare('SELECT id, col, doc, ts, data, bytes FROM records WHERE sent_at IS NULL');
+  for (const r of unsent.iterate() as Iterable<{ id: number; col: unknown; doc: unknown; ts: unknown; data: unknown; bytes: number }>) {
+    const record = { col: r.col, doc: r.doc, ts: r.ts, data: r.data };
+    const problem = validateRecord(record);
+    if (problem !== null) bad.push({ id: r.id, bytes: r.bytes, record, problem });
+  }
   if (bad.length === 0) return;
   const at = Date.now();
   const put = db.prepare("INSERT INTO dead_letters(at, reason, source, origin, payload, record) VALUES (?, ?, 'queue', NULL, NULL, ?)");
   const del = db.prepare('DELETE FROM records WHERE id = ?');
   const bump = db.prepare('UPDATE meta SET value = value + ? WHERE key = ?');
   let bytes = 0;
-  for (const r of bad) {
-    put.run(at, 'invalid record (found by the schema 3 upgrade)', JSON.stringify({ col: r.col, doc: r.doc, ts: r.ts, data: r.data }));
-    del.run(r.id);
-    bytes += r.bytes;
+  for (const b of bad) {
+    put.run(at, `invalid record (found by the schema 3 upgrade): ${b.problem}`, JSON.stringify(b.record));
+    del.run(b.id);
+    bytes += b.bytes;
   }
   bump.run(-bad.length, MetaKeys.UNSENT_ROWS);
   bump.run(-bytes, MetaKeys.UNSENT_BYTES);

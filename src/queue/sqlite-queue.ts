@@ -11,7 +11,7 @@ import { LeaseOps } from './lease-ops.js';
 import { RecordStore } from './record-store.js';
 import { SentRuns } from './sent-runs.js';
 import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
-import { invalidRecords, RecordWriter } from './record-writer.js';
+import { RecordWriter, splitInvalid } from './record-writer.js';
 import { DeadLetterOps } from './dead-letter-api.js';
 import { readInfo } from './read-only.js';
 import { sqliteError } from './sqlite-errors.js';
@@ -191,8 +191,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   append(records: readonly FluxionRecord[]): AppendResult {
     if (records.length === 0) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
     // Checked here, once, so that every stored row can be sent as SQLite encodes it.
-    const bad = invalidRecords(records);
-    const good = bad.length === 0 ? records : records.filter((r) => !bad.some((b) => b.record === r));
+    const { good, bad } = splitInvalid(records);
     let purged = 0;
     const result = this.write('append', () => {
       const at = this.now();

@@ -117,7 +117,11 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
       { lo: 5, hi: 5, at: f.clock + 5000 },
     ]);
     expect(q.stats()).toMatchObject({ depth: 1, deadLettered: 1, deadLetterDepth: 1 });
-    expect(q.listDeadLetters()[0]).toMatchObject({ source: 'queue', record: { col: 'c', doc: '', ts: 1006 } });
+    expect(q.listDeadLetters()[0]).toMatchObject({
+      source: 'queue',
+      reason: 'invalid record (found by the schema 3 upgrade): record.doc must be a non-empty string (got an empty string)',
+      record: { col: 'c', doc: '', ts: 1006 },
+    });
     expect(q.lease({ maxRecords: 10, maxBytes: 1e6 })!.records.map((r) => r.id)).toEqual([4]);
     expect(q.resendCandidates(f.clock + 1, { limit: 10 }).rows.map((r) => r.id)).toEqual([5]);
   });
