@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { backoffDelay, isAuthRefusal, isFluxionError, validateRecord, FluxionErrorCodes } from '../client/index.js';
+import { backoffDelay, isAuthRefusal, isFluxionError, FluxionErrorCodes } from '../client/index.js';
 import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
@@ -251,15 +251,11 @@ export class Sender extends EventEmitter {
   }
 
   private async send(batch: Batch): Promise<void> {
-    // A whole lease the queue encoded goes as it is (its rows passed the record checks in
-    // SQL); anything else is checked row by row here.
+    // The queue stores only records that pass validateRecord (checked at append): a whole
+    // lease goes as the payload SQLite encoded, a probe as its rows.
     const payload = batch.probe ? null : batch.lease.payload;
-    let rows: readonly QueuedRow[] | null = null;
-    if (payload === null) {
-      rows = this.dropInvalid(batch);
-      if (rows.length === 0) return;
-      batch.rows = rows;
-    }
+    const rows = payload === null ? batch.rows : null;
+    if (rows !== null && rows.length === 0) return;
     const started = this.now();
     try {
       const opts = { timeoutMs: this.options.requestTimeoutMs };
@@ -288,23 +284,6 @@ export class Sender extends EventEmitter {
     this.counters.sentBatches++;
     // Listeners (benchmarks, diagnostics) get the rows; without one, an encoded lease's rows are never read.
     if (this.listenerCount('acked') > 0) this.emit('acked', batch.rows);
-  }
-
-  /** Rows that would make the server store garbage or close the socket never leave: they are dead-lettered here. */
-  private dropInvalid(batch: Batch): readonly QueuedRow[] {
-    const rows = batch.rows;
-    let kept: QueuedRow[] | null = null;
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const problem = validateRecord(row);
-      if (problem === null) {
-        kept?.push(row);
-        continue;
-      }
-      kept ??= rows.slice(0, i);
-      this.deadLetter(batch.lease, row, `invalid record: ${problem}`);
-    }
-    return kept ?? rows;
   }
 
   private onSendFailure(batch: Batch, err: unknown): void {

@@ -21,7 +21,10 @@ export interface SenderLease {
  * sender can be reasoned about on its own.
  */
 export interface SenderQueue<L extends SenderLease = SenderLease> {
-  /** Leases the oldest unsent, unleased rows with id >= minId; null when there are none. */
+  /**
+   * Leases the oldest unsent, unleased rows with id >= minId; null when there are none.
+   * Every row passes validateRecord: the queue refuses (dead-letters) the others at append.
+   */
   lease(req: { maxRecords: number; maxBytes: number; minId?: number }): L | null;
   /** Marks the lease's rows sent (all, or only `ids`): the server acked them. */
   ack(lease: L, ids?: readonly number[]): unknown;

@@ -41,10 +41,9 @@ describe('poison isolation', () => {
     expect(agent.status().sender.deadLettered).toBe(1);
   });
 
-  it('dead-letters records that would be stored as garbage before they are sent (bypassing validation at the queue)', async () => {
+  it('never sends records that would be stored as garbage: the queue dead-letters them, the rest arrive', async () => {
     const { server, agent } = await setup('');
     await agent.start();
-    // Written straight into the queue file, as an older agent version or a hand edit might.
     const bad = [
       { col: 'telemetry', doc: '', ts: 1_700_000_000_001, data: '{}' },
       { col: 'telemetry', doc: 'd', ts: 0, data: '{}' },
@@ -57,6 +56,7 @@ describe('poison isolation', () => {
     const reasons = agent.queue.listDeadLetters({ limit: 10 }).map((d) => d.reason);
     expect(reasons).toHaveLength(2);
     for (const r of reasons) expect(r).toMatch(/^invalid record: /);
+    expect(agent.status().queue.deadLettered).toBe(2);
   });
 
   it('dead-letters a record larger than the frame limit alone', async () => {
