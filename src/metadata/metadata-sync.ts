@@ -10,7 +10,8 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import { backoffDelay, isAuthRefusal, isFluxionError, type FluxionClient } from '../client/index.js';
+import { isAuthRefusal, isFluxionError, type FluxionClient } from '../client/index.js';
+import { ReconnectBackoff } from '../reconnect-backoff.js';
 import type { MetadataPair } from '../mapping/types.js';
 import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } from '../queue/index.js';
 import { RateLimitedLog } from '../service/logger.js';
@@ -55,7 +56,7 @@ export class MetadataSync {
   private readonly wakeSignal = new WakeSignal();
   private resyncWanted = false;
   private connectionLost = false;
-  private attempt = 0;
+  private readonly reconnect: ReconnectBackoff;
   private state: MetadataState = 'idle';
   private readonly verdicts = new WriteVerdicts();
   private readonly counters = { written: 0, deleted: 0, skipped: 0, resyncs: 0, heartbeats: 0 };
@@ -79,6 +80,8 @@ export class MetadataSync {
     this.warnings = new RateLimitedLog(deps.logger);
     this.now = deps.now ?? Date.now;
     this.secrets = (deps.secrets ?? []).filter((v) => v !== '');
+    const r = deps.retry;
+    this.reconnect = new ReconnectBackoff({ baseMs: r.backoffBaseMs, capMs: r.backoffCapMs, resetAfterMs: r.backoffResetAfterMs });
   }
 
   /** Opens the outbox, records the static metadata, starts the schedules and the connection. Safe to call twice. */
@@ -283,7 +286,7 @@ export class MetadataSync {
         await this.authPause();
         continue;
       }
-      if (this.now() - upAt >= this.deps.retry.backoffResetAfterMs) this.attempt = 0;
+      this.reconnect.ended(this.now() - upAt);
       await this.backoff('metadata connection to FluxionDB lost; will reconnect');
     }
     this.state = 'stopped';
@@ -388,7 +391,7 @@ export class MetadataSync {
   }
 
   private async backoff(message: string): Promise<void> {
-    const delay = backoffDelay(this.attempt++, { baseMs: this.deps.retry.backoffBaseMs, capMs: this.deps.retry.backoffCapMs });
+    const delay = this.reconnect.next();
     this.state = 'backoff';
     this.warnings.warn('backoff', { retryInMs: delay, lastError: this.lastError?.message }, message);
     await this.sleep(delay);

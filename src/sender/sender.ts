@@ -7,7 +7,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { backoffDelay, isAuthRefusal, isFluxionError, FluxionErrorCodes } from '../client/index.js';
+import { isAuthRefusal, isFluxionError, FluxionErrorCodes } from '../client/index.js';
+import { ReconnectBackoff } from '../reconnect-backoff.js';
 import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
@@ -45,7 +46,7 @@ export class Sender extends EventEmitter {
   private connectionLost = false;
   private probeFailed = false;
   private authFailed = false;
-  private attempt = 0;
+  private readonly backoff: ReconnectBackoff;
   private liveMark = 0;
   private readonly counters = {
     connections: 0,
@@ -72,6 +73,7 @@ export class Sender extends EventEmitter {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.bucket = new TokenBucket(options.maxRecordsPerSecond, this.now);
+    this.backoff = new ReconnectBackoff({ baseMs: options.backoffBaseMs, capMs: options.backoffCapMs, resetAfterMs: options.backoffResetAfterMs });
     this.resender = new Resender(
       {
         windowMs: options.resendAfterReconnectMs,
@@ -161,7 +163,7 @@ export class Sender extends EventEmitter {
         if (isAuthRefusal(err)) {
           await this.authPause();
         } else {
-          const delay = backoffDelay(this.attempt++, { baseMs: this.options.backoffBaseMs, capMs: this.options.backoffCapMs });
+          const delay = this.backoff.next();
           this.state = 'backoff';
           this.logger.warn({ err: this.describe(err), retryInMs: delay }, 'cannot reach FluxionDB; will retry');
           await this.sleep(delay);
@@ -191,10 +193,11 @@ export class Sender extends EventEmitter {
         await this.authPause();
         continue;
       }
-      if (outcome === 'probe_failed' || this.now() - upAt >= this.options.backoffResetAfterMs) this.attempt = 0;
+      if (outcome === 'probe_failed') this.backoff.reset();
+      else this.backoff.ended(this.now() - upAt);
       // Isolating a poison record costs one connection per halving: reconnect at once.
       if (outcome === 'probe_failed') continue;
-      const delay = backoffDelay(this.attempt++, { baseMs: this.options.backoffBaseMs, capMs: this.options.backoffCapMs });
+      const delay = this.backoff.next();
       this.state = 'backoff';
       this.logger.warn({ retryInMs: delay, lastError: this.lastError?.message }, 'connection to FluxionDB lost; will reconnect');
       await this.sleep(delay);
