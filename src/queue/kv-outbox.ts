@@ -58,34 +58,20 @@ export interface KvCounts {
   failed: number;
 }
 
-interface Row {
-  col: string;
-  key: string;
-  source: KvSource;
-  op: KvOp;
-  value: string | null;
-  seq: number;
-  state: KvState;
-  attempts: number;
+/** A `kv_outbox` row as SQLite returns it: snake_case names, `retired` as 0 or 1. */
+type Row = Omit<KvEntry, 'lastError' | 'updatedAt' | 'ackedValue' | 'retired'> & {
   last_error: string | null;
   updated_at: number;
   acked_value: string | null;
   retired: number;
-}
+};
 
-const toEntry = (r: Row): KvEntry => ({
-  col: r.col,
-  key: r.key,
-  source: r.source,
-  op: r.op,
-  value: r.value,
-  seq: r.seq,
-  state: r.state,
-  attempts: r.attempts,
-  lastError: r.last_error,
-  updatedAt: r.updated_at,
-  ackedValue: r.acked_value,
-  retired: r.retired !== 0,
+const toEntry = ({ last_error, updated_at, acked_value, retired, ...same }: Row): KvEntry => ({
+  ...same,
+  lastError: last_error,
+  updatedAt: updated_at,
+  ackedValue: acked_value,
+  retired: retired !== 0,
 });
 
 /**
