@@ -2,16 +2,14 @@
  * wss:// through a real TLS terminator (as deployments put one in front of FluxionDB): a
  * self-signed certificate made with openssl, a TLS server piping to the dev server.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DevServer } from '../../src/devserver/index.js';
 import { FluxionClient, FluxionErrorCodes } from '../../src/client/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { rejection } from '../helpers/rejection.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const MASTER = 'tls-master-key';
 let server: DevServer;
@@ -21,13 +19,9 @@ let url: string;
 const dir = tempDir('fluxion-client-tls-');
 
 beforeAll(async () => {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-keyout', join(dir.path, 'key.pem'), '-out', join(dir.path, 'cert.pem'),
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  cert = readFileSync(join(dir.path, 'cert.pem'), 'utf8');
-  const key = readFileSync(join(dir.path, 'key.pem'), 'utf8');
+  const made = selfSignedCert(dir.path);
+  cert = made.cert;
+  const key = made.key;
   server = new DevServer({ port: 0, masterKey: MASTER });
   await server.start();
   proxy = createTlsServer({ key, cert }, (tlsSocket) => {

@@ -3,8 +3,6 @@
  * it), ws:// and wss:// — an aedes broker behind a real TLS server and real WebSocket servers
  * (plain and over HTTPS).
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +16,7 @@ import { MqttInput } from '../../src/inputs/mqtt/index.js';
 import { memoryLogger } from '../helpers/agent.js';
 import { QueueSink, mqttInputOptions, telemetry } from '../helpers/mqtt-harness.js';
 import { tempDir } from '../helpers/tmp.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
 
 const dir = tempDir('fluxion-mqtt-transports-');
@@ -33,14 +32,10 @@ let mqttsUrl: string;
 let wsUrl: string;
 
 beforeAll(async () => {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-keyout', join(dir.path, 'key.pem'), '-out', join(dir.path, 'cert.pem'),
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  ca = readFileSync(join(dir.path, 'cert.pem'), 'utf8');
+  const { cert, key } = selfSignedCert(dir.path);
+  ca = cert;
   broker = await Aedes.createBroker();
-  tls = createTlsServer({ key: readFileSync(join(dir.path, 'key.pem')), cert: ca }, (socket) => broker.handle(socket));
+  tls = createTlsServer({ key, cert }, (socket) => broker.handle(socket));
   await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
   mqttsUrl = `mqtts://127.0.0.1:${(tls.address() as AddressInfo).port}`;
   http = createHttpServer();
@@ -48,7 +43,7 @@ beforeAll(async () => {
   wss.on('connection', (ws) => broker.handle(createWebSocketStream(ws) as never));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   wsUrl = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  https = createHttpsServer({ key: readFileSync(join(dir.path, 'key.pem')), cert: ca });
+  https = createHttpsServer({ key, cert });
   wssTls = new WebSocketServer({ server: https });
   wssTls.on('connection', (ws) => broker.handle(createWebSocketStream(ws) as never));
   await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
