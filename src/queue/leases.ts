@@ -40,12 +40,6 @@ export class LeaseBook {
     return this.rows;
   }
 
-  /** True if `id` lies in a lease's run (every unsent row there is that lease's). */
-  isLeased(id: number): boolean {
-    const r = this.runFrom(id);
-    return r !== undefined && r.lo <= id;
-  }
-
   /**
    * The id intervals at or above `from` (and at or below `lastId`) that no lease and no sent
    * run covers, in ascending order: every row in them is unsent and free.

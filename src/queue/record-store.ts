@@ -41,8 +41,6 @@ export class RecordStore {
   readonly lightRange: Statement;
   /** (fromId, toId) -> id, bytes, enqueuedAt of the first row in [fromId, toId]. */
   readonly firstInRange: Statement;
-  /** (fromId, toId, limit) -> n, bytes, last: the first `limit` rows of [fromId, toId]. */
-  readonly rangeSummary: Statement;
   readonly deleteRange: Statement;
   /** (id) -> the row. */
   readonly rowById: Statement;
@@ -67,9 +65,6 @@ export class RecordStore {
     );
     this.firstInRange = db.prepare(
       'SELECT id, bytes, enqueued_at AS enqueuedAt FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT 1',
-    );
-    this.rangeSummary = db.prepare(
-      'SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes, max(id) AS last FROM (SELECT id, bytes FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?)',
     );
     this.deleteRange = db.prepare('DELETE FROM records WHERE id >= ? AND id <= ?');
     this.rowById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE id = ?`);

@@ -38,6 +38,19 @@ describe('SqliteQueue: sent runs, encoded leases, checks at append', () => {
     expect(q2.lease({ maxRecords: 100, maxBytes: 1e6 })!.records.map((r) => r.id)).toEqual([10]);
   });
 
+  it('an ack between two open runs joins them into one', () => {
+    const q = open();
+    q.append(Array.from({ length: 9 }, (_, i) => rec(i + 1)));
+    const [a, b, c] = [1, 2, 3].map(() => q.lease({ maxRecords: 3, maxBytes: 1e6 })!);
+    q.ack(a);
+    q.ack(c);
+    expect(runs(q)).toHaveLength(2);
+    f.clock += 5;
+    q.ack(b);
+    expect(runs(q)).toEqual([{ lo: 1, hi: 9, at: f.clock }]);
+    expect(q.stats()).toMatchObject({ depth: 0, sent: 9, retainedRows: 9 });
+  });
+
   it('never hands out an id that a sent run covers, even after the rows of the run are gone', () => {
     const q = open();
     q.append([rec(1), rec(2), rec(3)]);
