@@ -15,10 +15,10 @@ import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOp
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
 import { compileRules, type RuleSet } from './mapping/index.js';
-import type { MappingCounters, MappingOptions, MappingRuleSpec } from './mapping/types.js';
+import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, RawMessage } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
-import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } from './queue/index.js';
+import { SqliteQueue, type AppendResult, type DeadLetter, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './service/logger.js';
@@ -229,6 +229,50 @@ export class Agent {
    */
   reloadMetadata(options: MetadataOptions): void {
     if (this.state === 'started') this.metadata?.reconfigure(options);
+  }
+
+  /**
+   * Maps a message with the running rules, as `fluxion-edge map` does, and queues nothing.
+   * A fresh rule set each time, so a trial touches neither the live counters nor the
+   * collision guard (the same payload tried twice maps the same way twice).
+   */
+  previewMapping(message: RawMessage): MapResult {
+    return compileRules(this.ruleSpecs(), this.inputs.mapping).map(message);
+  }
+
+  /** MQTT filters and serial ports the running rules listen to. */
+  mappingTargets(): { topics: string[]; ports: string[] } {
+    if (this.rules === null) return { topics: [], ports: [] };
+    return { topics: this.rules.mqttFilters().map((f) => f.filter), ports: this.rules.serialPorts() };
+  }
+
+  /**
+   * Queues dead letters again: a stored record as it is, a raw MQTT or serial payload mapped
+   * by the running rules (one that still maps to nothing stays where it is). Removal and
+   * append share one transaction. Metadata pairs the mapping yields go to the metadata sync.
+   */
+  retryDeadLetters(ids: readonly number[]): RetryDeadLettersResult {
+    const rules = compileRules(this.ruleSpecs(), this.inputs.mapping);
+    const pairs: Parameters<MetadataSync['onMetadata']>[0][number][] = [];
+    const remap = (dl: DeadLetter) => {
+      if (dl.record !== null) return [dl.record];
+      if (dl.payload === null || dl.origin === null || (dl.source !== 'mqtt' && dl.source !== 'serial')) return null;
+      const msg: RawMessage = dl.source === 'mqtt'
+        ? { source: 'mqtt', topic: dl.origin, payload: dl.payload, receivedAt: dl.at }
+        : { source: 'serial', port: dl.origin, payload: dl.payload, receivedAt: dl.at };
+      const r = rules.map(msg);
+      if (!r.ok || (r.records.length === 0 && r.metadata.length === 0)) return null;
+      pairs.push(...r.metadata);
+      return [...r.records];
+    };
+    const result = this.queue.retryDeadLetters({ ids, remap });
+    if (result.records > 0) this.sender.notify(result.records);
+    if (pairs.length > 0) this.metadata?.onMetadata(pairs);
+    return result;
+  }
+
+  private ruleSpecs(): MappingRuleSpec[] {
+    return [...(this.inputs.mqtt?.rules ?? []), ...(this.inputs.serial ?? []).flatMap((s) => s.rules)];
   }
 
   /** The embedded broker's URL once started (devices publish there), else null. */

@@ -8,6 +8,9 @@
  */
 import type { Logger } from 'pino';
 import { Agent } from '../agent.js';
+import { FileConfigView } from '../console/config-view.js';
+import { ConsoleRoutes } from '../console/console-routes.js';
+import type { ConsoleSource } from '../console/console-source.js';
 import { formatProblems, loadConfig, problemsOf, type EdgeSettings } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
 import { assessLiveness } from '../service/health.js';
@@ -51,13 +54,28 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial }, settings.metadata);
   const startedAt = Date.now();
   const rule = { ...settings.health.rule, startedAt };
-  const http =
-    settings.health.server === null
-      ? null
-      : new HealthServer(
-          { ...settings.health.server, health: rule },
-          { source: agent, secrets: secretsOf(settings), gatewayId: settings.gateway.id, version },
-        );
+  const configView = new FileConfigView(configPath, io.env, loaded.config);
+  let http: HealthServer | null = null;
+  if (settings.health.server !== null) {
+    const secrets = secretsOf(settings);
+    const scrub = (text: string): string => http!.scrub(text);
+    const consoleRoutes =
+      settings.console === null
+        ? undefined
+        : new ConsoleRoutes(settings.console, {
+            source: consoleSource(agent, settings.agent.queue.path),
+            config: configView,
+            health: () => http!.health(),
+            scrub,
+            gatewayId: settings.gateway.id,
+            version,
+            startedAt,
+          });
+    http = new HealthServer(
+      { ...settings.health.server, health: rule },
+      { source: agent, secrets, gatewayId: settings.gateway.id, version, ...(consoleRoutes !== undefined ? { console: consoleRoutes } : {}) },
+    );
+  }
   const systemd = new SdNotifier({ env: io.env }, logger.child({ component: 'systemd' }));
   // Signals are ours from here on: the sender may drain a backlog while the inputs are still
   // starting, and a SIGTERM (systemctl stop) or SIGHUP (reload) then must not find the
@@ -70,7 +88,9 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     reloading = reloading
       .then(async () => {
         await systemd.reloading();
+        const before = settings;
         settings = await reloadAgent(agent, settings, configPath, io.env, logger);
+        if (settings !== before) configView.reloaded();
         await systemd.ready('running');
       })
       // One failed reload must not block the next ones, nor the stop that waits for them.
@@ -87,6 +107,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     return ExitCodes.FAILURE;
   }
   if (http !== null) logger.info({ component: 'health', url: http.url }, 'health and metrics served');
+  if (http !== null && settings.console !== null) logger.info({ component: 'console', url: `${http.url}/console/`, token: settings.console.token !== null }, 'web console served');
   await systemd.ready('running');
   systemd.startWatchdog(() => assessLiveness(agent.status(), Date.now(), rule).healthy);
   logger.info({ gateway: settings.gateway.id, config: configPath, version }, 'fluxion-edge running');
@@ -105,9 +126,32 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   return ExitCodes.OK;
 }
 
-/** Values that must never leave the process, scrubbed from /status answers. */
+/** Values that must never leave the process, scrubbed from /status answers and console pages. */
 function secretsOf(settings: EdgeSettings): string[] {
-  return [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password].filter((s): s is string => s !== undefined && s !== '');
+  return [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password, settings.console?.token ?? undefined].filter(
+    (s): s is string => s !== undefined && s !== '',
+  );
+}
+
+/** What the console may read and do, taken from the running agent. */
+function consoleSource(agent: Agent, queuePath: string): ConsoleSource {
+  return {
+    status: () => agent.status(),
+    rtt: () => agent.sender.rtt,
+    queuePath,
+    listDeadLetters: (f) => agent.queue.listDeadLetters(f),
+    deadLetterSummary: () => agent.queue.deadLetterSummary(),
+    retryDeadLetters: (ids) => agent.retryDeadLetters(ids),
+    purgeDeadLetters: (ids) => agent.queue.purgeDeadLetters({ ids }),
+    previewMapping: (m) => agent.previewMapping(m),
+    mappingTargets: () => agent.mappingTargets(),
+    metadata: () => (agent.metadata === null ? null : { status: agent.metadata.status(), entries: agent.metadata.entries() }),
+    resyncMetadata: () => {
+      if (agent.metadata === null) return false;
+      agent.metadata.requestResync();
+      return true;
+    },
+  };
 }
 
 function flush(logger: Logger): void {

@@ -63,6 +63,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const configPath = stringOption(parsed, 'config') ?? (queuePath === undefined ? DEFAULT_CONFIG : undefined);
   let endpoint: string | null = null;
   let secrets: string[] = [];
+  let token: string | null = null;
   if (configPath !== undefined) {
     try {
       const { settings } = loadConfig(configPath, io.env);
@@ -70,6 +71,8 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       const server = settings.health.server;
       if (server !== null) endpoint = `http://${connectHost(server.host)}:${server.port}/status`;
       secrets = [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password ?? ''].filter((s) => s !== '');
+      token = settings.console?.token ?? null;
+      if (token !== null) secrets.push(token);
     } catch (err) {
       if (!isAgentError(err, ErrorCodes.CONFIG_INVALID)) throw err;
       io.stderr.write(`fluxion-edge: cannot read the config ${configPath}:\n${formatProblems(problemsOf(err))}\n(give --queue FILE to read the queue without it)\n`);
@@ -82,7 +85,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     report.notes.push('live state unavailable: health.enabled is off in the config');
   } else {
     try {
-      report.live = await fetchLive(endpoint);
+      report.live = await fetchLive(endpoint, token);
       report.agent = 'running';
     } catch (err) {
       report.notes.push(`no answer from the agent at ${endpoint} (${(err as Error).message}): it is stopped, or still starting`);
@@ -113,9 +116,11 @@ function connectHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function fetchLive(url: string): Promise<LiveStatus> {
+/** `token`: the console's, which /status then requires. */
+function fetchLive(url: string, token: string | null): Promise<LiveStatus> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: LIVE_TIMEOUT_MS }, (res) => {
+    const headers = token === null ? {} : { Authorization: `Bearer ${token}` };
+    const req = request(url, { timeout: LIVE_TIMEOUT_MS, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));

@@ -47,6 +47,33 @@ export function presenceChecks(raw: Record<string, unknown>): RawProblem[] {
   return problems;
 }
 
+/**
+ * The console serves actions (retry, purge, resync): off loopback it must not be open to
+ * anyone on the plant network, so another address without a token is refused.
+ */
+export function consoleChecks(valid: ValidAt, raw: Record<string, unknown>): RawProblem[] {
+  if (valid(['console', 'enabled']) !== true) return [];
+  const problems: RawProblem[] = [];
+  if (valid(['health', 'enabled']) !== true) {
+    problems.push({ path: ['console', 'enabled'], message: "the console is served on the health endpoint's listener: set health.enabled: true" });
+  }
+  const host = valid(['health', 'host']);
+  const cons = raw.console;
+  const hasToken = isMap(cons) && typeof cons.token_file === 'string' && cons.token_file !== '';
+  if (typeof host === 'string' && !isLoopback(host) && !hasToken) {
+    problems.push({
+      path: ['console', 'token_file'],
+      message: `health.host is ${host}, not a loopback address: the console needs token_file there (anyone on that network could otherwise use it)`,
+    });
+  }
+  return problems;
+}
+
+/** 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** Serial ports: names and paths unique, delimiter or frame_regex. */
 export function serialChecks(raw: Record<string, unknown>): RawProblem[] {
   const problems: RawProblem[] = [];

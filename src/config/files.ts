@@ -17,9 +17,14 @@ export interface PemFiles {
 export interface FileContents {
   apiKey?: string;
   mqttPassword?: string;
+  /** The web console's access token (`console.token_file`). */
+  consoleToken?: string;
   fluxiondbTls: PemFiles;
   mqttTls: PemFiles;
 }
+
+/** Shortest console token accepted: a guessable token on a plant network is no protection. */
+const CONSOLE_TOKEN_MIN = 16;
 
 export function absolutePath(baseDir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
@@ -52,6 +57,11 @@ export function readConfigFiles(tree: Record<string, unknown>, baseDir: string):
 
   files.apiKey = read(['fluxiondb', 'api_key_file'], 'API key', readSecretFile, true);
   files.mqttPassword = read(['mqtt', 'password_file'], 'MQTT password', readSecretFile, true);
+  files.consoleToken = read(['console', 'token_file'], 'console token', readSecretFile, true);
+  if (files.consoleToken !== undefined && files.consoleToken.trim().length < CONSOLE_TOKEN_MIN) {
+    problems.push({ path: ['console', 'token_file'], message: `the console token must be at least ${CONSOLE_TOKEN_MIN} characters (e.g. \`openssl rand -hex 24 > FILE\`)` });
+    files.consoleToken = undefined;
+  }
   for (const [section, out, peer] of [['fluxiondb', files.fluxiondbTls, 'FluxionDB'], ['mqtt', files.mqttTls, 'MQTT']] as const) {
     const ca = read([section, 'tls', 'ca_file'], `${peer} CA`, readPemFile, false);
     const cert = read([section, 'tls', 'cert_file'], `${peer} client certificate`, readPemFile, false);

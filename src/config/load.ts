@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { isMappingError, serialRuleProblems, subscriptionProblems } from './rules-problems.js';
-import { numericChecks, presenceChecks, serialChecks, type ValidAt } from './cross-checks.js';
+import { consoleChecks, numericChecks, presenceChecks, serialChecks, type ValidAt } from './cross-checks.js';
 import type { Env } from './env-substitution.js';
 import { substituteEnv } from './env-substitution.js';
 import { absolutePath, readConfigFiles } from './files.js';
@@ -79,6 +79,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     ...presenceChecks(rawTree),
     ...serialChecks(rawTree),
     ...numericChecks(validAt(tree)),
+    ...consoleChecks(validAt(tree), rawTree),
     ...rulesProblems,
     ...files.problems,
   ]);

@@ -73,6 +73,14 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
       server: config.health.enabled ? { host: config.health.host, port: config.health.port } : null,
       rule: { staleAfterMs: config.health.stale_after, queueMaxBytes: q.max_bytes, queueMaxRows: q.max_rows },
     },
+    console:
+      config.console.enabled && config.health.enabled
+        ? {
+            token: files.consoleToken ?? null,
+            sampleIntervalMs: config.console.sample_interval,
+            sessionTtlMs: config.console.session_ttl,
+          }
+        : null,
   };
   const m = config.mqtt;
   if (m !== undefined) {

@@ -62,6 +62,15 @@ export interface EdgeSettings {
     /** The health rule's options; `startedAt` is the agent's start, known only at run time. */
     rule: Omit<HealthOptions, 'startedAt'>;
   };
+  /** The web console on the health listener; null when off (or when health is off). */
+  console: {
+    /** The access token; null on loopback without `token_file` (no login then). */
+    token: string | null;
+    /** Chart sampling interval, in ms. Default 5000. */
+    sampleIntervalMs: number;
+    /** Idle lifetime of a login session, in ms. Default 12 h. */
+    sessionTtlMs: number;
+  } | null;
 }
 
 export interface LoadedConfig {

@@ -184,6 +184,11 @@ export class MetadataSync {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Every key of the outbox with its state (synced, pending, failed), for the console. */
+  entries(): KvEntry[] {
+    return this.outbox?.entries(this.options.collection) ?? [];
+  }
+
   status(): MetadataStatus {
     if (this.outbox !== null) {
       try {

@@ -7,6 +7,8 @@ import {
   DropReasons,
   type AppendResult,
   type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterSummary,
   type DeadLetterInput,
   type QueueEvents,
   type RetryDeadLettersOptions,
@@ -55,8 +57,13 @@ export class DeadLetterOps {
     if (purged > 0) this.events.emit('dropped', { reason: DropReasons.DEAD_LETTER_CAP, count: purged });
   }
 
-  list(opts: { limit?: number; afterId?: number } = {}): DeadLetter[] {
-    return this.host.store().page(opts.afterId ?? 0, opts.limit ?? 100);
+  list(opts: DeadLetterFilter = {}): DeadLetter[] {
+    if (opts.reason === undefined && opts.source === undefined) return this.host.store().page(opts.afterId ?? 0, opts.limit ?? 100);
+    return this.host.store().search(opts);
+  }
+
+  summary(): DeadLetterSummary[] {
+    return this.host.store().summary();
   }
 
   count(): number {

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { FluxionRecord } from '../client/types.js';
-import type { DeadLetter, DeadLetterInput } from './types.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterInput, DeadLetterSummary } from './types.js';
 
 interface DeadLetterRow {
   id: number;
@@ -27,6 +27,8 @@ export class DeadLetterStore {
   private readonly purgeOldest: Statement;
   private readonly purgeBefore: Statement;
   private readonly count: Statement;
+  private readonly filtered: Statement;
+  private readonly summaryStmt: Statement;
   /** Rows in the table; counted at open (the table is capped, so COUNT is quick). */
   depth: number;
 
@@ -44,6 +46,17 @@ export class DeadLetterStore {
       'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE at < ? ORDER BY id LIMIT ?)',
     );
     this.count = db.prepare('SELECT count(*) AS n FROM dead_letters').pluck();
+    // The reason code is the text before the first ':' ("no_rule: ..."); NULL filters match all.
+    this.filtered = db.prepare(
+      `SELECT * FROM dead_letters WHERE id > @after
+         AND (@reason IS NULL OR substr(reason, 1, instr(reason || ':', ':') - 1) = @reason)
+         AND (@source IS NULL OR source = @source)
+       ORDER BY id LIMIT @limit`,
+    );
+    this.summaryStmt = db.prepare(
+      `SELECT substr(reason, 1, instr(reason || ':', ':') - 1) AS reason, source, count(*) AS count
+         FROM dead_letters GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
+    );
     this.depth = this.count.get() as number;
   }
 
@@ -74,6 +87,17 @@ export class DeadLetterStore {
 
   page(afterId: number, limit: number): DeadLetter[] {
     return (this.list.all(afterId, limit) as DeadLetterRow[]).map(toDeadLetter);
+  }
+
+  /** A page filtered by reason code and source (see DeadLetterFilter). */
+  search(f: DeadLetterFilter): DeadLetter[] {
+    const rows = this.filtered.all({ after: f.afterId ?? 0, limit: f.limit ?? 100, reason: f.reason ?? null, source: f.source ?? null });
+    return (rows as DeadLetterRow[]).map(toDeadLetter);
+  }
+
+  /** Counts per reason code and source, largest first. */
+  summary(): DeadLetterSummary[] {
+    return this.summaryStmt.all() as DeadLetterSummary[];
   }
 
   byId(id: number): DeadLetter | undefined {

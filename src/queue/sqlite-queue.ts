@@ -20,6 +20,8 @@ import {
   DropReasons,
   type AppendResult,
   type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterSummary,
   type DeadLetterInput,
   type DropReason,
   type Lease,
@@ -304,9 +306,14 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     return this.dl.addMany(items);
   }
 
-  /** Dead letters with id > afterId (default 0), oldest first, at most `limit` (default 100). */
-  listDeadLetters(opts?: { limit?: number; afterId?: number }): DeadLetter[] {
+  /** Dead letters with id > afterId (default 0), oldest first, at most `limit` (default 100), optionally by reason code and source. */
+  listDeadLetters(opts?: DeadLetterFilter): DeadLetter[] {
     return this.dl.list(opts);
+  }
+
+  /** Dead letters per reason code and source. */
+  deadLetterSummary(): DeadLetterSummary[] {
+    return this.dl.summary();
   }
 
   countDeadLetters(): number {

@@ -178,6 +178,25 @@ export interface DeadLetter {
   record: FluxionRecord | null;
 }
 
+/** Which dead letters a listing returns. */
+export interface DeadLetterFilter {
+  /** Only ids above this (paging). Default 0. */
+  afterId?: number;
+  /** Most rows. Default 100. */
+  limit?: number;
+  /** Only this reason code: the part of `reason` before the first `:` (e.g. `no_rule`). */
+  reason?: string;
+  /** Only this source (`mqtt`, `serial`, `sender`, `queue`, ...). */
+  source?: string;
+}
+
+/** Dead letters per reason code and source. */
+export interface DeadLetterSummary {
+  reason: string;
+  source: string;
+  count: number;
+}
+
 export interface RetryDeadLettersOptions {
   /** Dead letters to retry; default all (oldest first, up to `limit`). */
   ids?: readonly number[];

@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentStatus } from '../agent.js';
+import type { ConsoleRoutes } from '../console/console-routes.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { assessHealth, type HealthAssessment, type HealthOptions } from './health.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type RttSnapshot } from './metrics.js';
@@ -36,6 +37,8 @@ export interface HealthServerDeps {
   version?: string;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /** The web console, served under /console/ and /api/console/ when given. */
+  console?: ConsoleRoutes;
 }
 
 /** The body of `/status`. */
@@ -101,6 +104,7 @@ export class HealthServer {
       throw new AgentError(ErrorCodes.HEALTH_LISTEN, `cannot serve health and metrics on ${where}: ${(err as Error).message}`, { cause: err });
     }
     this.boundPort = (server.address() as AddressInfo).port;
+    this.deps.console?.start();
     this.sample();
     this.sampler = setInterval(() => this.sample(), RATE_SAMPLE_MS);
     this.sampler.unref();
@@ -112,6 +116,7 @@ export class HealthServer {
     this.server = null;
     if (this.sampler !== null) clearInterval(this.sampler);
     this.sampler = null;
+    this.deps.console?.stop();
     if (server === null) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
@@ -139,7 +144,8 @@ export class HealthServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (this.deps.console?.handle(req, res, path) === true) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       this.reply(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
       return;
@@ -154,9 +160,17 @@ export class HealthServer {
         case '/metrics':
           this.reply(res, 200, METRICS_CONTENT_TYPE, this.scrub(renderMetrics(this.deps.source.status(), this.deps.source.sender.rtt)));
           return;
-        case '/status':
+        case '/status': {
+          // With a console token, live status (inputs, errors, topics) is the console's to show.
+          const auth = this.deps.console?.auth;
+          const verdict = auth?.tokenRequired === true ? auth.check(req) : null;
+          if (verdict !== null && !verdict.ok) {
+            this.reply(res, 401, 'text/plain; charset=utf-8', 'the console token is required: send Authorization: Bearer <token>\n');
+            return;
+          }
           this.reply(res, 200, 'application/json', `${this.scrub(JSON.stringify(this.liveStatus()))}\n`);
           return;
+        }
         default:
           this.reply(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /metrics or /status\n');
       }
@@ -171,7 +185,7 @@ export class HealthServer {
   }
 
   /** Replaces every secret (and its URL-encoded form) with ***. */
-  private scrub(text: string): string {
+  scrub(text: string): string {
     let out = text;
     for (const s of this.deps.secrets ?? []) {
       if (s === undefined || s === '') continue;

@@ -4,6 +4,7 @@
  * One file per section; a new section is one file and one line below.
  */
 import { z } from 'zod';
+import { consoleSection } from './console.js';
 import { fluxiondbSection } from './fluxiondb.js';
 import { gatewaySection, logSection } from './gateway.js';
 import { healthSection } from './health.js';
@@ -26,6 +27,7 @@ export const configSchema = z
     serial: serialSection,
     metadata: metadataSection,
     health: healthSection,
+    console: consoleSection,
   })
   .meta({ title: 'fluxion-edge configuration', description: 'Configuration of the fluxion-edge agent (YAML).' });
 

@@ -16,6 +16,7 @@ describe('loading a config', () => {
       gateway: { id: 'gw-7' },
       log: { level: 'info' },
       health: { enabled: false, host: '127.0.0.1', port: 9464, stale_after: 60_000 },
+      console: { enabled: false, sample_interval: 5000, session_ttl: 43_200_000 },
       fluxiondb: {
         url: 'ws://db.example:8080', api_key: 'k-123', connection_name: 'fluxion-edge-gw-7',
         request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8 * 1024 * 1024,
@@ -35,6 +36,7 @@ describe('loading a config', () => {
       },
     });
     expect(settings.mqtt).toBeUndefined();
+    expect(settings.console).toBeNull();
     expect(settings.agent.sender).toEqual({
       batchMaxRecords: 1000, batchMaxBytes: 1_048_576, lingerMs: 20, window: 4, requestTimeoutMs: 15_000, backoffBaseMs: 500,
       backoffCapMs: 30_000, backoffResetAfterMs: 60_000, authRetryMs: 60_000, maxRecordsPerSecond: 0, order: 'live_first',
