@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { Agent } from '../agent.js';
 import { FileConfigView } from '../console/config-view.js';
 import { ConsoleRoutes } from '../console/console-routes.js';
-import type { ConsoleSource } from '../console/console-source.js';
+import { agentConsoleSource } from '../console/agent-console-source.js';
 import { formatProblems, loadConfig, problemsOf, type EdgeSettings } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
 import { assessLiveness } from '../service/health.js';
@@ -63,7 +63,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       settings.console === null
         ? undefined
         : new ConsoleRoutes(settings.console, {
-            source: consoleSource(agent, settings.agent.queue.path),
+            source: agentConsoleSource(agent, settings.agent.queue.path),
             config: configView,
             health: () => http!.health(),
             scrub,
@@ -131,27 +131,6 @@ function secretsOf(settings: EdgeSettings): string[] {
   return [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password, settings.console?.token ?? undefined].filter(
     (s): s is string => s !== undefined && s !== '',
   );
-}
-
-/** What the console may read and do, taken from the running agent. */
-function consoleSource(agent: Agent, queuePath: string): ConsoleSource {
-  return {
-    status: () => agent.status(),
-    rtt: () => agent.sender.rtt,
-    queuePath,
-    listDeadLetters: (f) => agent.queue.listDeadLetters(f),
-    deadLetterSummary: () => agent.queue.deadLetterSummary(),
-    retryDeadLetters: (ids) => agent.retryDeadLetters(ids),
-    purgeDeadLetters: (ids) => agent.queue.purgeDeadLetters({ ids }),
-    previewMapping: (m) => agent.previewMapping(m),
-    mappingTargets: () => agent.mappingTargets(),
-    metadata: () => (agent.metadata === null ? null : { status: agent.metadata.status(), entries: agent.metadata.entries() }),
-    resyncMetadata: () => {
-      if (agent.metadata === null) return false;
-      agent.metadata.requestResync();
-      return true;
-    },
-  };
 }
 
 function flush(logger: Logger): void {

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web console in a real headless Chromium (Debian's, driven by playwright-core),
  * against the built agent with the dev server and a real Mosquitto: login, live overview,
