@@ -278,6 +278,15 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   }
 
   /**
+   * When the newest ack on file was recorded (ms since the epoch), null when no sent row is
+   * retained. Acks are written only while the server answers, so after a lost link this is
+   * the last ack before it went down, however long ago that was, and across restarts too.
+   */
+  lastAckedAt(): number | null {
+    return this.open().sent.newestAt();
+  }
+
+  /**
    * Housekeeping, bounded per call (the agent calls it every few seconds): deletes sent
    * rows past retainSentMs or beyond retainSentBytes (oldest sent first), drops unsent rows
    * older than maxAgeMs, and saves the cursor.
