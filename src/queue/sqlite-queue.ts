@@ -32,6 +32,7 @@ import {
   type QueueOptions,
   type QueueStartInfo,
   type QueueStats,
+  type QueuedRecord,
   type RecordPage,
   type RetryDeadLettersOptions,
   type RetryDeadLettersResult,
@@ -275,6 +276,15 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   resendCandidates(sentSinceMs: number, opts: { afterId?: number; limit: number }): RecordPage<SentRecord> {
     return this.leases.resendCandidates(sentSinceMs, opts);
+  }
+
+  /**
+   * The newest `limit` rows still in the file (sent or not), oldest first: after a restart
+   * the collision guard learns from them what a broker may redeliver.
+   */
+  newestRecords(limit: number): QueuedRecord[] {
+    const last = this.w.lastId;
+    return this.open().rec.rowsIn(Math.max(1, last - limit + 1), last, limit);
   }
 
   /**
