@@ -4,42 +4,52 @@
  *
  * - **Same identity, same data: the same reading.** A QoS 1 redelivery (broker restart,
  *   lost PUBACK) or a device republishing is written again at the ts the original was
- *   given (inserts are idempotent) and counted as a duplicate, never bumped. The guard
- *   remembers the last RECENT_READINGS readings (identity as it arrived, data, ts given),
- *   which covers what a broker can redeliver: its in-flight window.
- * - **Same identity, different data: a collision.** Only the latest reading of each
- *   document is tracked for that: a reading whose ts falls in [arrived, given] of the
- *   latest run collides and (policy `bump`) gets given + 1, so three readings at t come
- *   out as t, t+1, t+2. Readings older than the latest pass through untouched: a collision
- *   with an older reading is not detected.
+ *   given (inserts are idempotent) and counted as a duplicate, never bumped.
+ * - **Same identity, different data: a collision.** A reading whose ts falls in
+ *   [arrived, given] of its document's latest run collides and (policy `bump`) gets
+ *   given + 1, so three readings at t come out as t, t+1, t+2. Readings older than the
+ *   latest pass through untouched: a collision with an older reading is not detected.
  * - **A device's own timestamp is never displaced by a substituted one** (receive time,
  *   after a timestamp before the floor or a rule without one). When a reading with its own
  *   ts lands on the slot a substituted reading took, the device reading keeps its ts (it is
  *   written after the other, so the server keeps it) and the substituted one moves to the
  *   next free ts: `displaced` tells the caller to write it there too.
  *
- * After a restart the memory is rebuilt from the queue's newest rows (`remember`): a
- * redelivery of a reading committed just before a crash is recognised by its data. Rows do
- * not say which ts they arrived with, so a bumped row is matched within the run of
- * occupied slots just below it. The memory is bounded; when full, the oldest is forgotten.
+ * What must be remembered for that is small: a redelivery of a reading that kept its own ts
+ * and is older than the latest passes through at that very ts, which is right. Only the
+ * latest run, bumped or moved readings and substituted ones are kept, at most PER_DOC per
+ * document (about one per document in steady traffic), with a reference to their data.
+ *
+ * After a restart the memory is rebuilt from the queue's newest rows (`remember`). Rows do
+ * not say which ts they arrived with, so a row may have been bumped from any slot of the
+ * run of occupied slots just below it: a redelivery with the same data arriving in that
+ * run is taken for it. The number of documents is bounded; the one seen first goes first.
  */
 
-/** How many recent readings the duplicate check remembers (about 200 bytes each). */
+/** How many of the queue's newest rows rebuild the memory after a restart or a reload. */
 export const RECENT_READINGS = 10_000;
 
-/** How far below a remembered row a redelivery may have arrived (bump chains longer are rare). */
+/** Readings remembered per document beyond the plain latest one (bumped, moved, substituted). */
+const PER_DOC = 16;
+
+/** How far below a remembered row a redelivery may have arrived (longer bump chains are rare). */
 const MAX_CHAIN = 16;
 
-interface LatestRun {
+interface Entry {
+  /** The ts it arrived with; from stored rows, the lowest it may have arrived with. */
+  lo: number;
   arrived: number;
   given: number;
+  data: string;
+  substituted: boolean;
 }
 
-interface Seen {
+interface DocState {
+  /** The latest run: readings arriving in [arrived, given] collide with it. */
+  arrived: number;
   given: number;
-  data: string;
-  /** Key of this reading's slot in `substitutedSlots`, when its ts was substituted. */
-  slot: string | null;
+  /** Oldest first, at most PER_DOC. */
+  entries: Entry[];
 }
 
 export interface RememberedRow {
@@ -59,55 +69,72 @@ export class CollisionGuard {
    * substituted one: that reading's data and the ts it moved to. Null otherwise.
    */
   displaced: { ts: number; data: string } | null = null;
-  private readonly latest = new Map<string, LatestRun>();
-  /** `col \0 doc \0 ts-as-arrived \0 data` -> what it was given; insertion order = age. */
-  private readonly recent = new Map<string, Seen>();
-  /** `col \0 doc \0 ts-given` of substituted readings still remembered. */
-  private readonly substitutedSlots = new Map<string, Seen>();
+  private readonly docs = new Map<string, DocState>();
 
   constructor(
     private readonly maxEntries: number,
     private readonly bump: boolean,
-    private readonly recentMax = RECENT_READINGS,
   ) {}
 
   /**
-   * Returns the ts to write for this reading, and remembers it. `substituted`: its ts is the
-   * receive time, not the device's own.
+   * Returns the ts to write for this reading, and remembers what it must. `substituted`:
+   * its ts is the receive time, not the device's own.
    */
   admit(col: string, doc: string, ts: number, data: string, substituted: boolean): number {
     this.displaced = null;
     const key = `${col}\u0000${doc}`;
-    const idKey = `${key}\u0000${ts}\u0000${data}`;
-    const seen = this.recent.get(idKey);
-    if (seen !== undefined) {
-      this.duplicates++;
-      return seen.given;
+    const st = this.docs.get(key);
+    if (st === undefined) {
+      this.track(key, { arrived: ts, given: ts, entries: [entry(ts, ts, data, substituted)] });
+      return ts;
     }
-    let run = this.latest.get(key);
-    if (!substituted && run !== undefined && this.substitutedSlots.size > 0 && this.bump) {
-      const moved = this.displace(key, ts, run);
-      if (moved) {
-        this.note(idKey, key, ts, data, false);
+    const entries = st.entries;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      if (ts <= e.arrived && ts >= e.lo && e.data === data) {
+        this.duplicates++;
+        return e.given;
+      }
+    }
+    if (!substituted && this.bump) {
+      for (const e of entries) {
+        if (!e.substituted || e.given !== ts) continue;
+        // The device's own reading takes the slot back; the substituted one moves up.
+        this.collisions++;
+        st.given = Math.max(st.given, ts) + 1;
+        e.given = st.given;
+        this.displaced = { ts: e.given, data: e.data };
+        push(entries, entry(ts, ts, data, false));
         return ts;
       }
     }
     let given = ts;
-    if (run === undefined) {
-      if (this.latest.size >= this.maxEntries) {
-        const oldest = this.latest.keys().next();
-        if (oldest.done !== true) this.latest.delete(oldest.value);
+    if (ts > st.given) {
+      st.arrived = ts;
+      st.given = ts;
+      // Plain readings of the old run are not needed any more: a redelivery keeps its own ts.
+      // In place, and the common case (one plain reading) reuses its object: this is the hot path.
+      let n = 0;
+      let spare: Entry | undefined;
+      for (const e of entries) {
+        if (e.substituted || e.given !== e.arrived || e.lo !== e.arrived) entries[n++] = e;
+        else spare = e;
       }
-      run = { arrived: ts, given: ts };
-      this.latest.set(key, run);
-    } else if (ts > run.given) {
-      run.arrived = ts;
-      run.given = ts;
-    } else if (ts >= run.arrived) {
+      entries.length = n;
+      if (spare !== undefined && !substituted) {
+        spare.lo = spare.arrived = spare.given = ts;
+        spare.data = data;
+        entries.push(spare);
+        return ts;
+      }
+    } else if (ts >= st.arrived) {
       this.collisions++;
-      if (this.bump) given = ++run.given;
+      if (this.bump) given = ++st.given;
+    } else if (!substituted) {
+      // Older than the latest, its own ts: passes through, and a redelivery will too.
+      return ts;
     }
-    this.note(idKey, key, given, data, substituted);
+    push(st.entries, entry(ts, given, data, substituted));
     return given;
   }
 
@@ -116,61 +143,59 @@ export class CollisionGuard {
    * restart or a reload). Rows count as readings with their own timestamps.
    */
   remember(rows: readonly RememberedRow[]): void {
-    const slots = new Map<string, Set<number>>();
+    const byDoc = new Map<string, RememberedRow[]>();
     for (const r of rows) {
       const key = `${r.col}\u0000${r.doc}`;
-      let set = slots.get(key);
-      if (set === undefined) slots.set(key, (set = new Set()));
-      set.add(r.ts);
+      const list = byDoc.get(key);
+      if (list === undefined) byDoc.set(key, [r]);
+      else list.push(r);
     }
-    // Exact identities first, so that a chain candidate never hides a reading's own ts.
-    for (const r of rows) this.note(`${r.col}\u0000${r.doc}\u0000${r.ts}\u0000${r.data}`, '', r.ts, r.data, false);
-    for (const r of rows) {
-      const key = `${r.col}\u0000${r.doc}`;
-      const occupied = slots.get(key)!;
-      for (let a = r.ts - 1, n = 0; n < MAX_CHAIN && occupied.has(a); a--, n++) {
-        const idKey = `${key}\u0000${a}\u0000${r.data}`;
-        if (!this.recent.has(idKey)) this.note(idKey, '', r.ts, r.data, false);
+    for (const [key, list] of byDoc) {
+      const occupied = new Set(list.map((r) => r.ts));
+      let top = -Infinity;
+      for (const ts of occupied) if (ts > top) top = ts;
+      const lowest = (ts: number): number => {
+        let lo = ts;
+        while (ts - lo < MAX_CHAIN && occupied.has(lo - 1)) lo--;
+        return lo;
+      };
+      const bottom = lowest(top);
+      // Rows that may have been bumped (a slot below them is taken) or that form the latest run.
+      const kept = list
+        .map((r) => ({ lo: lowest(r.ts), arrived: r.ts, given: r.ts, data: r.data, substituted: false }))
+        .filter((e) => e.lo < e.arrived || e.arrived >= bottom)
+        .slice(-PER_DOC);
+      const st = this.docs.get(key);
+      if (st === undefined) this.track(key, { arrived: bottom, given: top, entries: kept });
+      else {
+        for (const e of kept) push(st.entries, e);
+        if (top > st.given) {
+          st.arrived = bottom;
+          st.given = top;
+        }
       }
     }
-    for (const [key, occupied] of slots) {
-      const top = Math.max(...occupied);
-      let bottom = top;
-      while (occupied.has(bottom - 1)) bottom--;
-      const run = this.latest.get(key);
-      if (run === undefined || top > run.given) this.latest.set(key, { arrived: bottom, given: top });
-    }
   }
 
-  /** Documents whose latest reading is remembered. */
+  /** Documents remembered. */
   get size(): number {
-    return this.latest.size;
+    return this.docs.size;
   }
 
-  /** Moves a substituted reading off slot `ts` of `key` to the next free ts; true if there was one. */
-  private displace(key: string, ts: number, run: LatestRun): boolean {
-    const slot = `${key}\u0000${ts}`;
-    const occupant = this.substitutedSlots.get(slot);
-    if (occupant === undefined) return false;
-    this.substitutedSlots.delete(slot);
-    this.collisions++;
-    run.given = Math.max(run.given, ts) + 1;
-    occupant.given = run.given;
-    occupant.slot = `${key}\u0000${run.given}`;
-    this.substitutedSlots.set(occupant.slot, occupant);
-    this.displaced = { ts: run.given, data: occupant.data };
-    return true;
+  private track(key: string, st: DocState): void {
+    if (this.docs.size >= this.maxEntries) {
+      const oldest = this.docs.keys().next();
+      if (oldest.done !== true) this.docs.delete(oldest.value);
+    }
+    this.docs.set(key, st);
   }
+}
 
-  private note(idKey: string, key: string, given: number, data: string, substituted: boolean): void {
-    const seen: Seen = { given, data, slot: substituted ? `${key}\u0000${given}` : null };
-    this.recent.set(idKey, seen);
-    if (seen.slot !== null) this.substitutedSlots.set(seen.slot, seen);
-    if (this.recent.size <= this.recentMax) return;
-    const oldest = this.recent.entries().next();
-    if (oldest.done === true) return;
-    this.recent.delete(oldest.value[0]);
-    const gone = oldest.value[1];
-    if (gone.slot !== null && this.substitutedSlots.get(gone.slot) === gone) this.substitutedSlots.delete(gone.slot);
-  }
+function entry(arrived: number, given: number, data: string, substituted: boolean): Entry {
+  return { lo: arrived, arrived, given, data, substituted };
+}
+
+function push(entries: Entry[], e: Entry): void {
+  entries.push(e);
+  if (entries.length > PER_DOC) entries.shift();
 }

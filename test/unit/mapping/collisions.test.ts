@@ -63,15 +63,13 @@ describe('the same reading again (redelivery, republish)', () => {
     expect(after.send(T + 1, 5)).toEqual([`${T + 3}:5`]);
   });
 
-  it('forgets the oldest readings beyond its bound', async () => {
-    const { CollisionGuard } = await import('../../../src/mapping/collisions.js');
-    const guard = new CollisionGuard(100, true, 3);
-    for (let i = 0; i < 5; i++) guard.admit('c', 'd', T + i, `${i}`, false);
-    expect(guard.admit('c', 'd', T + 4, '4', false)).toBe(T + 4);
-    expect(guard.duplicates).toBe(1);
-    // T+0 was forgotten: older than the latest, it passes through untouched (as before this rule).
-    expect(guard.admit('c', 'd', T, '0', false)).toBe(T);
-    expect(guard.duplicates).toBe(1);
+  it('remembers only what a redelivery needs: bumped readings stay known, plain older ones keep their own ts anyway', () => {
+    const { set, send } = setup();
+    expect([send(T, 1), send(T, 2)].flat()).toEqual([`${T}:1`, `${T + 1}:2`]);
+    for (let i = 1; i <= 30; i++) send(T + 10 * i, 100 + i);
+    // Thirty newer readings later, both the bumped one and a plain one come back where they were.
+    expect([send(T, 2), send(T + 50, 105), send(T, 1)].flat()).toEqual([`${T + 1}:2`, `${T + 50}:105`, `${T}:1`]);
+    expect(set.counters.collisions).toBe(1);
   });
 });
 
