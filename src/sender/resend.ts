@@ -106,6 +106,7 @@ export class Resender {
       const held = await this.serverHolds(newest);
       if (held === true) {
         this.skipped++;
+        this.logger.info({ lastAckBeforeLoss: new Date(anchorMs).toISOString() }, 're-sent nothing: the server still holds the newest acked reading');
         return;
       }
       reason = held === false ? 'newest_ack_missing' : 'check_failed';

@@ -80,7 +80,7 @@ describe('resend after an outage longer than the resend window', () => {
       timeoutMs: 30_000,
       what: 'every reading on the restarted server',
     });
-    const said = agent.lines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('re-sent '));
+    const said = agent.lines().find((l) => /^re-sent \d+ readings/.test(String(l.msg)));
     return { agent, said };
   }
 
@@ -115,5 +115,6 @@ describe('resend after an outage longer than the resend window', () => {
     await server.start();
     await waitFor(() => agent.sender.status().resendsSkipped === 1, { what: 'the resend skipped' });
     expect(agent.sender.status().resentRecords).toBe(0);
+    expect(agent.lines().some((l) => l.msg === 're-sent nothing: the server still holds the newest acked reading')).toBe(true);
   });
 });
