@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent.js';
-import { FluxionClient } from '../../src/client/index.js';
 import type { FluxionRecord } from '../../src/client/types.js';
-import { agentSettings, makeRecords, memoryLogger, TEST_KEY } from '../helpers/agent.js';
-import { startCli } from '../helpers/cli.js';
+import { agentSettings, memoryLogger } from '../helpers/agent.js';
+import { heldByServer, liveFeed, startDevServerProcess } from '../helpers/devserver-process.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -24,13 +23,7 @@ describe('the server killed and back after an outage five times the resend windo
     cleanups.push(() => dir.cleanup());
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}`;
-    const startServer = async (): Promise<ReturnType<typeof startCli>> => {
-      const s = startCli(['dev-server', '--port', String(port), '--secret-key', TEST_KEY]);
-      cleanups.push(() => void (s.child.exitCode === null && s.child.kill('SIGKILL')));
-      await waitFor(() => s.output().includes('listening on'), { what: 'dev server listening' });
-      return s;
-    };
-    let server = await startServer();
+    let server = await startDevServerProcess(port, cleanups);
     const windowMs = 1_000;
     const { logger, lines } = memoryLogger();
     const agent = new Agent(agentSettings(dir.path, url, { sender: { resendAfterReconnectMs: windowMs } }), logger);
@@ -44,16 +37,12 @@ describe('the server killed and back after an outage five times the resend windo
     await agent.start();
     cleanups.push(() => agent.stop());
 
-    const sent: FluxionRecord[] = [];
-    let n = 0;
-    const feed = setInterval(() => {
-      const batch = makeRecords(20, { start: n, docs: 20, baseTs: 1_750_000_000_000 });
-      n += 20;
+    const feed = liveFeed((batch) => {
       for (const r of batch) byKey.set(`${r.doc}/${r.ts}`, r);
-      sent.push(...batch);
       agent.ingest(batch);
-    }, 10);
-    cleanups.push(() => clearInterval(feed));
+    });
+    const sent = feed.sent;
+    cleanups.push(() => feed.stop());
 
     // A few windows' worth of acks, then the crash.
     await waitFor(() => agent.status().queue.sent >= 3_000, { timeoutMs: 30_000, what: 'acks before the crash' });
@@ -61,21 +50,15 @@ describe('the server killed and back after an outage five times the resend windo
     await server.exited;
     const lastAckBeforeKill = Math.max(...ackedAt.values());
     await new Promise((r) => setTimeout(r, 5_000));
-    server = await startServer();
+    server = await startDevServerProcess(port, cleanups);
     await new Promise((r) => setTimeout(r, 500));
-    clearInterval(feed);
+    feed.stop();
     await waitFor(() => agent.status().queue.depth === 0 && lines().some((l) => /^re-sent \d+ readings/.test(String(l.msg))), {
       timeoutMs: 30_000,
       what: 'queue drained and the resend done',
     });
 
-    const reader = new FluxionClient({ url, apiKey: TEST_KEY });
-    cleanups.push(() => reader.close());
-    const held = new Set<string>();
-    for (let d = 0; d < 20; d++) {
-      const points = await reader.fetchDocument({ col: 'telemetry', doc: `device-${d}`, from: 1, to: 2_000_000_000_000 });
-      for (const p of points) held.add(`device-${d}/${p.ts}/${p.data}`);
-    }
+    const held = await heldByServer(url);
     // The restarted server remembers nothing: what was acked long before the kill is gone
     // (the real server would have written it to disk); the window before the last ack and
     // everything not acked before the kill must be there. Half a window of margin covers the

@@ -1,12 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent.js';
 import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
+import { publishWindowed } from '../helpers/mqtt-harness.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -85,7 +86,7 @@ describe('a reading that comes again is the same record', () => {
     const { broker, server, startAgent, device } = await setup({ persistence: true });
     const agent = await startAgent();
     const readings = Array.from({ length: 6_000 }, (_, i) => reading(i));
-    const publishing = publish(device, readings);
+    const publishing = publishWindowed(device, readings);
     // Restart until the broker has redelivered something (bounded): a restart with nothing in flight proves nothing.
     for (let restarts = 1; ; restarts++) {
       await waitFor(() => server.recordCount() >= restarts * 800, { timeoutMs: 30_000, what: 'part of the stream stored' });
@@ -110,7 +111,7 @@ describe('a reading that comes again is the same record', () => {
     const r = reading(1);
     const second = { ...r, payload: JSON.stringify({ ts: r.record.ts, v: 2 }), record: { ...r.record, data: '{"v":2}' } };
     // The same reading three times (lost PUBACKs), and once a different reading in the same millisecond.
-    await publish(device, [r, r, second, r]);
+    await publishWindowed(device, [r, r, second, r]);
     await waitFor(() => agent.status().ingest.committed === 4 && agent.status().queue.depth === 0, { what: 'all sent' });
     expect(held(server, 'dev-1')).toEqual([`${r.record.ts}:{"v":1}`, `${r.record.ts + 1}:{"v":2}`]);
     expect(agent.status().mapping).toMatchObject({ duplicates: 2, collisions: 1 });
@@ -134,26 +135,15 @@ describe('a reading that comes again is the same record', () => {
     let agent = await startAgent();
     const a = reading(3);
     const b = { ...a, payload: JSON.stringify({ ts: a.record.ts, v: 4 }) };
-    await publish(device, [a, b]);
+    await publishWindowed(device, [a, b]);
     await waitFor(() => agent.status().queue.depth === 0 && agent.status().ingest.committed === 2, { what: 'both sent' });
     expect(held(server, 'dev-3')).toEqual([`${a.record.ts}:{"v":3}`, `${a.record.ts + 1}:{"v":4}`]);
     await agent.stop();
 
     agent = await startAgent();
-    await publish(device, [b, a]);
+    await publishWindowed(device, [b, a]);
     await waitFor(() => agent.status().ingest.committed === 2 && agent.status().queue.depth === 0, { what: 'redeliveries sent' });
     expect(held(server, 'dev-3')).toEqual([`${a.record.ts}:{"v":3}`, `${a.record.ts + 1}:{"v":4}`]);
     expect(agent.status().mapping).toMatchObject({ duplicates: 2, collisions: 0 });
   });
 });
-
-/** Publishes QoS 1 with a bounded window of unacknowledged messages, in order. */
-async function publish(client: MqttClient, messages: ReadonlyArray<{ topic: string; payload: string }>): Promise<void> {
-  const inflight = new Set<Promise<unknown>>();
-  for (const m of messages) {
-    const p = client.publishAsync(m.topic, m.payload, { qos: 1 }).finally(() => inflight.delete(p));
-    inflight.add(p);
-    if (inflight.size >= 100) await Promise.race(inflight);
-  }
-  await Promise.all(inflight);
-}
