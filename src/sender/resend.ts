@@ -64,7 +64,7 @@ interface Pass {
 }
 
 const REASON_TEXT: Record<ResendReason, string> = {
-  newest_ack_missing: 'the server no longer holds the newest acked reading (it restarted and lost what it had not written to disk)',
+  newest_ack_missing: 'the server no longer holds the newest acked reading (it probably restarted and lost what it had not written to disk)',
   newest_ack_unknown: 'this process has seen no ack yet (it restarted), so the server may have lost what was acked before',
   check_failed: 'the server could not be asked whether it still holds the newest acked reading',
 };
@@ -127,7 +127,7 @@ export class Resender {
         lastAckBeforeLoss: new Date(pass.anchorMs).toISOString(),
         sinceLastAckMs: Math.max(0, this.now() - pass.anchorMs),
       },
-      `re-sent ${pass.sent} readings acked in the ${seconds(this.options.windowMs)} before the link was lost: ${REASON_TEXT[pass.reason]}`,
+      `re-sent ${pass.sent} readings acked in the ${this.options.windowMs / 1000} s before the link was lost: ${REASON_TEXT[pass.reason]}`,
     );
   }
 
@@ -186,8 +186,4 @@ export class Resender {
     while (pending.length > 0) await settleOldest();
     return !failed && live();
   }
-}
-
-function seconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
