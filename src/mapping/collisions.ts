@@ -89,31 +89,18 @@ export class CollisionGuard {
       return ts;
     }
     const entries = st.entries;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const e = entries[i]!;
-      if (ts <= e.arrived && ts >= e.lo && e.data === data) {
-        this.duplicates++;
-        return e.given;
-      }
-    }
-    if (!substituted && this.bump) {
-      for (const e of entries) {
-        if (!e.substituted || e.given !== ts) continue;
-        // The device's own reading takes the slot back; the substituted one moves up.
-        this.collisions++;
-        st.given = Math.max(st.given, ts) + 1;
-        e.given = st.given;
-        this.displaced = { ts: e.given, data: e.data };
-        push(entries, entry(ts, ts, data, false));
-        return ts;
-      }
-    }
-    let given = ts;
     if (ts > st.given) {
+      // A new latest run, the common case: nothing remembered can match a ts above every given.
       st.arrived = ts;
       st.given = ts;
       // Plain readings of the old run are not needed any more: a redelivery keeps its own ts.
-      // In place, and the common case (one plain reading) reuses its object: this is the hot path.
+      // The common case, one plain reading, reuses its object: this is the hot path.
+      const only = entries.length === 1 ? entries[0]! : undefined;
+      if (only !== undefined && !substituted && !only.substituted && only.given === only.arrived && only.lo === only.arrived) {
+        only.lo = only.arrived = only.given = ts;
+        only.data = data;
+        return ts;
+      }
       let n = 0;
       let spare: Entry | undefined;
       for (const e of entries) {
@@ -121,13 +108,35 @@ export class CollisionGuard {
         else spare = e;
       }
       entries.length = n;
-      if (spare !== undefined && !substituted) {
+      if (spare === undefined || substituted) {
+        push(entries, entry(ts, ts, data, substituted));
+      } else {
         spare.lo = spare.arrived = spare.given = ts;
         spare.data = data;
         entries.push(spare);
-        return ts;
       }
-    } else if (ts >= st.arrived) {
+      return ts;
+    }
+    let occupant: Entry | undefined;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      if (ts <= e.arrived && ts >= e.lo && e.data === data) {
+        this.duplicates++;
+        return e.given;
+      }
+      if (e.substituted && e.given === ts) occupant = e;
+    }
+    if (occupant !== undefined && !substituted && this.bump) {
+      // The device's own reading takes the slot back; the substituted one moves up.
+      this.collisions++;
+      st.given += 1;
+      occupant.given = st.given;
+      this.displaced = { ts: occupant.given, data: occupant.data };
+      push(entries, entry(ts, ts, data, false));
+      return ts;
+    }
+    let given = ts;
+    if (ts >= st.arrived) {
       this.collisions++;
       if (this.bump) given = ++st.given;
     } else if (!substituted) {
