@@ -14,7 +14,7 @@ import { IngestSink, type IngestCounters } from './ingest-sink.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
-import { compileRules, type RuleSet } from './mapping/index.js';
+import { compileRules, RECENT_READINGS, type RuleSet } from './mapping/index.js';
 import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, RawMessage } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
@@ -150,6 +150,8 @@ export class Agent {
     if (mqtt === undefined && serial.length === 0) return;
     // One rule set for every input, so one sink (and one collision guard) serves them all.
     this.rules = compileRules([...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)], this.inputs.mapping);
+    // What the broker may redeliver after a crash is among the newest rows: a redelivery is then the same reading.
+    this.rules.remember(this.queue.newestRecords(RECENT_READINGS));
     this.sink = new IngestSink(
       this.rules,
       this.queue,
@@ -204,6 +206,7 @@ export class Agent {
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
     const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping);
+    rules.remember(this.queue.newestRecords(RECENT_READINGS));
     const previous = this.rules.mqttFilters();
     const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
     this.inputs = inputs;

@@ -181,6 +181,11 @@ function liveLines(s: AgentStatus, rate: number, now: number): string[] {
   const ack = snd.lastAckAt === null ? 'no ack yet' : `last ack ${span(now - snd.lastAckAt)} ago`;
   out.push(`sender: ${snd.state}, ${rate} records/s (last minute), ${snd.sentRecords} sent, ${ack}, ${snd.reconnects} reconnects`);
   if (snd.lastError !== null) out.push(`  last error ${span(now - snd.lastError.at)} ago: ${snd.lastError.code} ${snd.lastError.message}`);
+  const m = s.mapping;
+  if (m !== null) {
+    // Duplicates are redeliveries written again as they were; collisions are different readings in one tick.
+    out.push(`mapping: ${m.records} records, ${m.duplicates} duplicates (redelivered, written again), ${m.collisions} collisions, ${m.badTimestamps} bad timestamps`);
+  }
   const md = s.metadata;
   if (md !== undefined) {
     out.push(`metadata: ${md.state}, collection ${md.collection}: ${md.inSync} in sync, ${md.pending} pending, ${md.failed} failed${md.failed > 0 ? ' (fluxion-edge metadata status)' : ''}`);

@@ -9,7 +9,7 @@ import { CompiledRuleSet, type RuleSet } from './rule-set.js';
 import type { MappingOptions, MappingProblem, MappingRuleSpec } from './types.js';
 
 export { MappingConfigError } from './errors.js';
-export { CollisionGuard } from './collisions.js';
+export { CollisionGuard, RECENT_READINGS } from './collisions.js';
 export type { RuleSet } from './rule-set.js';
 export {
   MAPPING_DEFAULTS,

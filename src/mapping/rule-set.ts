@@ -39,6 +39,12 @@ export interface RuleSet {
   mqttFilters(): Array<{ filter: string; qos: 0 | 1 | 2 }>;
   /** Serial port names some rule listens to, deduplicated in rule order. */
   serialPorts(): string[];
+  /**
+   * Gives the collision guard the newest stored records, oldest first (the queue's newest
+   * rows at start and after a reload), so that a redelivery of one of them is recognised
+   * as the same reading rather than bumped as a second one.
+   */
+  remember(rows: readonly FluxionRecord[]): void;
   /** Maps one message. Never throws for any payload. */
   map(msg: RawMessage): MapResult;
   /** A snapshot of the counters. */
@@ -116,7 +122,11 @@ export class CompiledRuleSet implements RuleSet {
   }
 
   get counters(): MappingCounters {
-    return { ...this.c, rejected: { ...this.rejected }, collisions: this.guard.collisions };
+    return { ...this.c, rejected: { ...this.rejected }, collisions: this.guard.collisions, duplicates: this.guard.duplicates };
+  }
+
+  remember(rows: readonly FluxionRecord[]): void {
+    this.guard.remember(rows);
   }
 
   map(msg: RawMessage): MapResult {
@@ -154,7 +164,11 @@ export class CompiledRuleSet implements RuleSet {
         this.rejected[out.code]++;
         (rejections ??= []).push({ rule: rule.index, code: out.code, reason: out.reason });
       } else if (rule.kind === 'records') {
-        (records ??= []).push(out as FluxionRecord);
+        const record = out as FluxionRecord;
+        (records ??= []).push(record);
+        // This reading took back its own ts from a substituted one: that one is written again, moved.
+        const moved = this.guard.displaced;
+        if (moved !== null) records.push({ col: record.col, doc: record.doc, ts: moved.ts, data: moved.data });
       } else {
         metadata = metadata === null ? (out as MetadataPair[]) : metadata.concat(out as MetadataPair[]);
       }
@@ -264,7 +278,7 @@ export class CompiledRuleSet implements RuleSet {
     const data = buildData(rule, body, root, msg.port, this.c);
     if (data instanceof Rejection) return data;
     if (fromReceiveTime && msg.receivedAt < this.floorMs) this.c.clockUnsynced++;
-    return { col, doc, ts: this.guard.admit(col, doc, ts), data };
+    return { col, doc, ts: this.guard.admit(col, doc, ts, data, fromReceiveTime), data };
   }
 
   private mapMetadata(rule: CompiledRule, msg: RawMessage): MetadataPair[] | Rejection | typeof SKIPPED {

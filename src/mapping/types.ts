@@ -140,8 +140,10 @@ export interface MappingOptions {
    */
   on_bad_timestamp?: 'receive_time' | 'dead_letter';
   /**
-   * Two readings of one (col, doc) with the same ts: `bump` gives the later one the next free
-   * ts (+1 in the output unit), `keep` lets the server overwrite. Counted either way. Default `bump`.
+   * Two readings of one (col, doc) with the same ts and different data: `bump` gives the
+   * later one the next free ts (+1 in the output unit; a reading stamped with its receive
+   * time moves rather than one with its own timestamp), `keep` lets the server overwrite.
+   * Counted either way. The same data again is a duplicate, never bumped. Default `bump`.
    */
   on_collision?: 'bump' | 'keep';
   /** How many documents the collision guard remembers (oldest first out). Default 100000. */
@@ -245,8 +247,13 @@ export interface MappingCounters {
   metadata: number;
   /** Rejections by code; a message failing in two rules counts twice. */
   rejected: Record<RejectCode, number>;
-  /** Readings whose (col, doc, ts) equalled the previous one of that document (bumped or kept). */
+  /** Readings whose (col, doc, ts) equalled a recent one of that document with other data (bumped or kept). */
   collisions: number;
+  /**
+   * Readings seen again with the same (col, doc, ts) and the same data (a QoS 1 redelivery,
+   * a device republishing): written again at the ts the first one was given, never bumped.
+   */
+  duplicates: number;
   /** Payload timestamps before `timestamp_floor` (replaced or dead-lettered). */
   badTimestamps: number;
   /** Records stamped with a receive time before the floor: the gateway clock is not set. */

@@ -43,6 +43,7 @@ export class SentRuns {
   private readonly beforeStmt: Statement;
   private readonly minLoSince: Statement;
   private readonly maxHiStmt: Statement;
+  private readonly newestAtStmt: Statement;
 
   constructor(db: Database) {
     this.insertRun = db.prepare('INSERT INTO sent_runs(lo, hi, sent_at) VALUES (?, ?, ?)');
@@ -54,6 +55,7 @@ export class SentRuns {
     this.beforeStmt = db.prepare('SELECT lo, hi, sent_at AS at FROM sent_runs WHERE sent_at < ? ORDER BY sent_at, lo LIMIT ?');
     this.minLoSince = db.prepare('SELECT min(lo) FROM sent_runs WHERE sent_at >= ?').pluck();
     this.maxHiStmt = db.prepare('SELECT max(hi) FROM sent_runs').pluck();
+    this.newestAtStmt = db.prepare('SELECT max(sent_at) FROM sent_runs').pluck();
   }
 
   /** Loads the runs that end at or above `floor` (the cursor) into memory. */
@@ -68,6 +70,11 @@ export class SentRuns {
   /** The highest id any run covers (0 without runs). */
   maxHi(): number {
     return (this.maxHiStmt.get() as number | null) ?? 0;
+  }
+
+  /** When the newest ack still on file was recorded, ms since the epoch; null without runs. */
+  newestAt(): number | null {
+    return this.newestAtStmt.get() as number | null;
   }
 
   /** The first run in memory that ends at or after `pos`. */

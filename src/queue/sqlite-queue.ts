@@ -34,6 +34,7 @@ import {
   type QueueOptions,
   type QueueStartInfo,
   type QueueStats,
+  type QueuedRecord,
   type RecordPage,
   type RetryDeadLettersOptions,
   type RetryDeadLettersResult,
@@ -277,6 +278,24 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   resendCandidates(sentSinceMs: number, opts: { afterId?: number; limit: number }): RecordPage<SentRecord> {
     return this.leases.resendCandidates(sentSinceMs, opts);
+  }
+
+  /**
+   * The newest `limit` rows still in the file (sent or not), oldest first: after a restart
+   * the collision guard learns from them what a broker may redeliver.
+   */
+  newestRecords(limit: number): QueuedRecord[] {
+    const last = this.w.lastId;
+    return this.open().rec.rowsIn(Math.max(1, last - limit + 1), last, limit);
+  }
+
+  /**
+   * When the newest ack on file was recorded (ms since the epoch), null when no sent row is
+   * retained. Acks are written only while the server answers, so after a lost link this is
+   * the last ack before it went down, however long ago that was, and across restarts too.
+   */
+  lastAckedAt(): number | null {
+    return this.open().sent.newestAt();
   }
 
   /**

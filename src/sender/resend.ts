@@ -4,6 +4,13 @@
  * and forgot what it acked last. Rows acked within the window go out again before new
  * work; inserts are idempotent, so when the server did not die this costs only bandwidth.
  *
+ * The window ends at the newest ack on file, not at the reconnect: nothing is acked while
+ * the link is down, so that ack is the last one before the link was lost, and what the
+ * server may have forgotten is what it acked in the window before it, however long the
+ * outage lasted (issue 11: counted back from the reconnect, a 60 s outage lost everything
+ * acked in the 30 s before the crash). Read from the queue file, it holds across an agent
+ * restart during the outage too.
+ *
  * Two refinements keep that cheap and keep it from starving new readings:
  * - When this process saw the last ack, it first asks the server for that very record.
  *   The server flushes everything it holds at each flush, so if the newest acked record is
@@ -13,6 +20,7 @@
  *   the next connection instead of starting over: a link that drops every few frames must
  *   not be fed the same re-sends forever while new readings wait.
  */
+import type { Logger } from 'pino';
 import type { FluxionRecord } from '../client/types.js';
 import type { QueuedRow, SenderClient, SenderQueue } from './types.js';
 
@@ -27,7 +35,7 @@ export function toRecords(rows: readonly QueuedRow[]): FluxionRecord[] {
 }
 
 export interface ResendOptions {
-  /** Rows acked this long before a reconnect are sent again, in ms. */
+  /** Rows acked this long before the last ack preceding a lost link are sent again, in ms; 0: never. */
   windowMs: number;
   batchMaxRecords: number;
   /** Pages in flight at once. */
@@ -42,12 +50,31 @@ export interface ResendClient extends SenderClient {
   ): Promise<Record<string, { ts: number; data: string }>>;
 }
 
+/** Why a pass was started: the server lacks the newest ack, or it could not be asked. */
+type ResendReason = 'newest_ack_missing' | 'newest_ack_unknown' | 'check_failed';
+
+interface Pass {
+  sinceMs: number;
+  afterId: number;
+  /** The last ack before the link was lost (the window's end), ms since the epoch. */
+  anchorMs: number;
+  reason: ResendReason;
+  /** Rows re-sent by this pass so far (over interrupted connections). */
+  sent: number;
+}
+
+const REASON_TEXT: Record<ResendReason, string> = {
+  newest_ack_missing: 'the server no longer holds the newest acked reading (it probably restarted and lost what it had not written to disk)',
+  newest_ack_unknown: 'this process has seen no ack yet (it restarted), so the server may have lost what was acked before',
+  check_failed: 'the server could not be asked whether it still holds the newest acked reading',
+};
+
 export class Resender {
   /** Records re-sent since start. */
   resent = 0;
   /** Reconnects after which the server still held the newest ack, so nothing was re-sent. */
   skipped = 0;
-  private pass: { sinceMs: number; afterId: number } | null = null;
+  private pass: Pass | null = null;
   private lastAcked: FluxionRecord | null = null;
 
   constructor(
@@ -56,6 +83,7 @@ export class Resender {
     private readonly client: ResendClient,
     private readonly now: () => number,
     private readonly onError: (err: unknown) => void,
+    private readonly logger: Logger,
   ) {}
 
   /** The newest record the server acked on this process's watch. */
@@ -65,26 +93,48 @@ export class Resender {
 
   /**
    * First thing on a new connection: decides whether a pass is needed (one read). Called
-   * before anything is inserted on the connection, so the answer is about the old server.
+   * before anything is inserted on the connection, so the answer is about the old server,
+   * and the newest ack on file is the last one before the link went down.
    */
   async check(): Promise<void> {
-    if (this.pass !== null) return;
+    if (this.pass !== null || this.options.windowMs <= 0) return;
+    const anchorMs = this.queue.lastAckedAt();
+    if (anchorMs === null) return;
     const newest = this.lastAcked;
-    if (newest !== null && (await this.serverHolds(newest))) {
-      this.skipped++;
-      return;
+    let reason: ResendReason = 'newest_ack_unknown';
+    if (newest !== null) {
+      const held = await this.serverHolds(newest);
+      if (held === true) {
+        this.skipped++;
+        this.logger.info({ lastAckBeforeLoss: new Date(anchorMs).toISOString() }, 're-sent nothing: the server still holds the newest acked reading');
+        return;
+      }
+      reason = held === false ? 'newest_ack_missing' : 'check_failed';
     }
-    this.pass = { sinceMs: this.now() - this.options.windowMs, afterId: 0 };
+    this.pass = { sinceMs: anchorMs - this.options.windowMs, afterId: 0, anchorMs, reason, sent: 0 };
   }
 
   /** Sends the pending pass, if any; `live()` turns false when the connection is lost or we stop. */
   async run(live: () => boolean): Promise<void> {
-    if (this.pass !== null && (await this.runPass(this.pass, live))) this.pass = null;
+    const pass = this.pass;
+    if (pass === null || !(await this.runPass(pass, live))) return;
+    this.pass = null;
+    this.logger.info(
+      {
+        resent: pass.sent,
+        reason: pass.reason,
+        windowMs: this.options.windowMs,
+        lastAckBeforeLoss: new Date(pass.anchorMs).toISOString(),
+        sinceLastAckMs: Math.max(0, this.now() - pass.anchorMs),
+      },
+      `re-sent ${pass.sent} readings acked in the ${this.options.windowMs / 1000} s before the link was lost: ${REASON_TEXT[pass.reason]}`,
+    );
   }
 
-  private async serverHolds(record: FluxionRecord): Promise<boolean> {
+  /** True: the server holds it; false: it does not; null: the question could not be asked. */
+  private async serverHolds(record: FluxionRecord): Promise<boolean | null> {
     // A document written `/.../` would be read as a regex by qry: no exact question possible.
-    if (record.doc.length > 1 && record.doc.startsWith('/')) return false;
+    if (record.doc.length > 1 && record.doc.startsWith('/')) return null;
     try {
       const found = await this.client.fetchLatestRecords(
         { col: record.col, ts: record.ts, doc: record.doc },
@@ -94,12 +144,12 @@ export class Resender {
       return point !== undefined && point.ts === record.ts && point.data === record.data;
     } catch (err) {
       this.onError(err);
-      return false;
+      return null;
     }
   }
 
   /** Sends the pass's pages, pipelined; true when it went through to the end. */
-  private async runPass(pass: { sinceMs: number; afterId: number }, live: () => boolean): Promise<boolean> {
+  private async runPass(pass: Pass, live: () => boolean): Promise<boolean> {
     let afterId = pass.afterId;
     let failed = false;
     const pending: Array<{ sent: Promise<boolean>; lastId: number }> = [];
@@ -118,6 +168,7 @@ export class Resender {
         const sent = this.client.insertMultipleRecords(toRecords(page.rows), { timeoutMs: this.options.requestTimeoutMs }).then(
           () => {
             this.resent += n;
+            pass.sent += n;
             return true;
           },
           (err: unknown) => {

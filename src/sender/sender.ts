@@ -85,6 +85,7 @@ export class Sender extends EventEmitter {
       this.client,
       this.now,
       (err) => this.noteError(err),
+      this.logger,
     );
   }
 

@@ -34,6 +34,8 @@ export interface SenderQueue<L extends SenderLease = SenderLease> {
   deadLetterLeased(lease: L, ids: readonly number[], reason: string): unknown;
   /** The highest row id appended so far (0 for an empty queue). */
   newestId(): number;
+  /** When the newest ack on file was recorded, ms since the epoch; null when none is retained. */
+  lastAckedAt(): number | null;
   /** Rows acked at or after `sentSinceMs`, ascending by id, in pages (a page may be empty and not done). */
   resendCandidates(
     sentSinceMs: number,
@@ -78,7 +80,11 @@ export interface SenderOptions {
   maxRecordsPerSecond: number;
   /** `live_first` sends fresh readings ahead of a backlog; `oldest_first` drains strictly in order. Default live_first. */
   order: SendOrder;
-  /** After every (re)connect, re-send what was acked in this many ms before it. Default 30000. */
+  /**
+   * After every (re)connect that may have followed a server crash, re-send what was acked in
+   * this many ms before the last ack preceding the lost link (not before the reconnect: an
+   * outage's length must not matter). Default 30000.
+   */
   resendAfterReconnectMs: number;
 }
 

@@ -101,6 +101,7 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
     );
     e.metric('fluxion_edge_mapping_filtered_total', 'counter', 'Messages skipped by design (NMEA sentences not wanted or without a fix) since start.', m.filtered);
     e.metric('fluxion_edge_mapping_collisions_total', 'counter', 'Readings whose timestamp equalled the previous one of their document since start.', m.collisions);
+    e.metric('fluxion_edge_mapping_duplicates_total', 'counter', 'Readings seen again with the same identity and data (redeliveries), written again unchanged, since start.', m.duplicates);
     e.metric('fluxion_edge_mapping_bad_timestamps_total', 'counter', 'Payload timestamps before mapping.timestamp_floor since start.', m.badTimestamps);
     e.metric('fluxion_edge_mapping_clock_unsynced_total', 'counter', 'Records stamped while the gateway clock was before the floor since start.', m.clockUnsynced);
   }

@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FluxionClient } from '../../src/client/index.js';
-import type { FluxionRecord } from '../../src/client/types.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { Agent } from '../../src/agent.js';
 import { SqliteQueue } from '../../src/queue/index.js';
 import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
-import { startCli } from '../helpers/cli.js';
+import { heldByServer, liveFeed, startDevServerProcess } from '../helpers/devserver-process.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -57,47 +55,29 @@ describe('crashes', () => {
     cleanups.push(() => dir.cleanup());
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}`;
-    const startServer = async (): Promise<ReturnType<typeof startCli>> => {
-      const s = startCli(['dev-server', '--port', String(port), '--secret-key', TEST_KEY]);
-      killOnCleanup(s);
-      await waitFor(() => s.output().includes('listening on'), { what: 'dev server listening' });
-      return s;
-    };
-    let server = await startServer();
+    let server = await startDevServerProcess(port, cleanups);
     const { logger } = memoryLogger();
     const agent = new Agent(agentSettings(dir.path, url), logger);
     await agent.start();
     cleanups.push(() => agent.stop());
 
     // A live stream: 20 readings every 10 ms from 20 devices.
-    const sent: FluxionRecord[] = [];
-    let n = 0;
-    const feed = setInterval(() => {
-      const batch = makeRecords(20, { start: n, docs: 20, baseTs: 1_750_000_000_000 });
-      n += 20;
-      sent.push(...batch);
-      agent.ingest(batch);
-    }, 10);
-    cleanups.push(() => clearInterval(feed));
+    const feed = liveFeed((batch) => agent.ingest(batch));
+    const sent = feed.sent;
+    cleanups.push(() => feed.stop());
 
     await waitFor(() => agent.status().queue.sent >= 2_000, { timeoutMs: 20_000, what: 'acks before the crash' });
     server.child.kill('SIGKILL');
     await server.exited;
     const ackedBeforeCrash = agent.status().queue.sent;
     await new Promise((r) => setTimeout(r, 500));
-    server = await startServer();
+    server = await startDevServerProcess(port, cleanups);
     await new Promise((r) => setTimeout(r, 1_000));
-    clearInterval(feed);
+    feed.stop();
     await waitFor(() => agent.status().queue.depth === 0, { timeoutMs: 30_000, what: 'queue drained' });
 
     // Read back through a real client: the server runs in another process.
-    const reader = new FluxionClient({ url, apiKey: TEST_KEY });
-    cleanups.push(() => reader.close());
-    const held = new Set<string>();
-    for (let d = 0; d < 20; d++) {
-      const points = await reader.fetchDocument({ col: 'telemetry', doc: `device-${d}`, from: 1, to: 2_000_000_000_000 });
-      for (const p of points) held.add(`device-${d}/${p.ts}/${p.data}`);
-    }
+    const held = await heldByServer(url);
     const missing = sent.filter((r) => !held.has(`${r.doc}/${r.ts}/${r.data}`));
     expect(ackedBeforeCrash).toBeGreaterThanOrEqual(2_000);
     expect(missing).toEqual([]);

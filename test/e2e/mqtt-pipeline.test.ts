@@ -1,71 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import { Agent } from '../../src/agent.js';
 import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
+import { publishAll } from '../helpers/mqtt-harness.js';
+import { pipelineConfigYaml, pipelineReading as reading } from '../helpers/pipeline-config.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BASE_TS = 1_760_000_000_000;
-
-function configYaml(opts: { dir: string; brokerUrl: string; serverUrl: string; clientId: string }): string {
-  return `
-gateway: { id: gw-test }
-log: { level: info }
-fluxiondb:
-  url: ${opts.serverUrl}
-  api_key: \${FLUXION_API_KEY}
-queue:
-  path: ${join(opts.dir, 'queue.db')}
-sender:
-  backoff: { base: 50ms, cap: 500ms }
-  linger: 5ms
-mqtt:
-  url: ${opts.brokerUrl}
-  client_id: ${opts.clientId}
-  subscriptions:
-    - topic: sensors/{site}/{device}/telemetry
-      collection: telemetry
-      document: "{device}"
-      timestamp: { field: ts, unit: ms }
-      fields: { temperature: temp }
-      coerce: number
-      tags: { site: "{site}" }
-`;
-}
-
-/** A reading as the test publishes it, and the record the mapping must make of it. */
-function reading(i: number): { topic: string; payload: string; record: { col: string; doc: string; ts: number; data: string } } {
-  const device = `dev-${i % 50}`;
-  const ts = BASE_TS + i;
-  const temp = (i % 300) / 10;
-  return {
-    topic: `sensors/plant-3/${device}/telemetry`,
-    payload: JSON.stringify({ ts, temp }),
-    record: { col: 'telemetry', doc: device, ts, data: JSON.stringify({ temperature: temp, site: 'plant-3' }) },
-  };
-}
-
-async function publishAll(url: string, messages: Array<{ topic: string; payload: string | Buffer }>, qos: 0 | 1 = 1): Promise<void> {
-  const pub = await mqtt.connectAsync(url, { clientId: `pub-${process.pid}-${Math.random()}`, clean: true });
-  try {
-    // A bounded window of unacknowledged publishes, so the test does not buffer 50,000 at once.
-    const inflight = new Set<Promise<unknown>>();
-    for (const m of messages) {
-      const p = pub.publishAsync(m.topic, m.payload, { qos }).finally(() => inflight.delete(p));
-      inflight.add(p);
-      if (inflight.size >= 200) await Promise.race(inflight);
-    }
-    await Promise.all(inflight);
-  } finally {
-    await pub.endAsync();
-  }
-}
 
 describe('MQTT to FluxionDB, end to end', () => {
   const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -80,7 +27,7 @@ describe('MQTT to FluxionDB, end to end', () => {
     await server.start();
     cleanups.push(() => dir.cleanup(), () => broker.stop(), () => server.stop());
     const configPath = join(dir.path, 'config.yaml');
-    writeFileSync(configPath, configYaml({ dir: dir.path, brokerUrl: broker.url, serverUrl: server.url, clientId: 'fluxion-edge-e2e' }));
+    writeFileSync(configPath, pipelineConfigYaml({ dir: dir.path, brokerUrl: broker.url, serverUrl: server.url, clientId: 'fluxion-edge-e2e' }));
     return { dir, broker, server, configPath };
   }
 

@@ -153,3 +153,24 @@ export async function publishRange(pub: MqttClient, from: number, to: number, { 
   await Promise.all(pending);
   return acked.sort((a, b) => a - b);
 }
+
+/** Publishes in order with a bounded window of unacknowledged QoS 1 publishes, so a test never buffers 50,000 at once. */
+export async function publishWindowed(client: MqttClient, messages: ReadonlyArray<{ topic: string; payload: string | Buffer }>, qos: 0 | 1 = 1): Promise<void> {
+  const inflight = new Set<Promise<unknown>>();
+  for (const m of messages) {
+    const p = client.publishAsync(m.topic, m.payload, { qos }).finally(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= 200) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+}
+
+/** `publishWindowed` from a publisher of its own, connected for the purpose and closed after. */
+export async function publishAll(url: string, messages: ReadonlyArray<{ topic: string; payload: string | Buffer }>, qos: 0 | 1 = 1): Promise<void> {
+  const pub = await mqtt.connectAsync(url, { clientId: `pub-${process.pid}-${Math.random()}`, clean: true });
+  try {
+    await publishWindowed(pub, messages, qos);
+  } finally {
+    await pub.endAsync();
+  }
+}

@@ -16,7 +16,7 @@ export const mappingSection = z
       description: 'A payload timestamp before the floor: `receive_time` uses the receive time instead, `dead_letter` rejects the message. Counted either way.',
     }),
     on_collision: z.enum(['bump', 'keep']).default(MAPPING_DEFAULTS.on_collision).meta({
-      description: 'Two readings of one document with the same timestamp: `bump` gives the later one the next free timestamp (+1 in the output unit), `keep` lets the server overwrite the first. Counted either way.',
+      description: 'Two readings of one document with the same timestamp and different data: `bump` gives the later one the next free timestamp (+1 in the output unit; a reading stamped with its receive time moves, never one with its own timestamp), `keep` lets the server overwrite the first. Counted either way. The same data again (a QoS 1 redelivery, a device republishing) is a duplicate: written again at the same timestamp, counted, never bumped.',
     }),
     collision_memory: int(1).default(MAPPING_DEFAULTS.collision_memory).meta({
       description: 'How many documents the collision guard remembers (least recently used out).',

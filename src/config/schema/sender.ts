@@ -32,7 +32,7 @@ export const senderSection = z
       description: '`live_first` sends fresh readings ahead of a backlog (dashboards stay live during a replay); `oldest_first` drains strictly in order.',
     }),
     resend_after_reconnect: duration().prefault('30s').meta({
-      description: 'After every reconnect, send again what was acked this long before it: the server writes to disk only every 15 s and may have lost it (0: never).',
+      description: 'After a reconnect where the server no longer holds the newest ack (it may have crashed before writing it to disk; it writes every 15 s), send again what was acked this long before the last ack preceding the lost link, however long the outage lasted (0: never).',
     }),
     stop_deadline: duration().prefault('10s').meta({
       description: 'How long a stop waits for batches in flight before giving up (they stay queued and are sent after the restart).',

@@ -101,7 +101,7 @@ describe('renderMetrics', () => {
   it('adds the mapping counters when rules are loaded, rejections by reason in name order', () => {
     const status = agentStatus({
       mapping: {
-        messages: 101, records: 100, metadata: 0, filtered: 4, collisions: 2, badTimestamps: 5, clockUnsynced: 6, tagClashes: 0, metadataSkipped: 0,
+        messages: 101, records: 100, metadata: 0, filtered: 4, collisions: 2, duplicates: 3, badTimestamps: 5, clockUnsynced: 6, tagClashes: 0, metadataSkipped: 0,
         rejected: { no_rule: 1, too_large: 0, parse_error: 7, missing_field: 0, bad_type: 0, bad_timestamp: 0, invalid_record: 0 },
       },
     });
@@ -119,6 +119,8 @@ describe('renderMetrics', () => {
       'fluxion_edge_mapping_filtered_total 4',
       ...help('fluxion_edge_mapping_collisions_total', 'counter', 'Readings whose timestamp equalled the previous one of their document since start.'),
       'fluxion_edge_mapping_collisions_total 2',
+      ...help('fluxion_edge_mapping_duplicates_total', 'counter', 'Readings seen again with the same identity and data (redeliveries), written again unchanged, since start.'),
+      'fluxion_edge_mapping_duplicates_total 3',
       ...help('fluxion_edge_mapping_bad_timestamps_total', 'counter', 'Payload timestamps before mapping.timestamp_floor since start.'),
       'fluxion_edge_mapping_bad_timestamps_total 5',
       ...help('fluxion_edge_mapping_clock_unsynced_total', 'counter', 'Records stamped while the gateway clock was before the floor since start.'),
