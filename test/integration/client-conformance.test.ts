@@ -7,20 +7,14 @@ import { DevServer } from '../../src/devserver/index.js';
 import {
   FluxionClient,
   FluxionErrorCodes,
-  type FluxionClientOptions,
   type FluxionRecord,
 } from '../../src/client/index.js';
+import { clientPool } from '../helpers/client-pool.js';
 import { rejection } from '../helpers/rejection.js';
 
 const MASTER = 'master-key-conformance';
 let server: DevServer;
-const clients: FluxionClient[] = [];
-
-function client(options: Partial<FluxionClientOptions> = {}): FluxionClient {
-  const c = new FluxionClient({ url: server.url, apiKey: MASTER, requestTimeoutMs: 5000, reconnect: false, ...options });
-  clients.push(c);
-  return c;
-}
+const { client, closeAll } = clientPool(() => server, MASTER);
 
 
 function count(type: string): number {
@@ -40,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await closeAll();
 });
 
 afterAll(async () => {

@@ -4,19 +4,14 @@
  * what saves a request whose answer the server silently dropped.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FluxionClient, FluxionErrorCodes, type FluxionClientOptions } from '../../src/client/index.js';
+import { FluxionErrorCodes, type FluxionClient } from '../../src/client/index.js';
 import { DevServer } from '../../src/devserver/index.js';
+import { clientPool } from '../helpers/client-pool.js';
 import { rejection } from '../helpers/rejection.js';
 
 const MASTER = 'master-key-corners';
 let server: DevServer;
-const clients: FluxionClient[] = [];
-
-function client(options: Partial<FluxionClientOptions> = {}): FluxionClient {
-  const c = new FluxionClient({ url: server.url, apiKey: MASTER, requestTimeoutMs: 5000, reconnect: false, ...options });
-  clients.push(c);
-  return c;
-}
+const { client, closeAll } = clientPool(() => server, MASTER);
 
 beforeAll(async () => {
   server = new DevServer({ port: 0, masterKey: MASTER });
@@ -24,7 +19,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   server.setFaults({ ackDelayMs: 0 });
-  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await closeAll();
 });
 afterAll(async () => {
   await server.stop();
