@@ -5,7 +5,6 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { isIPv4, isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -16,6 +15,7 @@ import { HandlerError, MESSAGE_HANDLERS, REJECT, type HandlerServices } from './
 import { parseExactJson } from './exact-json.js';
 import { ApiKeyRegistry } from './keys.js';
 import type { Int64 } from './numbers.js';
+import { upstreamIp } from './peer-address.js';
 import { MemoryStore } from './store.js';
 
 /** Largest request message, in bytes; one byte more and the TCP connection is cut. */
@@ -86,28 +86,6 @@ function rejectUpgrade(socket: Duplex, status: number, statusText: string, body:
     `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `Connection: close\r\n\r\n${body}`,
   );
-}
-
-/**
- * A peer address as upstream's `conn` reports it: IPv6 in full form, eight groups of four
- * lower-case hex digits, with IPv4 peers IPv4-mapped (`0000:0000:0000:0000:0000:ffff:7f00:0001`).
- */
-export function upstreamIp(address: string | undefined): string {
-  if (address === undefined || address === '') return '';
-  let text = address;
-  if (isIPv4(text)) text = `::ffff:${text}`;
-  if (!isIPv6(text)) return address;
-  // An embedded dotted quad is the last two groups.
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted !== null) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.map((g) => g.toLowerCase().padStart(4, '0')).join(':');
 }
 
 export class DevServer {

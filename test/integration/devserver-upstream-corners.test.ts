@@ -6,7 +6,8 @@
 import { constants, deflateRawSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { DEFLATE_ANSWER, upstreamIp } from '../../src/devserver/dev-server.js';
+import { DEFLATE_ANSWER } from '../../src/devserver/dev-server.js';
+import { upstreamIp } from '../../src/devserver/peer-address.js';
 import type { DevServer } from '../../src/devserver/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { connect, envelope, frame, MASTER, rawConnect, serverFrames, startServer, TestClient } from '../helpers/devserver-harness.js';
@@ -66,6 +67,7 @@ describe('conn reports IPv6 in full form, IPv4 peers IPv4-mapped', () => {
     ['::ffff:192.168.1.20', '0000:0000:0000:0000:0000:ffff:c0a8:0114'],
     ['::1', '0000:0000:0000:0000:0000:0000:0000:0001'],
     ['fe80::1:AB', 'fe80:0000:0000:0000:0000:0000:0001:00ab'],
+    ['fe80::1%eth0', 'fe80:0000:0000:0000:0000:0000:0000:0001'],
     ['2001:db8:0:0:1:0:0:1', '2001:0db8:0000:0000:0001:0000:0000:0001'],
   ])('%s', (address, full) => {
     expect(upstreamIp(address)).toBe(full);
