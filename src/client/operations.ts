@@ -131,7 +131,7 @@ export class FluxionClient extends FluxionClientBase {
     return field(res, 'conn', 'connections', Array.isArray);
   }
 
-  /** `ddoc`. Beware: a collection left without records loses its key/values too. */
+  /** `ddoc` (`doc` required: the server closes the socket without it). Beware: a collection left without records loses its key/values too. */
   async deleteDocument(params: DeleteDocumentParams, options?: OperationOptions): Promise<void> {
     assertParams(params, 'params');
     assertName(params.doc, 'doc');
@@ -139,7 +139,7 @@ export class FluxionClient extends FluxionClientBase {
     await this.send('ddoc', withOptional({ doc: params.doc }, { col: params.col }), options);
   }
 
-  /** `dcol`. */
+  /** `dcol` (`col` required: the server closes the socket without it). */
   async deleteCollection(params: CollectionParams, options?: OperationOptions): Promise<void> {
     assertParams(params, 'params');
     assertName(params.col, 'col');
@@ -161,13 +161,13 @@ export class FluxionClient extends FluxionClientBase {
     await this.send('dmrec', records, options);
   }
 
-  /** `drrng`: both bounds inclusive. */
+  /** `drrng`: both bounds inclusive and > 0 (the server closes the socket on `fromTs` 0). */
   async deleteRecordsRange(params: DeleteRangeParams, options?: OperationOptions): Promise<void> {
     assertParams(params, 'params');
     assertName(params.col, 'col');
     assertName(params.doc, 'doc');
-    assertInteger(params.fromTs, 'fromTs');
-    assertInteger(params.toTs, 'toTs');
+    assertTs(params.fromTs, 'fromTs');
+    assertTs(params.toTs, 'toTs');
     assertOrdered(params.fromTs, params.toTs, 'fromTs', 'toTs');
     const { col, doc, fromTs, toTs } = params;
     await this.send('drrng', { col, doc, fromTs, toTs }, options);

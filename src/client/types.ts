@@ -133,7 +133,7 @@ export interface RecordKey {
   ts: number;
 }
 
-/** `deleteRecordsRange` (`drrng`): both bounds inclusive. */
+/** `deleteRecordsRange` (`drrng`): both bounds inclusive, integers > 0 (`fromTs` 0 makes the server close the socket). */
 export interface DeleteRangeParams {
   col: string;
   doc: string;

@@ -7,12 +7,15 @@ import { isUtf8 } from 'node:buffer';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { ClientConnection } from './connection.js';
 import { FrameSizeGuard } from './frame-guard.js';
 import { HandlerError, MESSAGE_HANDLERS, REJECT, type HandlerServices } from './handlers.js';
+import { parseExactJson } from './exact-json.js';
 import { ApiKeyRegistry } from './keys.js';
+import type { Int64 } from './numbers.js';
+import { upstreamIp } from './peer-address.js';
 import { MemoryStore } from './store.js';
 
 /** Largest request message, in bytes; one byte more and the TCP connection is cut. */
@@ -53,6 +56,22 @@ export interface DevServerOptions {
   faults?: DevServerFaults;
 }
 
+/** The `Sec-WebSocket-Extensions` answer of upstream when the client offers permessage-deflate. */
+export const DEFLATE_ANSWER = 'permessage-deflate; client_no_context_takeover; server_no_context_takeover';
+
+/**
+ * ws answers a message over `maxPayload` with a 1009 close frame. Upstream cuts the TCP
+ * connection without one (the client sees 1006): FrameSizeGuard catches a frame too long on
+ * the wire before ws sees it, and this catches what only inflating shows (a compressed
+ * frame that inflates past 16 MiB; ws stops inflating at the limit).
+ */
+class UpstreamSocket extends WebSocket {
+  override close(code?: number, data?: string | Buffer): void {
+    if (code === 1009) this.terminate();
+    else super.close(code, data);
+  }
+}
+
 const READY = '{"message":"Authentication successful","type":"ready"}';
 const AUTH_NOT_SUPPORTED = 'auth messages are not supported; use the api-key query parameter';
 
@@ -67,11 +86,6 @@ function rejectUpgrade(socket: Duplex, status: number, statusText: string, body:
     `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `Connection: close\r\n\r\n${body}`,
   );
-}
-
-function plainIp(address: string | undefined): string {
-  if (address === undefined) return '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 export class DevServer {
@@ -145,9 +159,15 @@ export class DevServer {
       // Checked by hand so that bad UTF-8 cuts the TCP connection, as upstream does, instead
       // of ws's 1007 close frame.
       skipUTF8Validation: true,
-      // Accepted as upstream accepts it; the server never compresses what it sends (see
-      // ClientConnection.write).
-      perMessageDeflate: true,
+      // Accepted as upstream accepts it, every message compressed alone; the server never
+      // compresses what it sends (see ClientConnection.write).
+      perMessageDeflate: { serverNoContextTakeover: true, clientNoContextTakeover: true },
+      WebSocket: UpstreamSocket,
+    });
+    // Upstream's answer is always this exact header, whatever parameters the client offered.
+    wss.on('headers', (headers) => {
+      const i = headers.findIndex((h) => /^sec-websocket-extensions:/i.test(h));
+      if (i >= 0) headers[i] = `Sec-WebSocket-Extensions: ${DEFLATE_ANSWER}`;
     });
     const http = createServer((_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain' }).end('Upgrade Required');
@@ -224,7 +244,7 @@ export class DevServer {
     const key = params.get('api-key') ?? '';
     if (key === '') return rejectUpgrade(socket, 401, 'Unauthorized', 'Missing API key parameter');
     if (!this.keys.has(key)) {
-      this.logger.info({ ip: plainIp(req.socket.remoteAddress) }, 'connection refused: unknown API key');
+      this.logger.info({ ip: upstreamIp(req.socket.remoteAddress) }, 'connection refused: unknown API key');
       return rejectUpgrade(socket, 401, 'Unauthorized', 'Unknown API key');
     }
     const name = params.get('name');
@@ -236,7 +256,7 @@ export class DevServer {
       id: this.nextConnectionId++,
       ws,
       key,
-      ip: plainIp(req.socket.remoteAddress),
+      ip: upstreamIp(req.socket.remoteAddress),
       name,
       ackDelayMs: () => this.faults.ackDelayMs,
     });
@@ -303,7 +323,8 @@ export class DevServer {
     }
     // Scope first, before the payload is even parsed, as upstream does.
     if (handler.need === 'master') {
-      if (!this.keys.isMaster(conn.key)) return conn.respond(errorResponse('only the master key may manage API keys', id));
+      // Upstream answers any other key as lacking a scope, whatever its scope.
+      if (!this.keys.isMaster(conn.key)) return conn.respond(errorResponse('permission denied', id));
     } else if (!this.keys.allows(conn.key, handler.need) || (type === 'ins' && this.faults.denyInserts)) {
       return conn.respond(errorResponse('permission denied', id));
     }
@@ -313,7 +334,7 @@ export class DevServer {
     let payload: unknown;
     if (handler.parsesPayload) {
       try {
-        payload = JSON.parse(data);
+        payload = parseExactJson(data);
       } catch {
         return conn.closeInOrder(1008, 'policy violation');
       }
@@ -329,8 +350,8 @@ export class DevServer {
     conn.respond(`{"id":${JSON.stringify(id)}${result}}`);
   }
 
-  /** A document's records, ascending by ts (copies). */
-  records(col: string, doc: string): Array<{ ts: number; data: string }> {
+  /** A document's records, ascending by ts (copies); a ts beyond 2^53 is an exact bigint. */
+  records(col: string, doc: string): Array<{ ts: Int64; data: string }> {
     return (this.store.collection(col)?.docs.get(doc) ?? []).map((r) => ({ ts: r.ts, data: r.data }));
   }
 

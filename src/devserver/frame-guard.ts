@@ -7,7 +7,8 @@
  * few comparisons.
  *
  * With permessage-deflate the headers carry compressed lengths; an inflated message over
- * the limit is then caught by `ws`'s own `maxPayload` (close 1009), not by this guard.
+ * the limit is then caught by `ws`'s own `maxPayload`, whose 1009 close the dev server turns
+ * into the same cut (UpstreamSocket in dev-server.ts).
  */
 export class FrameSizeGuard {
   private readonly header = Buffer.alloc(14);

@@ -9,7 +9,7 @@
 import type { ApiKeyRegistry, Need } from './keys.js';
 import { KeyError, normalizeWord } from './keys.js';
 import { nameTest, parseSlashRegex, recordFilter } from './matchers.js';
-import { toInteger, toReverse, toText } from './numbers.js';
+import { toInteger, toReverse, toText, type Int64 } from './numbers.js';
 import type { MemoryStore } from './store.js';
 
 /** The payload failed its type's checks: answer nothing and close 1008. */
@@ -57,7 +57,7 @@ function isObject(v: unknown): v is Obj {
 
 const q = JSON.stringify;
 
-function recordJson(ts: number, data: string): string {
+function recordJson(ts: Int64, data: string): string {
   return `{"ts":${ts},"data":${q(data)}}`;
 }
 
@@ -80,7 +80,8 @@ const ins = handler('write', (p, _c, { store }) => {
   if (!Array.isArray(p)) return REJECT;
   // Check the whole batch first: a rejected batch leaves nothing behind.
   for (const r of p) if (!isObject(r)) return REJECT;
-  // Upstream checks nothing else: ts 0, empty names and non-string data are stored as given.
+  // Upstream checks nothing else: ts 0 and empty names are stored as given; a `data` or
+  // `doc` that is not a string (a number, an object, missing) is stored as "".
   for (const r of p as Obj[]) store.put(toText(r.col), toText(r.doc), toInteger(r.ts), toText(r.data));
   return '';
 });
@@ -108,18 +109,22 @@ const qdoc = handler('read', objectPayload((p, _c, { store }) => {
 }));
 
 const ddoc = handler('delete', objectPayload((p, _c, { store }) => {
+  const doc = toText(p.doc);
+  if (doc === '') return REJECT;
   const col = toText(p.col);
-  store.deleteDocument(toText(p.doc), col === '' ? null : col);
+  store.deleteDocument(doc, col === '' ? null : col);
   return '';
 }));
 
 const dcol = handler('delete', objectPayload((p, _c, { store }) => {
-  store.deleteCollection(toText(p.col));
+  const col = toText(p.col);
+  if (col === '') return REJECT;
+  store.deleteCollection(col);
   return '';
 }));
 
 /** col, doc and ts of a drec/dmrec entry, or null when it fails upstream's checks. */
-function recordKey(p: unknown): { col: string; doc: string; ts: number } | null {
+function recordKey(p: unknown): { col: string; doc: string; ts: Int64 } | null {
   if (!isObject(p)) return null;
   const col = toText(p.col);
   const doc = toText(p.doc);
@@ -147,7 +152,7 @@ const drrng = handler('delete', objectPayload((p, _c, { store }) => {
   const doc = toText(p.doc);
   const fromTs = toInteger(p.fromTs);
   const toTs = toInteger(p.toTs);
-  if (col === '' || doc === '' || toTs <= 0 || fromTs > toTs) return REJECT;
+  if (col === '' || doc === '' || fromTs <= 0 || toTs <= 0 || fromTs > toTs) return REJECT;
   store.deleteRange(col, doc, fromTs, toTs);
   return '';
 }));

@@ -58,14 +58,15 @@ export class ApiKeyRegistry {
     if (typeof key !== 'string' || key === '') throw new KeyError('api key cannot be empty');
     const parsed = parseScope(scope);
     if (parsed === undefined) throw new KeyError('invalid scope');
-    // Not specified upstream; refusing keeps the master key from being demoted.
-    if (key === this.masterKey) throw new KeyError('api key cannot be removed');
+    // Upstream answers ok with the scope asked, and the master key keeps every scope.
+    if (key === this.masterKey) return parsed;
     this.scopes.set(key, parsed);
     return parsed;
   }
 
   remove(key: unknown): void {
-    if (typeof key !== 'string' || key === '') throw new KeyError('api key cannot be empty');
+    // Upstream looks a missing or empty key up like any other: not found.
+    if (typeof key !== 'string' || key === '') throw new KeyError('api key not found');
     if (key === this.masterKey) throw new KeyError('api key cannot be removed');
     if (!this.scopes.delete(key)) throw new KeyError('api key not found');
   }

@@ -5,10 +5,12 @@
  * traps included (see `deleteDocument`).
  */
 import type { TextTest } from './matchers.js';
+import type { Int64 } from './numbers.js';
 
 /** One stored record. */
 export interface StoredRecord {
-  ts: number;
+  /** Exact int64 (a bigint beyond 2^53): timestamps never pass through a double. */
+  ts: Int64;
   data: string;
 }
 
@@ -19,7 +21,7 @@ export interface Collection {
 }
 
 /** Index of the first record with `ts >= target` (records.length when none). */
-function lowerBound(records: StoredRecord[], target: number): number {
+function lowerBound(records: StoredRecord[], target: Int64): number {
   let lo = 0;
   let hi = records.length;
   while (lo < hi) {
@@ -31,7 +33,7 @@ function lowerBound(records: StoredRecord[], target: number): number {
 }
 
 /** Index of the first record with `ts > target`. */
-function upperBound(records: StoredRecord[], target: number): number {
+function upperBound(records: StoredRecord[], target: Int64): number {
   let lo = 0;
   let hi = records.length;
   while (lo < hi) {
@@ -70,7 +72,7 @@ export class MemoryStore {
    * order the last one wins. Appending is the common case (readings arrive in time order)
    * and costs O(1); an older ts costs a binary search and a splice.
    */
-  put(col: string, doc: string, ts: number, data: string): void {
+  put(col: string, doc: string, ts: Int64, data: string): void {
     let c = this.lastCollection;
     if (c === undefined || col !== this.lastColName) {
       c = this.ensure(col);
@@ -100,7 +102,7 @@ export class MemoryStore {
    * latest-at-ts record is older than `from` (when non-zero) or fails `test` is left out
    * without looking further back, as upstream does.
    */
-  latest(col: string, ts: number, docTest: TextTest | null, from: number, test: TextTest | null): Array<[string, StoredRecord]> {
+  latest(col: string, ts: Int64, docTest: TextTest | null, from: Int64, test: TextTest | null): Array<[string, StoredRecord]> {
     const c = this.cols.get(col);
     const out: Array<[string, StoredRecord]> = [];
     if (c === undefined) return out;
@@ -117,13 +119,13 @@ export class MemoryStore {
   }
 
   /** `qdoc`: records with from <= ts <= to, ascending (or descending), at most `limit` (> 0). */
-  range(col: string, doc: string, from: number, to: number, limit: number, reverse: boolean, test: TextTest | null): StoredRecord[] {
+  range(col: string, doc: string, from: Int64, to: Int64, limit: Int64, reverse: boolean, test: TextTest | null): StoredRecord[] {
     const list = this.cols.get(col)?.docs.get(doc);
     const out: StoredRecord[] = [];
     if (list === undefined) return out;
     const lo = lowerBound(list, from);
     const hi = upperBound(list, to);
-    const max = limit > 0 ? limit : Infinity;
+    const max = limit > 0 ? Number(limit) : Infinity;
     if (reverse) {
       for (let i = hi - 1; i >= lo && out.length < max; i--) {
         const r = list[i]!;
@@ -165,7 +167,7 @@ export class MemoryStore {
   }
 
   /** `drec`/`dmrec`: never deletes the collection, even when it ends up empty. */
-  deleteRecord(col: string, doc: string, ts: number): void {
+  deleteRecord(col: string, doc: string, ts: Int64): void {
     const c = this.cols.get(col);
     const list = c?.docs.get(doc);
     if (c === undefined || list === undefined) return;
@@ -177,7 +179,7 @@ export class MemoryStore {
   }
 
   /** `drrng`: both bounds inclusive; never deletes the collection. */
-  deleteRange(col: string, doc: string, fromTs: number, toTs: number): void {
+  deleteRange(col: string, doc: string, fromTs: Int64, toTs: Int64): void {
     const c = this.cols.get(col);
     const list = c?.docs.get(doc);
     if (c === undefined || list === undefined) return;

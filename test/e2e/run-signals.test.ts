@@ -77,6 +77,9 @@ describe('the agent process and its signals', () => {
     expect(agent.output()).toContain('agent stopped');
     await publishing;
     agent = start();
+    // The first agent may have delivered everything already: SIGTERM must not reach this one
+    // before it handles signals (Node would die of it, exit code null).
+    await waitFor(() => agent.output().includes('mqtt input subscribed'), { timeoutMs: 20_000, what: 'agent up again' });
     const expected = readings.map((r) => r.record('telemetry'));
     await waitFor(() => missingOn(server, expected).length === 0, { timeoutMs: 60_000, intervalMs: 250, what: 'every reading' });
     agent.child.kill('SIGTERM');

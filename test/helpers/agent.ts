@@ -41,7 +41,7 @@ export function makeRecords(count: number, { start = 0, col = 'telemetry', docs 
 
 /** Identities (col/doc/ts) of `records` that the server does not hold with the same data. */
 export function missingOn(server: DevServer, records: readonly FluxionRecord[]): FluxionRecord[] {
-  const byDoc = new Map<string, Map<number, string>>();
+  const byDoc = new Map<string, Map<number | bigint, string>>();
   const missing: FluxionRecord[] = [];
   for (const r of records) {
     const key = `${r.col}\u0000${r.doc}`;

@@ -7,20 +7,14 @@ import { DevServer } from '../../src/devserver/index.js';
 import {
   FluxionClient,
   FluxionErrorCodes,
-  type FluxionClientOptions,
   type FluxionRecord,
 } from '../../src/client/index.js';
+import { clientPool } from '../helpers/client-pool.js';
 import { rejection } from '../helpers/rejection.js';
 
 const MASTER = 'master-key-conformance';
 let server: DevServer;
-const clients: FluxionClient[] = [];
-
-function client(options: Partial<FluxionClientOptions> = {}): FluxionClient {
-  const c = new FluxionClient({ url: server.url, apiKey: MASTER, requestTimeoutMs: 5000, reconnect: false, ...options });
-  clients.push(c);
-  return c;
-}
+const { client, closeAll } = clientPool(() => server, MASTER);
 
 
 function count(type: string): number {
@@ -40,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await closeAll();
 });
 
 afterAll(async () => {
@@ -158,7 +152,7 @@ describe('operations', () => {
     const list = await c.getConnections();
     const mine = list.filter((x) => x.self);
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toEqual({ ip: '127.0.0.1', since: mine[0]!.since, name: 'conformance gw', self: true });
+    expect(mine[0]).toEqual({ ip: '0000:0000:0000:0000:0000:ffff:7f00:0001', since: mine[0]!.since, name: 'conformance gw', self: true });
     expect(typeof mine[0]!.since).toBe('number');
     expect(list.filter((x) => !x.self && x.name === null).length).toBeGreaterThanOrEqual(1);
   });
@@ -234,11 +228,11 @@ describe('operations', () => {
     expect(c.connected).toBe(true);
   });
 
-  it('only the master key may manage keys', async () => {
-    await client().addApiKey('writer-keys', 'read_write');
+  it('only the master key may manage keys: any other key is denied', async () => {
+    await client().addApiKey('writer-keys', 'read_write_delete');
     const w = client({ apiKey: 'writer-keys' });
     const err = await rejection(w.listApiKeys());
-    expect([err.code, err.serverMessage]).toEqual([FluxionErrorCodes.SERVER, 'only the master key may manage API keys']);
+    expect([err.code, err.serverMessage]).toEqual([FluxionErrorCodes.PERMISSION_DENIED, 'permission denied']);
   });
 });
 

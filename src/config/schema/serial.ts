@@ -73,8 +73,8 @@ const portSchema = z
       })
       .prefault({})
       .meta({ description: 'Reopening a port that vanished (unplugged, USB re-enumeration) or is not there yet: backoff until it is back.' }),
-    commit_delay: duration({ max: 1000 }).prefault('2ms').meta({
-      description: 'Lines read within this time share one queue commit (one fsync). Longer saves flash wear; a crash can lose what is held.',
+    commit_delay: duration({ max: 1000 }).prefault('250ms').meta({
+      description: 'Lines read within this time of the first one share one queue commit (one fsync, whole 4 KiB pages written). This is the loss window: a serial device cannot send a line again, so an agent crash or a power cut loses the lines read in the last commit_delay. Longer saves flash wear (a device faster than one line per commit_delay shares commits); shorter narrows the window.',
     }),
     poll: z
       .strictObject({

@@ -4,13 +4,26 @@
  * the rate a local Mosquitto can deliver (about 12,000 instead of 25,000 msgs/s, 40-byte
  * JSON), and an fsync per message on an SD card would be far worse.
  *
- * A group closes when `maxMessages` of its messages wait for an acknowledgement (the broker
- * stops sending once its in-flight window of unacknowledged QoS 1 messages is full:
- * Mosquitto's `max_inflight_messages`, 20 by default, so waiting for more would only wait for
- * the timer), when it holds MAX_GROUP_MESSAGES in all (QoS 0 messages take no in-flight slot),
- * or `maxDelayMs` after its first message, whichever comes first. Groups commit in arrival
- * order, and a group's acknowledgements are released, in arrival order, only after its
- * commit returned.
+ * A group closes when as many of its messages wait for an acknowledgement as the broker's
+ * in-flight window holds (the broker stops sending once that many QoS 1 messages are
+ * unacknowledged: Mosquitto's `max_inflight_messages`, 20 by default, so waiting for more
+ * would only wait for the timer), when it holds MAX_GROUP_MESSAGES in all (QoS 0 messages
+ * take no in-flight slot), or `maxDelayMs` after its first message, whichever comes first.
+ * Groups commit in arrival order, and a group's acknowledgements are released, in arrival
+ * order, only after its commit returned.
+ *
+ * Flash wear decides the sizes: every commit writes whole 4 KiB pages (two or three WAL
+ * frames, fsynced), whatever the group holds. At 1,000 readings/s a 2 ms delay made groups of
+ * one or two readings (about 5,000 bytes written per reading); a group that waits for the
+ * window to fill, or for `maxDelayMs` (50 ms by default) when traffic is light, writes a
+ * fraction of that for a few tens of ms of latency (bench/flash-wear.bench.mjs).
+ *
+ * The window (`maxMessages: 'auto'`, the default) is learnt, never configured: it starts at
+ * INITIAL_WINDOW, and now and then (PROBE_INTERVAL_MS) a group that reached it is held open
+ * until its timer to see whether the broker sends more. The most messages ever seen waiting
+ * at once is the window: the broker let that many be in flight, so it never overshoots and a
+ * group never waits for a message the broker will not send. A new connection starts over
+ * (the broker may have been reconfigured).
  *
  * A commit refused for a full queue or a full disk keeps the group, unacknowledged, and
  * retries the same group (after `waitForRoom()`, or after a pause): meanwhile the broker
@@ -24,6 +37,10 @@ import type { MessageSink, RawMessage } from '../types.js';
 
 /** Most messages in one group, acknowledged or not. */
 export const MAX_GROUP_MESSAGES = 1000;
+/** The in-flight window assumed until a larger one is seen: Mosquitto's default. */
+export const INITIAL_WINDOW = 20;
+/** Least time between two groups held open past the window to look for a larger one, in ms. */
+export const PROBE_INTERVAL_MS = 10_000;
 /** Pause before retrying a commit refused for a full disk, in ms. */
 const DISK_FULL_RETRY_MS = 1000;
 /** Pause before retrying a commit that failed for an unexpected reason, in ms. */
@@ -32,8 +49,8 @@ const FAILED_RETRY_MS = 1000;
 const LOG_INTERVAL_MS = 10_000;
 
 export interface GroupCommitOptions {
-  /** Messages waiting for an acknowledgement that close a group. */
-  maxMessages: number;
+  /** Messages waiting for an acknowledgement that close a group; `auto`: the broker's window, learnt. */
+  maxMessages: number | 'auto';
   /** Time after its first message that closes a group, in ms. */
   maxDelayMs: number;
 }
@@ -55,6 +72,8 @@ export class Group<A> {
   /** Messages that will be acknowledged (QoS > 0). */
   awaitingAck = 0;
   committed = false;
+  /** Held open past the window, to see whether the broker sends more. */
+  probing = false;
 }
 
 export class GroupCommit<A> {
@@ -63,6 +82,9 @@ export class GroupCommit<A> {
   /** True while a commit is refused for a full queue or disk. */
   waiting = false;
   lastError: { message: string; at: number } | null = null;
+  /** The broker's in-flight window as far as seen (the fixed `maxMessages` when one is set). */
+  window: number;
+  private lastProbeAt = -Infinity;
   private open: Group<A> | null = null;
   private readonly ready: Array<Group<A>> = [];
   private held = 0;
@@ -76,7 +98,14 @@ export class GroupCommit<A> {
   constructor(
     private readonly options: GroupCommitOptions,
     private readonly deps: GroupCommitDeps<A>,
-  ) {}
+  ) {
+    this.window = options.maxMessages === 'auto' ? INITIAL_WINDOW : options.maxMessages;
+  }
+
+  /** A new broker connection: its window is learnt again. */
+  connectionChanged(): void {
+    if (this.options.maxMessages === 'auto') this.window = INITIAL_WINDOW;
+  }
 
   /** Adds a message to the open group and returns that group (to attach its acknowledgement). */
   add(message: RawMessage, awaitsAck: boolean): Group<A> {
@@ -88,13 +117,31 @@ export class GroupCommit<A> {
     group.messages.push(message);
     this.held++;
     if (awaitsAck) group.awaitingAck++;
-    if (group.awaitingAck >= this.options.maxMessages || group.messages.length >= MAX_GROUP_MESSAGES) {
+    if ((group.awaitingAck >= this.window && this.windowFull(group)) || group.messages.length >= MAX_GROUP_MESSAGES) {
       this.closeOpen();
       // Not from inside mqtt.js's packet handler: the acknowledgement of this message is
       // attached only after the handler returns.
       queueMicrotask(this.kick);
     }
     return group;
+  }
+
+  /**
+   * Called when `group` holds as many messages awaiting acknowledgement as the window: true
+   * when it is to close now, false while it is held open to see whether the window is larger.
+   */
+  private windowFull(group: Group<A>): boolean {
+    if (this.options.maxMessages !== 'auto') return true;
+    if (group.probing) {
+      // The broker sent more than the window we knew: that many fit in flight.
+      this.window = group.awaitingAck;
+      return false;
+    }
+    const now = this.deps.now();
+    if (now - this.lastProbeAt < PROBE_INTERVAL_MS) return true;
+    this.lastProbeAt = now;
+    group.probing = true;
+    return false;
   }
 
   /** Attaches an acknowledgement to its group; sent at once if the group is already committed. */

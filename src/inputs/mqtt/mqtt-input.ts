@@ -212,6 +212,7 @@ export class MqttInput implements Input {
     this.connected = true;
     this.triedOnce = true;
     this.attempt = 0;
+    this.commit?.connectionChanged();
     // Nagle holds small writes (our PUBACKs) for 20-40 ms; mqtt.js never turns it off.
     // The WebSocket transport turns it off itself (ws does on its socket).
     (client.stream as NoDelaySocket).setNoDelay?.(true);

@@ -32,11 +32,11 @@ export interface MqttInputOptions {
   unsubscribe?: string[];
   /**
    * Group commit: messages whose acknowledgements wait for one shared queue commit. The
-   * group closes when it holds `maxMessages` or `maxDelayMs` after its first message,
-   * whichever comes first. Keep maxMessages at or below the broker's in-flight window
-   * (Mosquitto `max_inflight_messages`, 20 by default). Defaults 20 and 2 ms.
+   * group closes when `maxMessages` await an acknowledgement (`auto`: the broker's in-flight
+   * window, learnt; a number must stay at or below that window) or `maxDelayMs` after its
+   * first message, whichever comes first (group-commit.ts). Defaults `auto` and 50 ms.
    */
-  groupCommit: { maxMessages: number; maxDelayMs: number };
+  groupCommit: { maxMessages: number | 'auto'; maxDelayMs: number };
   /**
    * How long stop() waits for the broker to take the DISCONNECT before dropping the
    * connection, in ms. Default 5000.

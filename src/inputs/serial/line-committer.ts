@@ -1,8 +1,11 @@
 /**
  * Commits serial lines to the sink in small groups. A line has nothing to acknowledge, but a
  * commit per line costs an fsync per line at `synchronous: full` (measured: about 1,800
- * single-row commits/s, against 180,000 rows/s batched), and wears an SD card; so lines read
- * within `delayMs` of the first one share a commit (at most MAX_GROUP_LINES).
+ * single-row commits/s, against 180,000 rows/s batched), and wears an SD card (each commit
+ * writes whole 4 KiB pages: 8 to 12 KB for one line); so lines read within `delayMs` of the
+ * first one share a commit (at most MAX_GROUP_LINES). Nothing upstream holds a line for us,
+ * so `delayMs` (`commit_delay`, 250 ms by default) is also the loss window of a crash or a
+ * power cut.
  *
  * A commit refused for a full queue or disk keeps its group and retries that very group (the
  * sink recognises it and does not map it twice) after `waitForRoom()` or a pause; meanwhile

@@ -49,7 +49,7 @@ export interface SerialPortOptions {
   reopenCapMs: number;
   /**
    * Lines read within this time of the first one are committed together (one fsync), in ms.
-   * A group also closes at 1000 lines. Default 2.
+   * A group also closes at 1000 lines. Default 250 (the loss window of a crash).
    */
   commitDelayMs: number;
   /** Request/response devices: a command written on a schedule. */

@@ -23,7 +23,7 @@ describe('serial config', () => {
           encoding: 'utf8',
           reopenBaseMs: 200,
           reopenCapMs: 5000,
-          commitDelayMs: 2,
+          commitDelayMs: 250,
         },
         rules: [{ port: 'usb-FTDI_X-if00-port0', collection: 'c', document: 'd', format: 'kv', kind: 'records' }],
       },
