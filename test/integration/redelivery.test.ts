@@ -122,7 +122,7 @@ describe('a reading that comes again is the same record', () => {
     const agent = await startAgent();
     await device.publishAsync('sensors/dev-g/telemetry', JSON.stringify({ ts: -5, v: 666 }), { qos: 1 });
     await waitFor(() => server.records('telemetry', 'dev-g').length === 1, { what: 'the garbage stored at its receive time' });
-    const T = server.records('telemetry', 'dev-g')[0]!.ts;
+    const T = Number(server.records('telemetry', 'dev-g')[0]!.ts);
     // A good reading of the same device, with its own timestamp in that very millisecond.
     await device.publishAsync('sensors/dev-g/telemetry', JSON.stringify({ ts: T, v: 1 }), { qos: 1 });
     await waitFor(() => agent.status().queue.depth === 0 && server.records('telemetry', 'dev-g').length === 2, { what: 'both stored' });
