@@ -11,11 +11,11 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { isAuthRefusal, isFluxionError, type FluxionClient } from '../client/index.js';
-import { ReconnectBackoff } from '../reconnect-backoff.js';
+import { ReconnectBackoff } from '../shared/reconnect-backoff.js';
 import type { MetadataPair } from '../mapping/types.js';
 import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } from '../queue/index.js';
 import { RateLimitedLog } from '../service/logger.js';
-import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
+import { sleepUnlessAborted, WakeSignal } from '../shared/wake-signal.js';
 import { heartbeatKeys, heartbeatPairs } from './heartbeat.js';
 import { holdsSecret, metadataKey, staticPairs } from './static-metadata.js';
 import type { MetadataOptions, MetadataRetryOptions, MetadataState, MetadataStatus } from './types.js';

@@ -8,12 +8,12 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { isAuthRefusal, isFluxionError, FluxionErrorCodes } from '../client/index.js';
-import { ReconnectBackoff } from '../reconnect-backoff.js';
+import { ReconnectBackoff } from '../shared/reconnect-backoff.js';
 import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
 import { TokenBucket } from './token-bucket.js';
-import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
+import { sleepUnlessAborted, WakeSignal } from '../shared/wake-signal.js';
 import type { QueuedRow, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
 
 type PumpOutcome = 'stopping' | 'lost' | 'probe_failed' | 'auth';
