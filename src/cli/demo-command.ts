@@ -13,7 +13,7 @@ import { FluxionClient } from '../client/index.js';
 import { parseConfig } from '../config/index.js';
 import { DevServer } from '../devserver/index.js';
 import { createLogger } from '../service/logger.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs } from './args.js';
 
 const USAGE = `usage: fluxion-edge demo [--port N] [--mqtt-port N] [--devices N] [--interval-ms N] [--print-every-s N] [--duration-s N]

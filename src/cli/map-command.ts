@@ -7,7 +7,7 @@ import { formatProblems, loadConfig, problemsOf } from '../config/index.js';
 import type { EdgeSettings } from '../config/index.js';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { compileRules, type MapResult, type RawMessage } from '../mapping/index.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 
 const USAGE = `usage: fluxion-edge map --config FILE (--topic T | --port P) (--payload TEXT | --payload-file F) [--received-at ISO|MS]

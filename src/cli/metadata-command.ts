@@ -16,7 +16,7 @@ import { MetadataSync } from '../metadata/metadata-sync.js';
 import type { MetadataStatus } from '../metadata/types.js';
 import { SqliteQueue, readKvOutbox, type KvEntry } from '../queue/index.js';
 import { queueFileInUse } from '../queue/read-only.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { version } from '../version.js';
 import { parseCommandArgs, stringOption, type ParsedArgs } from './args.js';
 import { parseDuration } from './duration.js';

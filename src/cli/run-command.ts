@@ -13,7 +13,7 @@ import { isAgentError, ErrorCodes } from '../errors.js';
 import { assessLiveness } from '../service/health.js';
 import { HealthServer } from '../service/http-server.js';
 import { createLogger } from '../service/logger.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { SdNotifier } from '../service/sd-notify.js';
 import { version } from '../version.js';
 import { parseCommandArgs, stringOption } from './args.js';

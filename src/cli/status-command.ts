@@ -14,7 +14,7 @@ import { formatProblems, loadConfig, problemsOf } from '../config/index.js';
 import { ErrorCodes, isAgentError } from '../errors.js';
 import { openQueueReadOnly, type QueueStats } from '../queue/index.js';
 import type { LiveStatus } from '../service/http-server.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 
 const DEFAULT_CONFIG = '/etc/fluxion-edge/config.yaml';
