@@ -21,7 +21,7 @@ import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
 import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
-import { RateLimitedLog } from './service/logger.js';
+import { RateLimitedLog } from './shared/rate-limited-log.js';
 import { version } from './version.js';
 
 export interface AgentSettings {

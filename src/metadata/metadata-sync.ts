@@ -14,7 +14,7 @@ import { isAuthRefusal, isFluxionError, type FluxionClient } from '../client/ind
 import { ReconnectBackoff } from '../shared/reconnect-backoff.js';
 import type { MetadataPair } from '../mapping/types.js';
 import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } from '../queue/index.js';
-import { RateLimitedLog } from '../service/logger.js';
+import { RateLimitedLog } from '../shared/rate-limited-log.js';
 import { sleepUnlessAborted, WakeSignal } from '../shared/wake-signal.js';
 import { heartbeatKeys, heartbeatPairs } from './heartbeat.js';
 import { holdsSecret, metadataKey, staticPairs } from './static-metadata.js';
