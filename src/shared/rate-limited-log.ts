@@ -15,6 +15,14 @@ export class RateLimitedLog {
   ) {}
 
   warn(key: string, obj: Record<string, unknown>, msg: string): void {
+    this.log('warn', key, obj, msg);
+  }
+
+  error(key: string, obj: Record<string, unknown>, msg: string): void {
+    this.log('error', key, obj, msg);
+  }
+
+  private log(level: 'warn' | 'error', key: string, obj: Record<string, unknown>, msg: string): void {
     const t = this.now();
     const entry = this.last.get(key);
     if (entry !== undefined && t - entry.at < this.intervalMs) {
@@ -24,6 +32,6 @@ export class RateLimitedLog {
     const suppressed = entry?.suppressed ?? 0;
     this.last.set(key, { at: t, suppressed: 0 });
     if (this.last.size > 1000) this.last.delete(this.last.keys().next().value as string);
-    this.logger.warn(suppressed > 0 ? { ...obj, suppressed } : obj, msg);
+    this.logger[level](suppressed > 0 ? { ...obj, suppressed } : obj, msg);
   }
 }
