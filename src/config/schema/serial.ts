@@ -68,8 +68,8 @@ const portSchema = z
     }),
     reopen: z
       .strictObject({
-        base: duration({ min: 1 }).prefault('200ms').meta({ description: 'First delay before reopening a vanished or absent port.' }),
-        cap: duration({ min: 1 }).prefault('5s').meta({ description: 'Largest delay between attempts (the delay doubles per failed attempt).' }),
+        base: duration({ min: 1 }).prefault('200ms').meta({ description: 'Ceiling of the first delay before reopening a vanished or absent port (each delay is drawn at random below its ceiling, so gateways re-plugged together do not retry in lockstep).' }),
+        cap: duration({ min: 1 }).prefault('5s').meta({ description: 'Largest ceiling of the delay between attempts (the ceiling doubles per failed attempt).' }),
       })
       .prefault({})
       .meta({ description: 'Reopening a port that vanished (unplugged, USB re-enumeration) or is not there yet: backoff until it is back.' }),
