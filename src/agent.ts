@@ -22,6 +22,7 @@ import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } fr
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './shared/rate-limited-log.js';
+import { displayUrl, Secrets } from './shared/secrets.js';
 import { version } from './version.js';
 
 export interface AgentSettings {
@@ -82,6 +83,8 @@ export class Agent {
     private readonly logger: Logger,
     private inputs: AgentInputSettings = { mapping: {} },
     metadata?: MetadataOptions,
+    /** What must never leave the process (EdgeSettings.secrets): kept out of metadata and MQTT errors. */
+    private readonly secrets: Secrets = Secrets.none,
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.queue = new SqliteQueue(settings.queue, { logger: logger.child({ component: 'queue' }) });
@@ -107,7 +110,7 @@ export class Agent {
             }),
             logger: logger.child({ component: 'metadata' }),
             version,
-            secrets: [settings.fluxiondb.apiKey, inputs.mqtt?.input.password ?? ''],
+            secrets,
             retry: {
               backoffBaseMs: s.backoffBaseMs,
               backoffCapMs: s.backoffCapMs,
@@ -134,7 +137,7 @@ export class Agent {
     const stats = this.queue.stats();
     this.logger.info({ component: 'queue', path: this.settings.queue.path, depth: stats.depth, schema: info.schemaVersion, migratedFrom: info.migratedFrom }, 'queue ready');
     this.sender.start();
-    this.logger.info({ component: 'sender', url: redactedUrl(this.settings.fluxiondb.url) }, 'sender started');
+    this.logger.info({ component: 'sender', url: displayUrl(this.settings.fluxiondb.url) }, 'sender started');
     this.housekeeping = setInterval(() => this.prune(), this.settings.housekeepingIntervalMs);
     this.housekeeping.unref();
     if (this.metadata !== null) {
@@ -178,9 +181,9 @@ export class Agent {
     }
     const subscriptions = this.rules!.mqttFilters();
     this.mqttOptions = input;
-    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }) });
+    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }), secrets: this.secrets });
     await this.mqtt.start();
-    this.logger.info({ component: 'mqtt', url: redactedUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
+    this.logger.info({ component: 'mqtt', url: displayUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
   }
 
   /**
@@ -217,7 +220,7 @@ export class Agent {
     for (const f of previous) this.removedFilters.add(f.filter);
     for (const f of subscriptions) this.removedFilters.delete(f.filter);
     const unsubscribe = [...this.removedFilters];
-    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
+    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }), secrets: this.secrets });
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', subscriptions: subscriptions.map((f) => f.filter) }, 'MQTT input resubscribed');
     return { resubscribed: true };
@@ -270,15 +273,5 @@ export class Agent {
     } catch (err) {
       this.warnings.warn('prune', { component: 'queue', err: (err as Error).message }, 'queue housekeeping failed; will retry');
     }
-  }
-}
-
-function redactedUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
   }
 }

@@ -103,7 +103,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const server = new DevServer({ port: intOption(parsed, 'port', 0), masterKey: DEMO_KEY });
   await server.start();
   const { settings } = parseConfig(demoConfig(server.url, intOption(parsed, 'mqtt-port', 0)!, dir), { env: {}, baseDir: dir });
-  const agent = new Agent(settings.agent, createLogger(settings.log.level), { mapping: settings.mapping, mqtt: settings.mqtt }, settings.metadata);
+  const agent = new Agent(settings.agent, createLogger(settings.log.level), { mapping: settings.mapping, mqtt: settings.mqtt }, settings.metadata, settings.secrets);
   await agent.start();
   const brokerUrl = agent.embeddedBrokerUrl!;
   const reader = new FluxionClient({ url: server.url, apiKey: DEMO_KEY, connectionName: 'fluxion-edge-demo-reader' });

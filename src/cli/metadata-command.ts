@@ -119,7 +119,7 @@ const sync: Handler = async (parsed, io) => {
     client: new FluxionClient({ ...db, connectionName: `${db.connectionName ?? 'fluxion-edge'}-metadata-sync`, reconnect: false }),
     logger,
     version,
-    secrets: [db.apiKey, settings.mqtt?.input.password ?? ''],
+    secrets: settings.secrets,
     schedules: false,
     retry: { backoffBaseMs: s.backoffBaseMs, backoffCapMs: Math.min(s.backoffCapMs, 2000), backoffResetAfterMs: s.backoffResetAfterMs, authRetryMs: timeoutMs, requestTimeoutMs: s.requestTimeoutMs },
   });

@@ -48,7 +48,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const logger = createLogger(settings.log.level);
   for (const w of loaded.warnings) logger.warn({ component: 'config', path: w.path }, w.message);
 
-  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial }, settings.metadata);
+  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial }, settings.metadata, settings.secrets);
   const startedAt = Date.now();
   const rule = { ...settings.health.rule, startedAt };
   const http =
@@ -56,7 +56,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       ? null
       : new HealthServer(
           { ...settings.health.server, health: rule },
-          { source: agent, secrets: secretsOf(settings), gatewayId: settings.gateway.id, version },
+          { source: agent, secrets: settings.secrets, gatewayId: settings.gateway.id, version },
         );
   const systemd = new SdNotifier({ env: io.env }, logger.child({ component: 'systemd' }));
   // Signals are ours from here on: the sender may drain a backlog while the inputs are still
@@ -103,11 +103,6 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   await systemd.stop();
   flush(logger);
   return ExitCodes.OK;
-}
-
-/** Values that must never leave the process, scrubbed from /status answers. */
-function secretsOf(settings: EdgeSettings): string[] {
-  return [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password].filter((s): s is string => s !== undefined && s !== '');
 }
 
 function flush(logger: Logger): void {

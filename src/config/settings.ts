@@ -3,6 +3,7 @@
  * (camelCase): the one place that knows both shapes.
  */
 import type { TlsOptions } from '../client/types.js';
+import { passwordInUrl, Secrets } from '../shared/secrets.js';
 import { compileRules } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { FileContents, PemFiles } from './files.js';
@@ -16,13 +17,15 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
   const s = config.sender;
   const mapping = structuredClone(config.mapping) as MappingOptions;
   const md = config.metadata ?? METADATA_DEFAULTS;
+  const apiKey = db.api_key ?? files.apiKey ?? '';
+  const mqttPassword = config.mqtt?.password ?? files.mqttPassword;
   const settings: EdgeSettings = {
     gateway: { id: config.gateway.id },
     log: { level: config.log.level },
     agent: {
       fluxiondb: {
         url: db.url,
-        apiKey: db.api_key ?? files.apiKey ?? '',
+        apiKey,
         connectionName: db.connection_name,
         requestTimeoutMs: db.request_timeout,
         connectTimeoutMs: db.connect_timeout,
@@ -73,11 +76,13 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
       server: config.health.enabled ? { host: config.health.host, port: config.health.port } : null,
       rule: { staleAfterMs: config.health.stale_after, queueMaxBytes: q.max_bytes, queueMaxRows: q.max_rows },
     },
+    // Built here once, the one place that knows where secrets are; passed to all that prints or stores text.
+    secrets: new Secrets([apiKey, mqttPassword, config.mqtt === undefined ? undefined : passwordInUrl(config.mqtt.url)]),
   };
   const m = config.mqtt;
   if (m !== undefined) {
     const rules = structuredClone(m.subscriptions) as MappingRuleSpec[];
-    const password = m.password ?? files.mqttPassword;
+    const password = mqttPassword;
     settings.mqtt = {
       input: {
         url: m.url,

@@ -5,6 +5,7 @@ import type { SerialPortOptions } from '../inputs/serial/types.js';
 import type { HealthOptions } from '../service/health.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { MetadataOptions } from '../metadata/types.js';
+import type { Secrets } from '../shared/secrets.js';
 import type { ConfigWarning } from './problems.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
@@ -62,6 +63,8 @@ export interface EdgeSettings {
     /** The health rule's options; `startedAt` is the agent's start, known only at run time. */
     rule: Omit<HealthOptions, 'startedAt'>;
   };
+  /** The values that must never leave the process (the API key, the MQTT password, one in the MQTT URL). */
+  secrets: Secrets;
 }
 
 export interface LoadedConfig {

@@ -17,7 +17,8 @@ import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } fr
 import { RateLimitedLog } from '../shared/rate-limited-log.js';
 import { ReconnectLoop, type SessionEnd } from '../shared/reconnect-loop.js';
 import { heartbeatKeys, heartbeatPairs } from './heartbeat.js';
-import { holdsSecret, metadataKey, staticPairs } from './static-metadata.js';
+import { Secrets } from '../shared/secrets.js';
+import { metadataKey, staticPairs } from './static-metadata.js';
 import type { MetadataOptions, MetadataRetryOptions, MetadataState, MetadataStatus } from './types.js';
 import { classify, WriteVerdicts, type WriteOutcome } from './write-verdicts.js';
 
@@ -36,7 +37,7 @@ export interface MetadataSyncDeps {
   version: string;
   retry: MetadataRetryOptions;
   /** Values never written (the API key, the MQTT password): a pair holding one is skipped and counted. Default none. */
-  secrets?: readonly string[];
+  secrets?: Secrets;
   /** Run the resync and heartbeat schedules. Default true; a one-shot sync (the CLI) turns them off. */
   schedules?: boolean;
   now?: () => number;
@@ -47,7 +48,7 @@ export class MetadataSync {
   private readonly logger: Logger;
   private readonly warnings: RateLimitedLog;
   private readonly now: () => number;
-  private readonly secrets: readonly string[];
+  private readonly secrets: Secrets;
   private outbox: KvOutbox | null = null;
   private tasks: ScheduledTask[] = [];
   private readonly link: ReconnectLoop;
@@ -67,7 +68,7 @@ export class MetadataSync {
     this.logger = deps.logger;
     this.warnings = new RateLimitedLog(deps.logger);
     this.now = deps.now ?? Date.now;
-    this.secrets = (deps.secrets ?? []).filter((v) => v !== '');
+    this.secrets = deps.secrets ?? Secrets.none;
     const r = deps.retry;
     this.link = new ReconnectLoop(
       {
@@ -109,7 +110,7 @@ export class MetadataSync {
     if (this.outbox === null || this.link.stopping) return;
     const writes: KvWrite[] = [];
     for (const p of pairs) {
-      if (p.value.length === 0 || holdsSecret(p.value, this.secrets)) {
+      if (p.value.length === 0 || this.secrets.heldBy(p.value)) {
         this.counters.skipped++;
         continue;
       }

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { AgentStatus } from '../agent.js';
 import { AgentError, ErrorCodes } from '../errors.js';
+import { Secrets } from '../shared/secrets.js';
 import { assessHealth, type HealthAssessment, type HealthOptions } from './health.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type RttSnapshot } from './metrics.js';
 
@@ -29,8 +30,8 @@ export interface HealthServerOptions {
 
 export interface HealthServerDeps {
   source: StatusSource;
-  /** Strings that must never appear in a response (the API key, the MQTT password). Empty ones are ignored. */
-  secrets?: readonly (string | undefined)[];
+  /** What must never appear in a response (the API key, the MQTT password). Default none. */
+  secrets?: Secrets;
   /** Shown in /status. */
   gatewayId?: string;
   version?: string;
@@ -170,14 +171,8 @@ export class HealthServer {
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
-  /** Replaces every secret (and its URL-encoded form) with ***. */
   private scrub(text: string): string {
-    let out = text;
-    for (const s of this.deps.secrets ?? []) {
-      if (s === undefined || s === '') continue;
-      for (const form of new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])) out = out.split(form).join('***');
-    }
-    return out;
+    return (this.deps.secrets ?? Secrets.none).scrub(text);
   }
 
   private sample(): void {

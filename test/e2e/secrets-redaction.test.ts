@@ -68,10 +68,10 @@ health: { enabled: true, port: ${healthPort}, stale_after: 1s }
     // The in-process agent first, for the endpoint's answers (it queues readings that are refused).
     const { settings } = loadConfig(configPath, {});
     const mem = memoryLogger('debug');
-    const agent = new Agent(settings.agent, mem.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
+    const agent = new Agent(settings.agent, mem.logger, { mapping: settings.mapping, mqtt: settings.mqtt }, undefined, settings.secrets);
     const health = new HealthServer(
       { ...settings.health.server!, health: settings.health.rule },
-      { source: agent, secrets: [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password] },
+      { source: agent, secrets: settings.secrets },
     );
     cleanups.push(() => agent.stop(), () => health.stop());
     await agent.start();

@@ -11,6 +11,7 @@ import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { Secrets } from '../../src/shared/secrets.js';
 
 /** Runs the built CLI: `npm test` builds first; alone, run `npx tsc -p tsconfig.build.json` before. */
 describe('fluxion-edge status (built CLI)', () => {
@@ -38,7 +39,7 @@ health: { enabled: true, port: ${healthPort}, stale_after: 1s }
     );
     const { settings } = loadConfig(configPath, {});
     const agent = new Agent(settings.agent, memoryLogger('silent').logger);
-    const health = new HealthServer({ ...settings.health.server!, health: settings.health.rule }, { source: agent, gatewayId: 'gw-status', secrets: [TEST_KEY] });
+    const health = new HealthServer({ ...settings.health.server!, health: settings.health.rule }, { source: agent, gatewayId: 'gw-status', secrets: new Secrets([TEST_KEY]) });
     cleanups.push(() => agent.stop(), () => health.stop());
     await server.start();
     await agent.start();

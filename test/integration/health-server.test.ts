@@ -6,6 +6,7 @@ import { agentSettings, makeRecords, memoryLogger, TEST_KEY } from '../helpers/a
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { Secrets } from '../../src/shared/secrets.js';
 
 async function get(url: string): Promise<{ status: number; type: string | null; body: string }> {
   const res = await fetch(url);
@@ -31,7 +32,7 @@ describe('HealthServer with a real agent and dev server', () => {
     const server = new DevServer({ port, masterKey: TEST_KEY });
     const { logger } = memoryLogger('silent');
     const agent = new Agent(agentSettings(dir.path, `ws://127.0.0.1:${port}`, { sender: { resendAfterReconnectMs: 0 } }), logger);
-    const health = new HealthServer({ port: 0, health: { staleAfterMs: 1000 } }, { source: agent, secrets: [TEST_KEY], gatewayId: 'gw-test', version: '9.9.9' });
+    const health = new HealthServer({ port: 0, health: { staleAfterMs: 1000 } }, { source: agent, secrets: new Secrets([TEST_KEY]), gatewayId: 'gw-test', version: '9.9.9' });
     cleanups.push(() => dir.cleanup(), () => server.stop(), () => agent.stop(), () => health.stop());
     await server.start();
     await agent.start();

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { AgentError, ErrorCodes } from '../../errors.js';
 import { RateLimitedLog } from '../../shared/rate-limited-log.js';
 import { ReconnectBackoff } from '../../shared/reconnect-backoff.js';
+import { displayUrl, Secrets } from '../../shared/secrets.js';
 import type { Input, InputStatus, MessageSink, RawMessage } from '../types.js';
 import { DeferredAcks, type HeldAck } from './deferred-acks.js';
 import { GroupCommit } from './group-commit.js';
@@ -33,6 +34,8 @@ const SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:']);
 export interface MqttInputDeps {
   sink: MessageSink;
   logger: Logger;
+  /** Scrubbed from every error message the input keeps or logs (the password). Default none. */
+  secrets?: Secrets;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -290,38 +293,19 @@ export class MqttInput implements Input {
     else this.deps.logger.error(obj, 'mqtt input error');
   }
 
-  /** Removes the password from any text that may reach a log or the status. */
+  /** Removes the secrets from any text that may reach a log or the status. */
   private scrub(text: string): string {
-    const p = this.options.password;
-    let out = p !== undefined && p !== '' ? text.split(p).join('[redacted]') : text;
-    const inUrl = passwordInUrl(this.options.url);
-    if (inUrl !== '') out = out.split(inUrl).join('[redacted]');
-    return out;
+    return (this.deps.secrets ?? Secrets.none).scrub(text);
   }
 
-  /** The URL without user info, query or fragment. */
   private safeUrl(): string {
-    try {
-      const u = new URL(this.options.url);
-      return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-    } catch {
-      return '(invalid url)';
-    }
+    return displayUrl(this.options.url);
   }
 }
 
 function schemeOf(url: string): string {
   try {
     return new URL(url).protocol;
-  } catch {
-    return '';
-  }
-}
-
-function passwordInUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return u.password === '' ? '' : decodeURIComponent(u.password);
   } catch {
     return '';
   }
