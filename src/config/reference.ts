@@ -31,7 +31,8 @@ in your config to get completion, documentation on hover and validation as you t
 
 **Values.**
 
-- *Durations*: \`"500ms"\`, \`"15s"\`, \`"5m"\`, \`"24h"\`, \`"7d"\` (decimals allowed: \`"1.5s"\`), or a number of milliseconds.
+- *Durations*: \`"500ms"\`, \`"15s"\`, \`"5m"\`, \`"24h"\`, \`"7d"\`, \`"2w"\`, parts summed (\`"1h30m"\`, as on the command line; decimals allowed: \`"1.5s"\`), or a number of milliseconds.
+- *Instants*: an ISO 8601 date (UTC midnight) or date-time with a zone (\`"2024-05-01T12:00:00Z"\`), checked against the calendar (30 February is refused), or milliseconds since the epoch.
 - *Sizes*: \`"512KiB"\`, \`"1MiB"\`, \`"2GiB"\` (powers of 2), \`"2GB"\` (powers of 10), or a number of bytes.
 - *Environment variables*: \`\${NAME}\` in any string value is replaced by the variable's value;
   \`\${NAME:-default}\` gives a default for an unset or empty variable; \`$\${\` writes a literal \`\${\`.
