@@ -9,7 +9,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
-import type { FluxionClientOptions, FluxionRecord } from './client/types.js';
+import type { FluxionClientOptions } from './client/types.js';
 import { IngestSink, type IngestCounters } from './pipeline/ingest-sink.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
@@ -18,7 +18,7 @@ import { compileRules, type RuleSet } from './mapping/index.js';
 import type { MappingCounters, MappingOptions, MappingRuleSpec } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
-import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } from './queue/index.js';
+import { SqliteQueue, type QueueOptions, type QueueStats } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './shared/rate-limited-log.js';
@@ -184,17 +184,6 @@ export class Agent {
     this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }), secrets: this.secrets });
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', url: displayUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
-  }
-
-  /**
-   * The inputs' sink: commits records to the queue in one transaction and wakes the sender.
-   * Returns only after the commit, so the caller may then acknowledge its source. Throws
-   * `EDGE_ERR_QUEUE_FULL` (on_full: block) or `EDGE_ERR_QUEUE_DISK_FULL`: nothing was stored.
-   */
-  ingest(records: readonly FluxionRecord[]): AppendResult {
-    const result = this.queue.append(records);
-    if (result.accepted > 0) this.sender.notify(result.accepted);
-    return result;
   }
 
   /**

@@ -4,7 +4,7 @@ import type { FluxionRecord } from '../../src/client/types.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { Agent } from '../../src/agent.js';
 import { SqliteQueue } from '../../src/queue/index.js';
-import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY, ingest } from '../helpers/agent.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
 import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
@@ -76,7 +76,7 @@ describe('crashes', () => {
       const batch = makeRecords(20, { start: n, docs: 20, baseTs: 1_750_000_000_000 });
       n += 20;
       sent.push(...batch);
-      agent.ingest(batch);
+      ingest(agent, batch);
     }, 10);
     cleanups.push(() => clearInterval(feed));
 
@@ -123,7 +123,7 @@ describe('crashes', () => {
     expect(agent.status().queue.corruptFilesMovedAside).toBe(1);
 
     const records = makeRecords(100);
-    agent.ingest(records);
+    ingest(agent, records);
     await waitFor(() => agent.status().queue.depth === 0, { what: 'drain' });
     expect(missingOn(server, records)).toEqual([]);
   });
