@@ -239,21 +239,37 @@ export class Agent {
     };
   }
 
+  /**
+   * Stops everything in the reverse order of start. Each step stops on its own: one that
+   * throws is logged and the next one runs all the same, so a failing input never keeps the
+   * sender from draining, and the queue (SQLite) is closed last whatever happened. Never
+   * rejects; the steps that failed are in the log (and in the 'agent stopped' line).
+   */
   async stop(): Promise<void> {
     if (this.state !== 'started') {
       this.state = 'stopped';
       return;
     }
     this.state = 'stopped';
+    const failed: string[] = [];
+    const step = async (name: string, run: () => unknown): Promise<void> => {
+      try {
+        await run();
+      } catch (err) {
+        failed.push(name);
+        this.logger.error({ step: name, err: err instanceof Error ? err.message : String(err) }, 'a stop step failed; stopping the rest');
+      }
+    };
     // Inputs first: no more acks upstream for anything that could not be committed.
-    for (const s of this.serial) await s.stop();
-    await this.mqtt?.stop();
-    await this.broker?.stop();
-    await this.metadata?.stop();
+    for (const s of this.serial) await step(s.status().name, () => s.stop());
+    await step('mqtt', () => this.mqtt?.stop());
+    await step('embedded-broker', () => this.broker?.stop());
+    await step('metadata', () => this.metadata?.stop());
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
-    await this.sender.stop(this.settings.stopDeadlineMs);
-    this.queue.stop();
-    this.logger.info('agent stopped');
+    await step('sender', () => this.sender.stop(this.settings.stopDeadlineMs));
+    await step('queue', () => this.queue.stop());
+    if (failed.length === 0) this.logger.info('agent stopped');
+    else this.logger.warn({ failed }, 'agent stopped; some steps failed');
   }
 
   private prune(): void {
