@@ -4,7 +4,7 @@
  */
 import type { TlsOptions } from '../client/types.js';
 import { passwordInUrl, Secrets } from '../shared/secrets.js';
-import { compileRules } from '../mapping/index.js';
+import { mqttSubscriptions } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { FileContents, PemFiles } from './files.js';
 import { METADATA_DEFAULTS } from './schema/metadata.js';
@@ -95,7 +95,8 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         reconnectBaseMs: m.reconnect.base,
         reconnectCapMs: m.reconnect.cap,
         ...(m.tls !== undefined ? { tls: tlsOptions(files.mqttTls, m.tls.reject_unauthorized) } : {}),
-        subscriptions: compileRules(rules, mapping).mqttFilters(),
+        // Derived for display (check, status); the agent derives them again from the rule set it compiles.
+        subscriptions: mqttSubscriptions(rules),
         groupCommit: { maxMessages: m.group_commit.max_messages, maxDelayMs: m.group_commit.max_delay },
       },
       ...(m.embedded_broker !== undefined ? { embeddedBroker: { host: m.embedded_broker.host, port: m.embedded_broker.port } } : {}),
