@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { Agent } from '../agent.js';
-import { formatProblems, loadConfig, problemsOf, type EdgeSettings } from '../config/index.js';
+import { formatProblems, loadConfig, problemsOf, type LoadedConfig } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
 import { assessLiveness } from '../service/health.js';
 import { HealthServer } from '../service/http-server.js';
@@ -34,7 +34,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     return ExitCodes.OK;
   }
   const configPath = stringOption(parsed, 'config', true);
-  let loaded;
+  let loaded: LoadedConfig;
   try {
     loaded = loadConfig(configPath, io.env);
   } catch (err) {
@@ -44,7 +44,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     }
     throw err;
   }
-  let settings: EdgeSettings = loaded.settings;
+  const settings = loaded.settings;
   const logger = createLogger(settings.log.level);
   for (const w of loaded.warnings) logger.warn({ component: 'config', path: w.path }, w.message);
 
@@ -70,7 +70,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     reloading = reloading
       .then(async () => {
         await systemd.reloading();
-        settings = await reloadAgent(agent, settings, configPath, io.env, logger);
+        loaded = await reloadAgent(agent, loaded, configPath, io.env, logger);
         await systemd.ready('running');
       })
       // One failed reload must not block the next ones, nor the stop that waits for them.

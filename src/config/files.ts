@@ -21,6 +21,14 @@ export interface FileContents {
   mqttTls: PemFiles;
 }
 
+/** The key that names each file (all restart-only: a reload reports a file whose contents changed). */
+export const FILE_KEYS: Readonly<Record<keyof FileContents, string>> = {
+  apiKey: 'fluxiondb.api_key_file',
+  mqttPassword: 'mqtt.password_file',
+  fluxiondbTls: 'fluxiondb.tls',
+  mqttTls: 'mqtt.tls',
+};
+
 export function absolutePath(baseDir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }

@@ -87,7 +87,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   const config = orderLike(jsonSchema, resolveConfig(parsed.data, baseDir, options.hostname ?? osHostname()));
   const settings = buildSettings(config, files.files);
   const warnings = [...files.warnings, ...riskWarnings(rawTree, config, options.worldReadable === true)];
-  return deepFreeze({ config: deepFreeze(config), settings: deepFreeze(settings), warnings: sorted(warnings.map((w) => locate(w, source, file))) });
+  return deepFreeze({ config: deepFreeze(config), settings: deepFreeze(settings), warnings: sorted(warnings.map((w) => locate(w, source, file))), files: files.files });
 }
 
 /**

@@ -6,6 +6,7 @@ import type { HealthOptions } from '../service/health.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { MetadataOptions } from '../metadata/types.js';
 import type { Secrets } from '../shared/secrets.js';
+import type { FileContents } from './files.js';
 import type { ConfigWarning } from './problems.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
@@ -72,4 +73,6 @@ export interface LoadedConfig {
   settings: EdgeSettings;
   /** Valid but risky choices (world-readable secrets, clean sessions, synchronous: off). */
   warnings: ConfigWarning[];
+  /** What the files the config names held (secrets, PEM): a reload compares them too. */
+  files: FileContents;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { STANDARD_BAUD_RATES } from '../../inputs/serial/types.js';
 import { ruleSchema } from './rule.js';
 import { duration, size } from './units.js';
+import { LIVE_ON_RELOAD } from './reload.js';
 
 const SERIAL_TEMPLATE_HELP = 'Placeholders: `{port}` the port name, `{payload.path}` a scalar of the parsed line.';
 
@@ -90,6 +91,7 @@ const portSchema = z
       .optional()
       .meta({ description: 'Request/response devices: a command written on a schedule; the lines it brings back are mapped like any other.' }),
     rules: z.array(serialRuleSchema).min(1, { error: 'must list at least one rule (how a line becomes readings)' }).meta({
+      ...LIVE_ON_RELOAD,
       description: 'Mapping rules for this port\'s lines (the same as MQTT subscriptions, without topic and qos). At least one.',
     }),
   });
