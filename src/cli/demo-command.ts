@@ -4,6 +4,7 @@
  * directory, the sender), and a simulated fleet of devices publishing over MQTT; every few
  * seconds it prints what landed in the database. Ctrl-C stops it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,7 +138,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   };
   const printer = setInterval(() => void print().catch((err: Error) => io.stderr.write(`demo: ${err.message}\n`)), printEveryMs);
 
-  const stopAfter = durationS === undefined ? [] : [new Promise<void>((r) => setTimeout(r, durationS * 1000).unref())];
+  const stopAfter = durationS === undefined ? [] : [sleep(durationS * 1000, undefined, { ref: false })];
   await Promise.race([io.shutdownSignal(), ...stopAfter]);
 
   clearInterval(publish);

@@ -7,6 +7,7 @@
  *   alone: a running agent already resyncs on its schedule and after every reconnect, and
  *   a reload (SIGHUP) makes it apply the config and resync at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { FluxionClient } from '../client/index.js';
@@ -127,9 +128,10 @@ const sync: Handler = async (parsed, io) => {
   let timedOut = false;
   try {
     meta.start();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([meta.whenIdle(), new Promise<void>((r) => (timer = setTimeout(() => ((timedOut = true), r()), timeoutMs)))]);
-    clearTimeout(timer);
+    const deadline = new AbortController();
+    const giveUp = sleep(timeoutMs, undefined, { signal: deadline.signal }).then(() => void (timedOut = true), () => undefined);
+    await Promise.race([meta.whenIdle(), giveUp]);
+    deadline.abort();
     result = meta.status();
   } finally {
     await meta.stop();

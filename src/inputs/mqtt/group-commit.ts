@@ -17,7 +17,7 @@
  * stops sending, which is the backpressure. Any other error is a bug: it is logged loudly and
  * the group is retried too; nothing is acknowledged before it is committed.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, isAgentError } from '../../errors.js';
 import { RateLimitedLog } from '../../shared/rate-limited-log.js';
@@ -221,6 +221,6 @@ export class GroupCommit<A> {
     }
     // Whatever the wait, the retry goes through the event loop: a wait that resolves at once
     // must never turn retries into a loop of microtasks that starves timers and sockets.
-    await new Promise<void>((r) => setImmediate(r));
+    await nextTurn();
   }
 }
