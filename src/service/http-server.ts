@@ -12,6 +12,7 @@ import { AgentError, ErrorCodes } from '../errors.js';
 import { Secrets } from '../shared/secrets.js';
 import { assessHealth, type HealthAssessment, type HealthOptions } from './health.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type RttSnapshot } from './metrics.js';
+import { ProcessMetrics } from './process-metrics.js';
 
 /** What the server reads: the Agent fits as it is. */
 export interface StatusSource {
@@ -62,6 +63,7 @@ export class HealthServer {
   private startedAt = 0;
   private sampler: NodeJS.Timeout | null = null;
   private samples: Array<{ at: number; sent: number }> = [];
+  private processMetrics: ProcessMetrics | null = null;
   private readonly now: () => number;
 
   constructor(
@@ -102,6 +104,7 @@ export class HealthServer {
       throw new AgentError(ErrorCodes.HEALTH_LISTEN, `cannot serve health and metrics on ${where}: ${(err as Error).message}`, { cause: err });
     }
     this.boundPort = (server.address() as AddressInfo).port;
+    this.processMetrics = new ProcessMetrics();
     this.sample();
     this.sampler = setInterval(() => this.sample(), RATE_SAMPLE_MS);
     this.sampler.unref();
@@ -113,6 +116,8 @@ export class HealthServer {
     this.server = null;
     if (this.sampler !== null) clearInterval(this.sampler);
     this.sampler = null;
+    this.processMetrics?.close();
+    this.processMetrics = null;
     if (server === null) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
@@ -153,7 +158,7 @@ export class HealthServer {
           return;
         }
         case '/metrics':
-          this.reply(res, 200, METRICS_CONTENT_TYPE, this.scrub(renderMetrics(this.deps.source.status(), this.deps.source.sender.rtt)));
+          void this.metrics(res);
           return;
         case '/status':
           this.reply(res, 200, 'application/json', `${this.scrub(JSON.stringify(this.liveStatus()))}\n`);
@@ -161,6 +166,17 @@ export class HealthServer {
         default:
           this.reply(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /metrics or /status\n');
       }
+    } catch (err) {
+      this.reply(res, 500, 'text/plain; charset=utf-8', `${this.scrub((err as Error).message)}\n`);
+    }
+  }
+
+  /** The agent's metrics (from its status), then the process's (prom-client's default collectors). */
+  private async metrics(res: ServerResponse): Promise<void> {
+    try {
+      const own = renderMetrics(this.deps.source.status(), this.deps.source.sender.rtt);
+      const proc = (await this.processMetrics?.render()) ?? '';
+      this.reply(res, 200, METRICS_CONTENT_TYPE, this.scrub(own + proc));
     } catch (err) {
       this.reply(res, 500, 'text/plain; charset=utf-8', `${this.scrub((err as Error).message)}\n`);
     }
