@@ -69,11 +69,9 @@ export class MetadataSync {
     this.warnings = new RateLimitedLog(deps.logger);
     this.now = deps.now ?? Date.now;
     this.secrets = deps.secrets ?? Secrets.none;
-    const r = deps.retry;
     this.link = new ReconnectLoop(
       {
-        backoff: { baseMs: r.backoffBaseMs, capMs: r.backoffCapMs, resetAfterMs: r.backoffResetAfterMs },
-        authRetryMs: r.authRetryMs,
+        retry: deps.retry,
         fallbackCode: ErrorCodes.METADATA,
         target: 'FluxionDB for metadata',
         authRefusedMessage: 'FluxionDB refused the API key or its scope for metadata writes: metadata stays queued until this is fixed',

@@ -67,8 +67,7 @@ export class Sender extends EventEmitter {
     this.bucket = new TokenBucket(options.maxRecordsPerSecond, this.now);
     this.link = new ReconnectLoop(
       {
-        backoff: { baseMs: options.backoffBaseMs, capMs: options.backoffCapMs, resetAfterMs: options.backoffResetAfterMs },
-        authRetryMs: options.authRetryMs,
+        retry: options,
         fallbackCode: ErrorCodes.SEND,
         target: 'FluxionDB',
         authRefusedMessage: 'FluxionDB refused the API key or its scope: nothing can be sent until this is fixed; data stays queued',

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { isAuthRefusal, isFluxionError } from '../client/index.js';
 import { RateLimitedLog } from './rate-limited-log.js';
-import { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
 import { WakeSignal } from './wake-signal.js';
 
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'auth_failed' | 'stopped';
@@ -31,10 +31,20 @@ export interface LinkClient {
   off(event: 'close', listener: () => void): unknown;
 }
 
-export interface ReconnectLoopOptions {
-  backoff: ReconnectBackoffOptions;
+/** The retry settings, as the sender's and the metadata sync's options both carry them. */
+export interface ReconnectRetryOptions {
+  /** Ceiling of the first reconnect delay, in ms (full jitter). */
+  backoffBaseMs: number;
+  /** Largest ceiling, in ms. */
+  backoffCapMs: number;
+  /** A connection up at least this long starts the backoff over, in ms. */
+  backoffResetAfterMs: number;
   /** Pause after an authentication refusal, in ms. */
   authRetryMs: number;
+}
+
+export interface ReconnectLoopOptions {
+  retry: ReconnectRetryOptions;
   /** `lastError.code` of an error that carries none (e.g. EDGE_ERR_SEND). */
   fallbackCode: string;
   /** What the connection is for, in log lines ("FluxionDB", "FluxionDB for metadata"). */
@@ -83,7 +93,8 @@ export class ReconnectLoop {
     private readonly deps: ReconnectLoopDeps,
   ) {
     this.now = deps.now ?? Date.now;
-    this.backoff = new ReconnectBackoff(options.backoff);
+    const r = options.retry;
+    this.backoff = new ReconnectBackoff({ baseMs: r.backoffBaseMs, capMs: r.backoffCapMs, resetAfterMs: r.backoffResetAfterMs });
     this.warnings = new RateLimitedLog(deps.logger, undefined, this.now);
   }
 
@@ -199,8 +210,9 @@ export class ReconnectLoop {
 
   private async authPause(): Promise<void> {
     this.state = 'auth_failed';
-    this.deps.logger.error({ err: this.lastError?.message, retryInMs: this.options.authRetryMs }, this.options.authRefusedMessage);
-    await this.sleep(this.options.authRetryMs);
+    const ms = this.options.retry.authRetryMs;
+    this.deps.logger.error({ err: this.lastError?.message, retryInMs: ms }, this.options.authRefusedMessage);
+    await this.sleep(ms);
   }
 
   /** Waits `ms`, or less when stopping (a stop must not wait out a backoff). Never rejects. */

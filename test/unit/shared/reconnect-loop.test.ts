@@ -33,8 +33,7 @@ function setUp(failWith: Error | null, session: () => Promise<SessionEnd> = () =
   let reconnects = 0;
   const loop = new ReconnectLoop(
     {
-      backoff: { baseMs: 1, capMs: 1, resetAfterMs: 60_000 },
-      authRetryMs: 1,
+      retry: { backoffBaseMs: 1, backoffCapMs: 1, backoffResetAfterMs: 60_000, authRetryMs: 1 },
       fallbackCode: 'EDGE_ERR_SEND',
       target: 'FluxionDB',
       authRefusedMessage: 'refused',
