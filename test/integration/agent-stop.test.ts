@@ -63,14 +63,17 @@ metadata:
     expect(lines.find((l) => l.msg === 'agent stopped; some steps failed')).toMatchObject({ failed: ['metadata'] });
   });
 
-  it('the sender step throws: the queue is still closed', async () => {
+  it('the sender step throws: the queue is still closed, last', async () => {
     const { agent, log } = await startAgent();
-    vi.spyOn(agent.sender, 'stop').mockRejectedValueOnce(new Error('sender stop failed (injected)'));
+    // It stops, then throws (e.g. a close that failed): no loop is left running on a closed queue.
+    const stopSender = agent.sender.stop.bind(agent.sender);
+    vi.spyOn(agent.sender, 'stop').mockImplementationOnce(async (deadlineMs) => {
+      await stopSender(deadlineMs);
+      throw new Error('sender stop failed (injected)');
+    });
     await agent.stop();
     expect(queueClosed(agent)).toBe(true);
     expect(agent.metadata!.status().state).toBe('stopped');
     expect(log.lines().find((l) => l.msg === 'agent stopped; some steps failed')).toMatchObject({ failed: ['sender'] });
-    // The sender was never stopped by the agent here: stop it, as a test clean-up.
-    await agent.sender.stop();
   });
 });
