@@ -18,7 +18,10 @@ const agent = new Agent(
 );
 await agent.start();
 const depth = agent.status().queue.depth;
-if (depth === 0) agent.ingest(Array.from({ length: 20_000 }, (_, i) => ({ col: 'mem', doc: `d${i % 100}`, ts: 1_700_000_000_000 + i, data: '{"t":1}' })));
+if (depth === 0) {
+  const { accepted } = agent.queue.append(Array.from({ length: 20_000 }, (_, i) => ({ col: 'mem', doc: `d${i % 100}`, ts: 1_700_000_000_000 + i, data: '{"t":1}' })));
+  agent.sender.notify(accepted);
+}
 while (agent.status().queue.sent < 20_000) await new Promise((r) => setTimeout(r, 5));
 await agent.stop();
 console.log(JSON.stringify({ rss: process.resourceUsage().maxRSS * 1024, depth }));

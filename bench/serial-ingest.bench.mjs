@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { IngestSink } from '../dist/ingest-sink.js';
+import { IngestSink } from '../dist/pipeline/ingest-sink.js';
 import { SerialInput } from '../dist/inputs/serial/index.js';
 import { compileRules } from '../dist/mapping/index.js';
 import { SqliteQueue } from '../dist/queue/index.js';

@@ -9,8 +9,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
-import type { FluxionClientOptions, FluxionRecord } from './client/types.js';
-import { IngestSink, type IngestCounters } from './ingest-sink.js';
+import type { FluxionClientOptions } from './client/types.js';
+import { IngestSink, type IngestCounters } from './pipeline/ingest-sink.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
@@ -18,10 +18,11 @@ import { compileRules, RECENT_READINGS, type RuleSet } from './mapping/index.js'
 import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, RawMessage } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
-import { SqliteQueue, type AppendResult, type DeadLetter, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
+import { SqliteQueue, type DeadLetter, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
-import { RateLimitedLog } from './service/logger.js';
+import { RateLimitedLog } from './shared/rate-limited-log.js';
+import { displayUrl, Secrets } from './shared/secrets.js';
 import { version } from './version.js';
 
 export interface AgentSettings {
@@ -82,6 +83,8 @@ export class Agent {
     private readonly logger: Logger,
     private inputs: AgentInputSettings = { mapping: {} },
     metadata?: MetadataOptions,
+    /** What must never leave the process (EdgeSettings.secrets): kept out of metadata and MQTT errors. */
+    private readonly secrets: Secrets = Secrets.none,
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.queue = new SqliteQueue(settings.queue, { logger: logger.child({ component: 'queue' }) });
@@ -107,7 +110,7 @@ export class Agent {
             }),
             logger: logger.child({ component: 'metadata' }),
             version,
-            secrets: [settings.fluxiondb.apiKey, inputs.mqtt?.input.password ?? ''],
+            secrets,
             retry: {
               backoffBaseMs: s.backoffBaseMs,
               backoffCapMs: s.backoffCapMs,
@@ -134,7 +137,7 @@ export class Agent {
     const stats = this.queue.stats();
     this.logger.info({ component: 'queue', path: this.settings.queue.path, depth: stats.depth, schema: info.schemaVersion, migratedFrom: info.migratedFrom }, 'queue ready');
     this.sender.start();
-    this.logger.info({ component: 'sender', url: redactedUrl(this.settings.fluxiondb.url) }, 'sender started');
+    this.logger.info({ component: 'sender', url: displayUrl(this.settings.fluxiondb.url) }, 'sender started');
     this.housekeeping = setInterval(() => this.prune(), this.settings.housekeepingIntervalMs);
     this.housekeeping.unref();
     if (this.metadata !== null) {
@@ -180,20 +183,9 @@ export class Agent {
     }
     const subscriptions = this.rules!.mqttFilters();
     this.mqttOptions = input;
-    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }) });
+    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }), secrets: this.secrets });
     await this.mqtt.start();
-    this.logger.info({ component: 'mqtt', url: redactedUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
-  }
-
-  /**
-   * The inputs' sink: commits records to the queue in one transaction and wakes the sender.
-   * Returns only after the commit, so the caller may then acknowledge its source. Throws
-   * `EDGE_ERR_QUEUE_FULL` (on_full: block) or `EDGE_ERR_QUEUE_DISK_FULL`: nothing was stored.
-   */
-  ingest(records: readonly FluxionRecord[]): AppendResult {
-    const result = this.queue.append(records);
-    if (result.accepted > 0) this.sender.notify(result.accepted);
-    return result;
+    this.logger.info({ component: 'mqtt', url: displayUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
   }
 
   /**
@@ -220,7 +212,7 @@ export class Agent {
     for (const f of previous) this.removedFilters.add(f.filter);
     for (const f of subscriptions) this.removedFilters.delete(f.filter);
     const unsubscribe = [...this.removedFilters];
-    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
+    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }), secrets: this.secrets });
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', subscriptions: subscriptions.map((f) => f.filter) }, 'MQTT input resubscribed');
     return { resubscribed: true };
@@ -294,21 +286,37 @@ export class Agent {
     };
   }
 
+  /**
+   * Stops everything in the reverse order of start. Each step stops on its own: one that
+   * throws is logged and the next one runs all the same, so a failing input never keeps the
+   * sender from draining, and the queue (SQLite) is closed last whatever happened. Never
+   * rejects; the steps that failed are in the log (and in the 'agent stopped' line).
+   */
   async stop(): Promise<void> {
     if (this.state !== 'started') {
       this.state = 'stopped';
       return;
     }
     this.state = 'stopped';
+    const failed: string[] = [];
+    const step = async (name: string, run: () => unknown): Promise<void> => {
+      try {
+        await run();
+      } catch (err) {
+        failed.push(name);
+        this.logger.error({ step: name, err: err instanceof Error ? err.message : String(err) }, 'a stop step failed; stopping the rest');
+      }
+    };
     // Inputs first: no more acks upstream for anything that could not be committed.
-    for (const s of this.serial) await s.stop();
-    await this.mqtt?.stop();
-    await this.broker?.stop();
-    await this.metadata?.stop();
+    for (const s of this.serial) await step(s.status().name, () => s.stop());
+    await step('mqtt', () => this.mqtt?.stop());
+    await step('embedded-broker', () => this.broker?.stop());
+    await step('metadata', () => this.metadata?.stop());
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
-    await this.sender.stop(this.settings.stopDeadlineMs);
-    this.queue.stop();
-    this.logger.info('agent stopped');
+    await step('sender', () => this.sender.stop(this.settings.stopDeadlineMs));
+    await step('queue', () => this.queue.stop());
+    if (failed.length === 0) this.logger.info('agent stopped');
+    else this.logger.warn({ failed }, 'agent stopped; some steps failed');
   }
 
   private prune(): void {
@@ -317,15 +325,5 @@ export class Agent {
     } catch (err) {
       this.warnings.warn('prune', { component: 'queue', err: (err as Error).message }, 'queue housekeeping failed; will retry');
     }
-  }
-}
-
-function redactedUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
   }
 }

@@ -28,6 +28,10 @@ export const ErrorCodes = {
   QUEUE_BUSY: 'EDGE_ERR_QUEUE_BUSY',
   /** A component was stopped before an operation finished. */
   STOPPED: 'EDGE_ERR_STOPPED',
+  /** The sender failed for a reason outside the client (e.g. the queue could not record an ack); shown as `lastError` in status. */
+  SEND: 'EDGE_ERR_SEND',
+  /** The metadata sync failed for a reason that carries no code of its own; shown as `lastError` in status. */
+  METADATA: 'EDGE_ERR_METADATA',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

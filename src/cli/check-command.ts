@@ -6,7 +6,7 @@
 import { stringify } from 'yaml';
 import { formatProblems, loadConfig, maskSecrets, problemsOf } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 
 const USAGE = `usage: fluxion-edge check --config FILE [--json]

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { FluxionClient, isFluxionError, type FluxionRecord, type RecordKey } from '../client/index.js';
 import { resolveApiKey } from '../config/secrets.js';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args.js';
 import { pickSubcommand } from './subcommands.js';
 

@@ -10,7 +10,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { SqliteQueue, openQueueReadOnly, type DeadLetter } from '../queue/index.js';
 import { queueFileInUse } from '../queue/read-only.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args.js';
 import { pickSubcommand } from './subcommands.js';
 import { parseDuration } from './duration.js';

@@ -4,6 +4,7 @@
  * directory, the sender), and a simulated fleet of devices publishing over MQTT; every few
  * seconds it prints what landed in the database. Ctrl-C stops it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { FluxionClient } from '../client/index.js';
 import { parseConfig } from '../config/index.js';
 import { DevServer } from '../devserver/index.js';
 import { createLogger } from '../service/logger.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs } from './args.js';
 
 const USAGE = `usage: fluxion-edge demo [--port N] [--mqtt-port N] [--devices N] [--interval-ms N] [--print-every-s N] [--duration-s N]
@@ -103,7 +104,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const server = new DevServer({ port: intOption(parsed, 'port', 0), masterKey: DEMO_KEY });
   await server.start();
   const { settings } = parseConfig(demoConfig(server.url, intOption(parsed, 'mqtt-port', 0)!, dir), { env: {}, baseDir: dir });
-  const agent = new Agent(settings.agent, createLogger(settings.log.level), { mapping: settings.mapping, mqtt: settings.mqtt }, settings.metadata);
+  const agent = new Agent(settings.agent, createLogger(settings.log.level), { mapping: settings.mapping, mqtt: settings.mqtt }, settings.metadata, settings.secrets);
   await agent.start();
   const brokerUrl = agent.embeddedBrokerUrl!;
   const reader = new FluxionClient({ url: server.url, apiKey: DEMO_KEY, connectionName: 'fluxion-edge-demo-reader' });
@@ -137,7 +138,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   };
   const printer = setInterval(() => void print().catch((err: Error) => io.stderr.write(`demo: ${err.message}\n`)), printEveryMs);
 
-  const stopAfter = durationS === undefined ? [] : [new Promise<void>((r) => setTimeout(r, durationS * 1000).unref())];
+  const stopAfter = durationS === undefined ? [] : [sleep(durationS * 1000, undefined, { ref: false })];
   await Promise.race([io.shutdownSignal(), ...stopAfter]);
 
   clearInterval(publish);

@@ -5,7 +5,7 @@
 import pino, { type Level } from 'pino';
 import { DevServer } from '../devserver/index.js';
 import { AgentError, isAgentError, ErrorCodes } from '../errors.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec } from './args.js';
 
 const USAGE = `usage: fluxion-edge dev-server --secret-key KEY [options]

@@ -3,7 +3,7 @@
  * Entry point of the `fluxion-edge` command: picks the subcommand and hands it a CommandIo.
  * Each subcommand lives in its own file and exports `run(args, io) => exit code`.
  */
-import { runAsProcess, ExitCodes, type CommandIo } from '../service/process-io.js';
+import { runAsProcess, ExitCodes, type CommandIo } from './process-io.js';
 
 type CommandModule = { run(args: string[], io: CommandIo): Promise<number> };
 

@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatProblems, loadConfig, problemsOf } from '../config/index.js';
+import { parseIsoInstant } from '../config/schema/index.js';
 import type { EdgeSettings } from '../config/index.js';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { compileRules, type MapResult, type RawMessage } from '../mapping/index.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 
 const USAGE = `usage: fluxion-edge map --config FILE (--topic T | --port P) (--payload TEXT | --payload-file F) [--received-at ISO|MS]
@@ -89,8 +90,8 @@ function parseRequest(args: string[]): MapRequest | null {
 
 function parseReceivedAt(v: string | undefined): number {
   if (v === undefined) return Date.now();
-  const ms = /^\d+$/.test(v) ? Number(v) : /(Z|[+-]\d\d:?\d\d)$/i.test(v) ? Date.parse(v) : Number.NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) {
+  const ms = /^\d+$/.test(v) ? Number(v) : parseIsoInstant(v);
+  if (ms === null || !Number.isSafeInteger(ms) || ms <= 0) {
     throw new AgentError(ErrorCodes.USAGE, `--received-at must be an ISO 8601 date-time with a zone or ms since the epoch, got '${v}'`);
   }
   return ms;

@@ -7,6 +7,7 @@
  *   alone: a running agent already resyncs on its schedule and after every reconnect, and
  *   a reload (SIGHUP) makes it apply the config and resync at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { FluxionClient } from '../client/index.js';
@@ -16,7 +17,7 @@ import { MetadataSync } from '../metadata/metadata-sync.js';
 import type { MetadataStatus } from '../metadata/types.js';
 import { SqliteQueue, readKvOutbox, type KvEntry } from '../queue/index.js';
 import { queueFileInUse } from '../queue/read-only.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { version } from '../version.js';
 import { parseCommandArgs, stringOption, type ParsedArgs } from './args.js';
 import { parseDuration } from './duration.js';
@@ -119,7 +120,7 @@ const sync: Handler = async (parsed, io) => {
     client: new FluxionClient({ ...db, connectionName: `${db.connectionName ?? 'fluxion-edge'}-metadata-sync`, reconnect: false }),
     logger,
     version,
-    secrets: [db.apiKey, settings.mqtt?.input.password ?? ''],
+    secrets: settings.secrets,
     schedules: false,
     retry: { backoffBaseMs: s.backoffBaseMs, backoffCapMs: Math.min(s.backoffCapMs, 2000), backoffResetAfterMs: s.backoffResetAfterMs, authRetryMs: timeoutMs, requestTimeoutMs: s.requestTimeoutMs },
   });
@@ -127,9 +128,10 @@ const sync: Handler = async (parsed, io) => {
   let timedOut = false;
   try {
     meta.start();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([meta.whenIdle(), new Promise<void>((r) => (timer = setTimeout(() => ((timedOut = true), r()), timeoutMs)))]);
-    clearTimeout(timer);
+    const deadline = new AbortController();
+    const giveUp = sleep(timeoutMs, undefined, { signal: deadline.signal }).then(() => void (timedOut = true), () => undefined);
+    await Promise.race([meta.whenIdle(), giveUp]);
+    deadline.abort();
     result = meta.status();
   } finally {
     await meta.stop();

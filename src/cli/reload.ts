@@ -1,29 +1,14 @@
 /**
  * SIGHUP: re-read the config and apply what can change live (mappings, mapping options,
- * log level, metadata: changed static fields written and a resync started). Everything
- * else (queue, FluxionDB connection, sender, broker connection, serial port settings,
- * health endpoint) keeps running as it is, and each such change is
- * reported as needing a restart. An invalid new config is refused with all its problems and
+ * log level, metadata: changed static fields written and a resync started): the keys the
+ * schema marks live (config/schema/reload.ts). Everything else keeps running as it is, and
+ * each such change is reported, by its config path, as needing a restart. An invalid new config is refused with all its problems and
  * the running one stays. The queue is never touched.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Agent } from '../agent.js';
-import { formatProblems, loadConfig, problemsOf, type EdgeSettings } from '../config/index.js';
+import { changesNeedingRestart, formatProblems, loadConfig, problemsOf, type EdgeSettings, type LoadedConfig } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
-
-/** Settings that only a restart applies, by the name an operator knows them under. */
-function restartOnly(s: EdgeSettings): Record<string, unknown> {
-  return {
-    gateway: s.gateway,
-    fluxiondb: s.agent.fluxiondb,
-    queue: s.agent.queue,
-    sender: s.agent.sender,
-    'mqtt (connection)': s.mqtt === undefined ? null : { ...s.mqtt.input, subscriptions: undefined, embeddedBroker: s.mqtt.embeddedBroker },
-    'serial (ports)': (s.serial ?? []).map((p) => p.input),
-    health: s.health,
-  };
-}
 
 /**
  * Loads the config again and applies it; returns the settings now in force (the new
@@ -31,15 +16,15 @@ function restartOnly(s: EdgeSettings): Record<string, unknown> {
  */
 export async function reloadAgent(
   agent: Agent,
-  running: EdgeSettings,
+  running: LoadedConfig,
   path: string,
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger,
-): Promise<EdgeSettings> {
+): Promise<LoadedConfig> {
   const log = logger.child({ component: 'config' });
-  let next: EdgeSettings;
+  let loaded: LoadedConfig;
   try {
-    next = loadConfig(path, env).settings;
+    loaded = loadConfig(path, env);
   } catch (err) {
     if (isAgentError(err, ErrorCodes.CONFIG_INVALID)) {
       log.error({ problems: formatProblems(problemsOf(err)).split('\n') }, 'reload refused: the new config is invalid; the running config stays');
@@ -49,19 +34,21 @@ export async function reloadAgent(
     return running;
   }
 
-  const before = restartOnly(running);
-  const after = restartOnly(next);
-  const needRestart = Object.keys(after).filter((k) => !isDeepStrictEqual(before[k], after[k]));
-  const inForce: EdgeSettings = {
-    ...running,
+  const next = loaded.settings;
+  const current = running.settings;
+  // Compared with what runs: a pending restart change is reported again at each reload.
+  const needRestart = changesNeedingRestart(running, loaded);
+  const settings: EdgeSettings = {
+    ...current,
     log: next.log,
     mapping: next.mapping,
     metadata: next.metadata,
-    mqtt: running.mqtt === undefined ? undefined : { ...running.mqtt, rules: next.mqtt?.rules ?? [] },
-    serial: running.serial?.map((p) => ({ ...p, rules: next.serial?.find((q) => q.input.name === p.input.name)?.rules ?? [] })),
+    mqtt: current.mqtt === undefined ? undefined : { ...current.mqtt, rules: next.mqtt?.rules ?? [] },
+    serial: current.serial?.map((p) => ({ ...p, rules: next.serial?.find((q) => q.input.name === p.input.name)?.rules ?? [] })),
   };
+  const inForce: LoadedConfig = { ...running, settings };
   try {
-    const applied = await agent.reloadInputs({ mapping: inForce.mapping, mqtt: inForce.mqtt, serial: inForce.serial });
+    const applied = await agent.reloadInputs({ mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial });
     agent.reloadMetadata(next.metadata);
     logger.level = next.log.level;
     if (needRestart.length > 0) {

@@ -10,7 +10,7 @@ import { resolveApiKey } from '../config/secrets.js';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { openQueueReadOnly, type SentRecord } from '../queue/index.js';
 import { TokenBucket } from '../sender/token-bucket.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec } from './args.js';
 import { parseWhen } from './duration.js';
 import { Progress } from './progress.js';

@@ -11,12 +11,12 @@ import { Agent } from '../agent.js';
 import { FileConfigView } from '../console/config-view.js';
 import { ConsoleRoutes } from '../console/console-routes.js';
 import { agentConsoleSource } from '../console/agent-console-source.js';
-import { formatProblems, loadConfig, problemsOf, type EdgeSettings } from '../config/index.js';
+import { formatProblems, loadConfig, problemsOf, type LoadedConfig } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
 import { assessLiveness } from '../service/health.js';
 import { HealthServer } from '../service/http-server.js';
 import { createLogger } from '../service/logger.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { SdNotifier } from '../service/sd-notify.js';
 import { version } from '../version.js';
 import { parseCommandArgs, stringOption } from './args.js';
@@ -37,7 +37,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     return ExitCodes.OK;
   }
   const configPath = stringOption(parsed, 'config', true);
-  let loaded;
+  let loaded: LoadedConfig;
   try {
     loaded = loadConfig(configPath, io.env);
   } catch (err) {
@@ -47,18 +47,16 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     }
     throw err;
   }
-  let settings: EdgeSettings = loaded.settings;
+  const settings = loaded.settings;
   const logger = createLogger(settings.log.level);
   for (const w of loaded.warnings) logger.warn({ component: 'config', path: w.path }, w.message);
 
-  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial }, settings.metadata);
+  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial }, settings.metadata, settings.secrets);
   const startedAt = Date.now();
   const rule = { ...settings.health.rule, startedAt };
   const configView = new FileConfigView(configPath, io.env, loaded.config);
   let http: HealthServer | null = null;
   if (settings.health.server !== null) {
-    const secrets = secretsOf(settings);
-    const scrub = (text: string): string => http!.scrub(text);
     const consoleRoutes =
       settings.console === null
         ? undefined
@@ -66,14 +64,14 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
             source: agentConsoleSource(agent, settings.agent.queue.path),
             config: configView,
             health: () => http!.health(),
-            scrub,
+            scrub: (text) => settings.secrets.scrub(text),
             gatewayId: settings.gateway.id,
             version,
             startedAt,
           });
     http = new HealthServer(
       { ...settings.health.server, health: rule },
-      { source: agent, secrets, gatewayId: settings.gateway.id, version, ...(consoleRoutes !== undefined ? { console: consoleRoutes } : {}) },
+      { source: agent, secrets: settings.secrets, gatewayId: settings.gateway.id, version, ...(consoleRoutes !== undefined ? { console: consoleRoutes } : {}) },
     );
   }
   const systemd = new SdNotifier({ env: io.env }, logger.child({ component: 'systemd' }));
@@ -88,9 +86,9 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     reloading = reloading
       .then(async () => {
         await systemd.reloading();
-        const before = settings;
-        settings = await reloadAgent(agent, settings, configPath, io.env, logger);
-        if (settings !== before) configView.reloaded();
+        const before = loaded;
+        loaded = await reloadAgent(agent, loaded, configPath, io.env, logger);
+        if (loaded !== before) configView.reloaded();
         await systemd.ready('running');
       })
       // One failed reload must not block the next ones, nor the stop that waits for them.
@@ -124,13 +122,6 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   await systemd.stop();
   flush(logger);
   return ExitCodes.OK;
-}
-
-/** Values that must never leave the process, scrubbed from /status answers and console pages. */
-function secretsOf(settings: EdgeSettings): string[] {
-  return [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password, settings.console?.token ?? undefined].filter(
-    (s): s is string => s !== undefined && s !== '',
-  );
 }
 
 function flush(logger: Logger): void {

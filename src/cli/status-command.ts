@@ -12,9 +12,10 @@ import { request } from 'node:http';
 import type { AgentStatus } from '../agent.js';
 import { formatProblems, loadConfig, problemsOf } from '../config/index.js';
 import { ErrorCodes, isAgentError } from '../errors.js';
+import { Secrets } from '../shared/secrets.js';
 import { openQueueReadOnly, type QueueStats } from '../queue/index.js';
 import type { LiveStatus } from '../service/http-server.js';
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 
 const DEFAULT_CONFIG = '/etc/fluxion-edge/config.yaml';
@@ -62,7 +63,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   let queuePath = stringOption(parsed, 'queue');
   const configPath = stringOption(parsed, 'config') ?? (queuePath === undefined ? DEFAULT_CONFIG : undefined);
   let endpoint: string | null = null;
-  let secrets: string[] = [];
+  let secrets = Secrets.none;
   let token: string | null = null;
   if (configPath !== undefined) {
     try {
@@ -70,9 +71,8 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       queuePath ??= settings.agent.queue.path;
       const server = settings.health.server;
       if (server !== null) endpoint = `http://${connectHost(server.host)}:${server.port}/status`;
-      secrets = [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password ?? ''].filter((s) => s !== '');
+      secrets = settings.secrets;
       token = settings.console?.token ?? null;
-      if (token !== null) secrets.push(token);
     } catch (err) {
       if (!isAgentError(err, ErrorCodes.CONFIG_INVALID)) throw err;
       io.stderr.write(`fluxion-edge: cannot read the config ${configPath}:\n${formatProblems(problemsOf(err))}\n(give --queue FILE to read the queue without it)\n`);
@@ -106,7 +106,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   }
 
   const text = parsed.values.json === true ? `${JSON.stringify(report, null, 2)}\n` : human(report, Date.now());
-  io.stdout.write(scrub(text, secrets));
+  io.stdout.write(secrets.scrub(text));
   return report.live === null && report.queue === null ? ExitCodes.FAILURE : ExitCodes.OK;
 }
 
@@ -214,10 +214,4 @@ function bytes(n: number): string {
     u++;
   }
   return `${v.toFixed(1)} ${units[u]}`;
-}
-
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) for (const form of new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])) out = out.split(form).join('***');
-  return out;
 }

@@ -1,4 +1,4 @@
-import { ExitCodes, type CommandIo } from '../service/process-io.js';
+import { ExitCodes, type CommandIo } from './process-io.js';
 
 /**
  * Picks the subcommand of a command with several (`db`, `dead-letter`): prints the usage

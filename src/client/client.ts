@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { backoffDelay } from './backoff.js';
-import { Connection, openConnection } from './connection.js';
+import { type Connection, openConnection } from './connection.js';
 import { FluxionError, FluxionErrorCodes, isFluxionError } from './errors.js';
 import { encodeFrame } from './frame.js';
 import type {

@@ -26,6 +26,15 @@ export interface FileContents {
 /** Shortest console token accepted: a guessable token on a plant network is no protection. */
 const CONSOLE_TOKEN_MIN = 16;
 
+/** The key that names each file (all restart-only: a reload reports a file whose contents changed). */
+export const FILE_KEYS: Readonly<Record<keyof FileContents, string>> = {
+  apiKey: 'fluxiondb.api_key_file',
+  mqttPassword: 'mqtt.password_file',
+  consoleToken: 'console.token_file',
+  fluxiondbTls: 'fluxiondb.tls',
+  mqttTls: 'mqtt.tls',
+};
+
 export function absolutePath(baseDir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }

@@ -23,6 +23,8 @@ export interface JsonSchemaNode {
   minItems?: number;
   'x-kind'?: string;
   'x-secret'?: boolean;
+  /** 'live': a reload applies this key (and all under it); absent: a change needs a restart. */
+  'x-reload'?: 'live';
   [k: string]: unknown;
 }
 

@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { z } from 'zod';
 import { hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { isMappingError, serialRuleProblems, subscriptionProblems } from './rules-problems.js';
+import { serialRuleProblems, subscriptionProblems } from './rules-problems.js';
 import { consoleChecks, numericChecks, presenceChecks, serialChecks, type ValidAt } from './cross-checks.js';
 import type { Env } from './env-substitution.js';
 import { substituteEnv } from './env-substitution.js';
@@ -86,16 +86,9 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   if (problems.length > 0 || !parsed.success) throw configInvalid(sorted(problems.map((p) => locate(p, source, file))));
 
   const config = orderLike(jsonSchema, resolveConfig(parsed.data, baseDir, options.hostname ?? osHostname()));
-  let settings;
-  try {
-    settings = buildSettings(config, files.files);
-  } catch (err) {
-    // checkRules passed, so compileRules should too; if not, it is still a config problem.
-    if (!isMappingError(err)) throw err;
-    throw configInvalid(err.problems.map((p) => locate({ path: ['mqtt', 'subscriptions', p.rule ?? 0], message: p.message }, source, file)));
-  }
+  const settings = buildSettings(config, files.files);
   const warnings = [...files.warnings, ...riskWarnings(rawTree, config, options.worldReadable === true)];
-  return deepFreeze({ config: deepFreeze(config), settings: deepFreeze(settings), warnings: sorted(warnings.map((w) => locate(w, source, file))) });
+  return deepFreeze({ config: deepFreeze(config), settings: deepFreeze(settings), warnings: sorted(warnings.map((w) => locate(w, source, file))), files: files.files });
 }
 
 /**

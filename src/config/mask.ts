@@ -1,4 +1,5 @@
 /** Copies of the config (or settings) safe to print: secrets and private keys replaced by "***". */
+import { redactUrl } from '../client/url.js';
 
 const SECRET_KEYS: ReadonlySet<string> = new Set(['api_key', 'apiKey', 'password']);
 const MASK = '***';
@@ -12,7 +13,7 @@ function mask(v: unknown, key: string | undefined): unknown {
   if (key !== undefined && SECRET_KEYS.has(key) && v !== undefined && v !== null) return MASK;
   if (typeof v === 'string') {
     if (v.includes('PRIVATE KEY-----')) return MASK;
-    if (key === 'url') return v.replace(/([?&]api-key=)[^&#]*/gi, `$1${MASK}`);
+    if (key === 'url') return redactUrl(v);
     return v;
   }
   if (Array.isArray(v)) return v.map((x) => mask(x, undefined));

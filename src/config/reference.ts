@@ -4,6 +4,7 @@
  * a unit test fails when the committed files differ from what this produces.
  */
 import { configJsonSchema, type JsonSchemaNode } from './json-schema.js';
+import { isLiveOnReload } from './reload-policy.js';
 
 export function renderJsonSchema(): string {
   return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
@@ -31,7 +32,8 @@ in your config to get completion, documentation on hover and validation as you t
 
 **Values.**
 
-- *Durations*: \`"500ms"\`, \`"15s"\`, \`"5m"\`, \`"24h"\`, \`"7d"\` (decimals allowed: \`"1.5s"\`), or a number of milliseconds.
+- *Durations*: \`"500ms"\`, \`"15s"\`, \`"5m"\`, \`"24h"\`, \`"7d"\`, \`"2w"\`, parts summed (\`"1h30m"\`, as on the command line; decimals allowed: \`"1.5s"\`), or a number of milliseconds.
+- *Instants*: an ISO 8601 date (UTC midnight) or date-time with a zone (\`"2024-05-01T12:00:00Z"\`), checked against the calendar (30 February is refused), or milliseconds since the epoch.
 - *Sizes*: \`"512KiB"\`, \`"1MiB"\`, \`"2GiB"\` (powers of 2), \`"2GB"\` (powers of 10), or a number of bytes.
 - *Environment variables*: \`\${NAME}\` in any string value is replaced by the variable's value;
   \`\${NAME:-default}\` gives a default for an unset or empty variable; \`$\${\` writes a literal \`\${\`.
@@ -41,6 +43,8 @@ in your config to get completion, documentation on hover and validation as you t
   references; relative file paths are relative to the config file. The agent warns when a secret
   file, or a config file holding a secret, is readable by other users.
 - *Paths*: relative paths (secret files, TLS files, \`queue.path\`) are relative to the config file's directory.
+- *Reload*: \`systemctl reload\` (SIGHUP) applies the sections and keys marked *live on reload* below;
+  a change anywhere else is logged as needing a restart, by its key path, and the running value stays.
 
 `;
 
@@ -54,14 +58,29 @@ export function renderReference(): string {
   const out: string[] = [INTRO];
   for (const [section, node] of Object.entries(root.properties ?? {})) {
     const required = root.required?.includes(section) === true;
-    out.push(`## \`${section}\`${required ? ' (required)' : ''}\n\n${node.description ?? ''}\n`);
+    out.push(`## \`${section}\`${required ? ' (required)' : ''}\n\n${node.description ?? ''}\n\n${reloadNote(node)}\n`);
     out.push('| key | type | default | description |', '|---|---|---|---|');
     for (const row of rows(section, node)) {
-      out.push(`| \`${row.key}\` | ${typeOf(row.node)} | ${defaultOf(row.node)} | ${cell(row.node.description ?? '')} |`);
+      const live = isLiveOnReload(row.node) ? '*Live on reload.* ' : '';
+      out.push(`| \`${row.key}\` | ${typeOf(row.node)} | ${defaultOf(row.node)} | ${live}${cell(row.node.description ?? '')} |`);
     }
     out.push('');
   }
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+function reloadNote(section: JsonSchemaNode): string {
+  if (isLiveOnReload(section)) return '*Live on reload*: a reload (SIGHUP) applies a change to this section.';
+  const anyLive = hasLive(section);
+  return anyLive
+    ? '*Reload*: a change needs a restart, except under the keys marked *live on reload*.'
+    : '*Reload*: a change needs a restart.';
+}
+
+function hasLive(n: JsonSchemaNode): boolean {
+  if (isLiveOnReload(n)) return true;
+  const children = [...Object.values(n.properties ?? {}), ...(n.anyOf ?? []), ...(n.items !== undefined ? [n.items] : [])];
+  return children.some(hasLive);
 }
 
 function rows(prefix: string, node: JsonSchemaNode): Row[] {

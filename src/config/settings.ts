@@ -3,7 +3,8 @@
  * (camelCase): the one place that knows both shapes.
  */
 import type { TlsOptions } from '../client/types.js';
-import { compileRules } from '../mapping/index.js';
+import { passwordInUrl, Secrets } from '../shared/secrets.js';
+import { mqttSubscriptions } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { FileContents, PemFiles } from './files.js';
 import { METADATA_DEFAULTS } from './schema/metadata.js';
@@ -16,13 +17,15 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
   const s = config.sender;
   const mapping = structuredClone(config.mapping) as MappingOptions;
   const md = config.metadata ?? METADATA_DEFAULTS;
+  const apiKey = db.api_key ?? files.apiKey ?? '';
+  const mqttPassword = config.mqtt?.password ?? files.mqttPassword;
   const settings: EdgeSettings = {
     gateway: { id: config.gateway.id },
     log: { level: config.log.level },
     agent: {
       fluxiondb: {
         url: db.url,
-        apiKey: db.api_key ?? files.apiKey ?? '',
+        apiKey,
         connectionName: db.connection_name,
         requestTimeoutMs: db.request_timeout,
         connectTimeoutMs: db.connect_timeout,
@@ -81,11 +84,13 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
             sessionTtlMs: config.console.session_ttl,
           }
         : null,
+    // Built here once, the one place that knows where secrets are; passed to all that prints or stores text.
+    secrets: new Secrets([apiKey, mqttPassword, config.mqtt === undefined ? undefined : passwordInUrl(config.mqtt.url), files.consoleToken]),
   };
   const m = config.mqtt;
   if (m !== undefined) {
     const rules = structuredClone(m.subscriptions) as MappingRuleSpec[];
-    const password = m.password ?? files.mqttPassword;
+    const password = mqttPassword;
     settings.mqtt = {
       input: {
         url: m.url,
@@ -98,7 +103,8 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         reconnectBaseMs: m.reconnect.base,
         reconnectCapMs: m.reconnect.cap,
         ...(m.tls !== undefined ? { tls: tlsOptions(files.mqttTls, m.tls.reject_unauthorized) } : {}),
-        subscriptions: compileRules(rules, mapping).mqttFilters(),
+        // Derived for display (check, status); the agent derives them again from the rule set it compiles.
+        subscriptions: mqttSubscriptions(rules),
         groupCommit: { maxMessages: m.group_commit.max_messages, maxDelayMs: m.group_commit.max_delay },
       },
       ...(m.embedded_broker !== undefined ? { embeddedBroker: { host: m.embedded_broker.host, port: m.embedded_broker.port } } : {}),

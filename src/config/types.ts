@@ -5,6 +5,8 @@ import type { SerialPortOptions } from '../inputs/serial/types.js';
 import type { HealthOptions } from '../service/health.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { MetadataOptions } from '../metadata/types.js';
+import type { Secrets } from '../shared/secrets.js';
+import type { FileContents } from './files.js';
 import type { ConfigWarning } from './problems.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
@@ -71,6 +73,8 @@ export interface EdgeSettings {
     /** Idle lifetime of a login session, in ms. Default 12 h. */
     sessionTtlMs: number;
   } | null;
+  /** The values that must never leave the process (the API key, the MQTT password, one in the MQTT URL). */
+  secrets: Secrets;
 }
 
 export interface LoadedConfig {
@@ -78,4 +82,6 @@ export interface LoadedConfig {
   settings: EdgeSettings;
   /** Valid but risky choices (world-readable secrets, clean sessions, synchronous: off). */
   warnings: ConfigWarning[];
+  /** What the files the config names held (secrets, PEM): a reload compares them too. */
+  files: FileContents;
 }

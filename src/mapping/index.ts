@@ -11,6 +11,7 @@ import type { MappingOptions, MappingProblem, MappingRuleSpec } from './types.js
 export { MappingConfigError } from './errors.js';
 export { CollisionGuard, RECENT_READINGS } from './collisions.js';
 export type { RuleSet } from './rule-set.js';
+export { mqttSubscriptions, type MqttSubscription } from './subscriptions.js';
 export {
   MAPPING_DEFAULTS,
   REJECT_CODES,

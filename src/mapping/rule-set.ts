@@ -14,7 +14,7 @@ import { ABSENT, lookupPath } from './field-paths.js';
 import { ParseFailure, ParseSkip, type PayloadParser } from './payload-formats.js';
 import type { CompiledRule } from './rule-compile.js';
 import { convertTimestamp, msToOutput, outputDigits } from './timestamps.js';
-import { filterCovers } from './topic-pattern.js';
+import { mergeSubscriptions } from './subscriptions.js';
 import {
   MAPPING_DEFAULTS,
   REJECT_CODES,
@@ -108,13 +108,7 @@ export class CompiledRuleSet implements RuleSet {
   }
 
   mqttFilters(): Array<{ filter: string; qos: 0 | 1 | 2 }> {
-    const distinct = [...new Set(this.mqttRules.map((r) => r.pattern!.filter))];
-    const kept = distinct.filter((f) => !distinct.some((g) => g !== f && covers(g, f) && !covers(f, g)));
-    return kept.map((filter) => {
-      let qos: 0 | 1 | 2 = 0;
-      for (const r of this.mqttRules) if (r.qos > qos && covers(filter, r.pattern!.filter)) qos = r.qos;
-      return { filter, qos };
-    });
+    return mergeSubscriptions(this.mqttRules.map((r) => ({ filter: r.pattern!.filter, qos: r.qos })));
   }
 
   serialPorts(): string[] {
@@ -294,19 +288,6 @@ export class CompiledRuleSet implements RuleSet {
 
 /** A rule's outcome when its parser skipped the payload (ParseSkip): neither records nor a rejection. */
 const SKIPPED = Symbol('skipped');
-
-/** Coverage between subscription filters; a `$share/<group>/` prefix must be the same on both. */
-function covers(a: string, b: string): boolean {
-  const pa = sharePrefix(a);
-  const pb = sharePrefix(b);
-  if (pa !== pb) return false;
-  return filterCovers(a.slice(pa.length), b.slice(pb.length));
-}
-
-function sharePrefix(f: string): string {
-  if (!f.startsWith('$share/')) return '';
-  return f.slice(0, f.indexOf('/', '$share/'.length) + 1);
-}
 
 function isPlainObject(v: unknown): boolean {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -10,21 +10,22 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import { isAuthRefusal, isFluxionError, type FluxionClient } from '../client/index.js';
-import { ReconnectBackoff } from '../reconnect-backoff.js';
+import type { FluxionClient } from '../client/index.js';
+import { ErrorCodes } from '../errors.js';
 import type { MetadataPair } from '../mapping/types.js';
 import { KvOutbox, type KvEntry, type KvKey, type KvWrite, type SqliteQueue } from '../queue/index.js';
-import { RateLimitedLog } from '../service/logger.js';
-import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
+import { RateLimitedLog } from '../shared/rate-limited-log.js';
+import { ReconnectLoop, type SessionEnd } from '../shared/reconnect-loop.js';
 import { heartbeatKeys, heartbeatPairs } from './heartbeat.js';
-import { holdsSecret, metadataKey, staticPairs } from './static-metadata.js';
+import { Secrets } from '../shared/secrets.js';
+import { metadataKey, staticPairs } from './static-metadata.js';
 import type { MetadataOptions, MetadataRetryOptions, MetadataState, MetadataStatus } from './types.js';
 import { classify, WriteVerdicts, type WriteOutcome } from './write-verdicts.js';
 
 /** Writes in flight at once (pipelined: the server answers in order). */
 const WINDOW = 8;
 
-type PumpOutcome = 'stopping' | 'lost' | 'auth';
+type PumpOutcome = Exclude<SessionEnd, 'again'>;
 
 export interface MetadataSyncDeps {
   /** The started queue: the outbox lives in its file; the heartbeat reads its stats. */
@@ -36,7 +37,7 @@ export interface MetadataSyncDeps {
   version: string;
   retry: MetadataRetryOptions;
   /** Values never written (the API key, the MQTT password): a pair holding one is skipped and counted. Default none. */
-  secrets?: readonly string[];
+  secrets?: Secrets;
   /** Run the resync and heartbeat schedules. Default true; a one-shot sync (the CLI) turns them off. */
   schedules?: boolean;
   now?: () => number;
@@ -47,29 +48,17 @@ export class MetadataSync {
   private readonly logger: Logger;
   private readonly warnings: RateLimitedLog;
   private readonly now: () => number;
-  private readonly secrets: readonly string[];
+  private readonly secrets: Secrets;
   private outbox: KvOutbox | null = null;
   private tasks: ScheduledTask[] = [];
-  private running: Promise<void> | null = null;
-  private stopping = false;
-  private readonly abort = new AbortController();
-  private readonly wakeSignal = new WakeSignal();
+  private readonly link: ReconnectLoop;
   private resyncWanted = false;
-  private connectionLost = false;
-  private readonly reconnect: ReconnectBackoff;
-  private state: MetadataState = 'idle';
   private readonly verdicts = new WriteVerdicts();
   private readonly counters = { written: 0, deleted: 0, skipped: 0, resyncs: 0, heartbeats: 0 };
   private lastResyncAt: number | null = null;
-  private lastError: MetadataStatus['lastError'] = null;
   private lastCounts = { acked: 0, pending: 0, failed: 0 };
   /** Waiters of `whenIdle()`: resolved when nothing is pending after a resync. */
   private idleWaiters: Array<() => void> = [];
-
-  private readonly onClose = (): void => {
-    this.connectionLost = true;
-    this.wake();
-  };
 
   constructor(
     private options: MetadataOptions,
@@ -79,19 +68,25 @@ export class MetadataSync {
     this.logger = deps.logger;
     this.warnings = new RateLimitedLog(deps.logger);
     this.now = deps.now ?? Date.now;
-    this.secrets = (deps.secrets ?? []).filter((v) => v !== '');
-    const r = deps.retry;
-    this.reconnect = new ReconnectBackoff({ baseMs: r.backoffBaseMs, capMs: r.backoffCapMs, resetAfterMs: r.backoffResetAfterMs });
+    this.secrets = deps.secrets ?? Secrets.none;
+    this.link = new ReconnectLoop(
+      {
+        retry: deps.retry,
+        fallbackCode: ErrorCodes.METADATA,
+        target: 'FluxionDB for metadata',
+        authRefusedMessage: 'FluxionDB refused the API key or its scope for metadata writes: metadata stays queued until this is fixed',
+      },
+      { client: this.client, logger: this.logger, session: () => this.session(), now: this.now },
+    );
   }
 
   /** Opens the outbox, records the static metadata, starts the schedules and the connection. Safe to call twice. */
   start(): void {
-    if (this.running !== null || this.stopping) return;
+    if (this.link.started) return;
     this.outbox = new KvOutbox(this.deps.queue.database, this.now);
     this.applyDesired();
     this.schedule();
-    this.client.on('close', this.onClose);
-    this.running = this.loop();
+    this.link.start();
   }
 
   /**
@@ -99,19 +94,9 @@ export class MetadataSync {
    * outbox and goes out after a restart. Safe to call twice.
    */
   async stop(): Promise<void> {
-    if (this.stopping) {
-      await this.running;
-      return;
-    }
-    this.stopping = true;
-    this.unschedule();
-    this.abort.abort();
-    this.wake();
-    await this.client.close();
-    await this.running;
-    this.client.off('close', this.onClose);
+    if (!this.link.stopping) this.unschedule();
+    await this.link.stop();
     for (const w of this.idleWaiters.splice(0)) w();
-    this.state = 'stopped';
   }
 
   /**
@@ -120,10 +105,10 @@ export class MetadataSync {
    * a full disk, loses these pairs and is logged).
    */
   onMetadata(pairs: readonly MetadataPair[]): void {
-    if (this.outbox === null || this.stopping) return;
+    if (this.outbox === null || this.link.stopping) return;
     const writes: KvWrite[] = [];
     for (const p of pairs) {
-      if (p.value.length === 0 || holdsSecret(p.value, this.secrets)) {
+      if (p.value.length === 0 || this.secrets.heldBy(p.value)) {
         this.counters.skipped++;
         continue;
       }
@@ -142,7 +127,7 @@ export class MetadataSync {
       options.heartbeat.enabled !== this.options.heartbeat.enabled ||
       options.heartbeat.schedule !== this.options.heartbeat.schedule;
     this.options = options;
-    if (this.outbox === null || this.stopping) return;
+    if (this.outbox === null || this.link.stopping) return;
     if (schedulesChanged) {
       this.unschedule();
       this.schedule();
@@ -159,7 +144,7 @@ export class MetadataSync {
 
   /** Writes the heartbeat keys (through the outbox). */
   heartbeat(): void {
-    if (this.outbox === null || this.stopping) return;
+    if (this.outbox === null || this.link.stopping) return;
     let facts;
     try {
       const q = this.deps.queue.stats();
@@ -179,7 +164,7 @@ export class MetadataSync {
    * when stopped. For `fluxion-edge metadata sync` and tests.
    */
   whenIdle(): Promise<void> {
-    if (this.stopping) return Promise.resolve();
+    if (this.link.stopping) return Promise.resolve();
     this.requestResync();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -198,14 +183,14 @@ export class MetadataSync {
       }
     }
     return {
-      state: this.state,
+      state: this.link.state as MetadataState,
       collection: this.options.collection,
       inSync: this.lastCounts.acked,
       pending: this.lastCounts.pending,
       failed: this.lastCounts.failed,
       ...this.counters,
       lastResyncAt: this.lastResyncAt,
-      lastError: this.lastError,
+      lastError: this.link.lastError,
     };
   }
 
@@ -269,38 +254,16 @@ export class MetadataSync {
 
   // ---- connection ------------------------------------------------------------------
 
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      this.state = 'connecting';
-      this.connectionLost = false;
-      try {
-        await this.client.connect({ signal: this.abort.signal });
-      } catch (err) {
-        if (this.stopping) break;
-        this.noteError(err);
-        if (isAuthRefusal(err)) await this.authPause();
-        else await this.backoff('cannot reach FluxionDB for metadata; will retry');
-        continue;
-      }
-      const upAt = this.now();
-      this.state = 'connected';
-      this.resyncWanted = true;
-      const outcome = await this.pump();
-      if (outcome === 'stopping') break;
-      if (outcome === 'auth') {
-        await this.authPause();
-        continue;
-      }
-      this.reconnect.ended(this.now() - upAt);
-      await this.backoff('metadata connection to FluxionDB lost; will reconnect');
-    }
-    this.state = 'stopped';
+  /** What the sync does on a live connection (the loop around it: shared/reconnect-loop.ts). */
+  private session(): Promise<PumpOutcome> {
+    this.resyncWanted = true;
+    return this.pump();
   }
 
   private async pump(): Promise<PumpOutcome> {
     for (;;) {
-      if (this.stopping) return 'stopping';
-      if (this.connectionLost) return 'lost';
+      if (this.link.stopping) return 'stopping';
+      if (this.link.connectionLost) return 'lost';
       if (this.resyncWanted) {
         this.resyncWanted = false;
         const r = await this.resync();
@@ -321,7 +284,7 @@ export class MetadataSync {
       }
       const outcomes = await Promise.all(batch.map((e) => this.write(e)));
       if (outcomes.includes('auth')) return 'auth';
-      if (outcomes.includes('lost')) return this.stopping ? 'stopping' : 'lost';
+      if (outcomes.includes('lost')) return this.link.stopping ? 'stopping' : 'lost';
     }
   }
 
@@ -335,7 +298,7 @@ export class MetadataSync {
       const o = classify(err);
       this.noteError(err);
       if (o === 'auth') return 'auth';
-      if (o === 'lost' || o === 'retry') return this.stopping ? 'stopping' : 'lost';
+      if (o === 'lost' || o === 'retry') return this.link.stopping ? 'stopping' : 'lost';
       this.logger.error({ err: (err as Error).message }, 'metadata resync failed: FluxionDB refused getValues; will retry at the next resync');
       return 'ok';
     }
@@ -380,7 +343,7 @@ export class MetadataSync {
 
   private onWriteFailure(e: KvEntry, err: unknown): WriteOutcome {
     this.noteError(err);
-    const v = this.verdicts.judge(e, err, this.stopping);
+    const v = this.verdicts.judge(e, err, this.link.stopping);
     if (v.setAside !== null) this.safeFail(e, v.setAside);
     if (v.poison) this.logger.error({ key: e.key, op: e.op }, 'metadata write set aside: the connection closed each time it was sent');
     else if (v.outcome === 'failed') this.logger.error({ key: e.key, op: e.op, err: v.setAside }, 'FluxionDB refused a metadata write; retried at the next resync');
@@ -395,36 +358,15 @@ export class MetadataSync {
     }
   }
 
-  private async backoff(message: string): Promise<void> {
-    const delay = this.reconnect.next();
-    this.state = 'backoff';
-    this.warnings.warn('backoff', { retryInMs: delay, lastError: this.lastError?.message }, message);
-    await this.sleep(delay);
-  }
-
-  private async authPause(): Promise<void> {
-    this.state = 'auth_failed';
-    this.logger.error(
-      { err: this.lastError?.message, retryInMs: this.deps.retry.authRetryMs },
-      'FluxionDB refused the API key or its scope for metadata writes: metadata stays queued until this is fixed',
-    );
-    await this.sleep(this.deps.retry.authRetryMs);
-  }
-
   private noteError(err: unknown): void {
-    const code = isFluxionError(err) ? err.code : ((err as { code?: unknown } | null)?.code as string | undefined) ?? 'EDGE_ERR_METADATA';
-    this.lastError = { code: String(code), message: err instanceof Error ? err.message : String(err), at: this.now() };
+    this.link.noteError(err);
   }
 
   private wake(): void {
-    this.wakeSignal.wake();
+    this.link.wake();
   }
 
   private waitForWake(): Promise<void> {
-    return this.wakeSignal.wait();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return sleepUnlessAborted(ms, this.abort.signal);
+    return this.link.waitForWake();
   }
 }

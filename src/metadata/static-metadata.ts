@@ -2,6 +2,7 @@
  * Pure helpers of metadata sync: the key template, the stringification of YAML values,
  * and the static metadata of the config turned into key/value pairs.
  */
+import type { Secrets } from '../shared/secrets.js';
 
 /** Default key template: `device-1:location`. */
 export const DEFAULT_KEY_TEMPLATE = '<device>:<field>';
@@ -38,11 +39,6 @@ export function stringifyValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** True when `value` holds one of the secrets (API key, MQTT password): such a value never leaves the agent. */
-export function holdsSecret(value: string, secrets: readonly string[]): boolean {
-  return secrets.some((s) => s.length > 0 && value.includes(s));
-}
-
 /**
  * `metadata.devices` as pairs, in config order. Empty values and values holding a secret
  * are left out and reported.
@@ -50,14 +46,14 @@ export function holdsSecret(value: string, secrets: readonly string[]): boolean 
 export function staticPairs(
   devices: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
   template: string,
-  secrets: readonly string[],
+  secrets: Secrets,
 ): StaticPairs {
   const out: StaticPairs = { pairs: [], skipped: [] };
   for (const [device, fields] of Object.entries(devices)) {
     for (const [field, raw] of Object.entries(fields)) {
       const value = stringifyValue(raw);
       if (value.length === 0) out.skipped.push({ device, field, reason: 'empty' });
-      else if (holdsSecret(value, secrets)) out.skipped.push({ device, field, reason: 'secret' });
+      else if (secrets.heldBy(value)) out.skipped.push({ device, field, reason: 'secret' });
       else out.pairs.push({ key: metadataKey(template, device, field), value });
     }
   }

@@ -7,6 +7,7 @@
  * scan for unsent rows walks the gaps between both kinds of runs (`gaps`) and never reads a
  * leased or sent row. Memory is bounded by the sender's window, not the queue size.
  */
+import { indexFrom } from './id-runs.js';
 import type { SentRuns } from './sent-runs.js';
 
 export interface LeaseRun {
@@ -113,16 +114,4 @@ export class LeaseBook {
   private runFrom(pos: number): LeaseRun | undefined {
     return this.runs[indexFrom(this.runs, pos)];
   }
-}
-
-/** Index of the first run ending at or after `pos` in runs sorted by lo (disjoint), by bisection. */
-export function indexFrom(runs: readonly LeaseRun[], pos: number): number {
-  let lo = 0;
-  let hi = runs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (runs[mid]!.hi < pos) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -11,7 +11,7 @@
  * scan has to jump over; older runs live in the file only, for pruning, replay and resend.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import { indexFrom } from './leases.js';
+import { indexFrom } from './id-runs.js';
 
 export interface SentRun {
   lo: number;

@@ -6,17 +6,21 @@
  * ack only means "in the server's memory"), and poison isolation (batch-isolation.ts).
  */
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { isAuthRefusal, isFluxionError, FluxionErrorCodes } from '../client/index.js';
-import { ReconnectBackoff } from '../reconnect-backoff.js';
+import { isFluxionError, FluxionErrorCodes } from '../client/index.js';
+import { ErrorCodes } from '../errors.js';
+import { ReconnectLoop, type SessionEnd } from '../shared/reconnect-loop.js';
 import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
 import { TokenBucket } from './token-bucket.js';
-import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
 import type { QueuedRow, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
 
 type PumpOutcome = 'stopping' | 'lost' | 'probe_failed' | 'auth';
+
+/** How the sender's pump ended, as the reconnect loop takes it: a failed probe reconnects at once. */
+const SESSION_END: Record<PumpOutcome, SessionEnd> = { stopping: 'stopping', lost: 'lost', probe_failed: 'again', auth: 'auth' };
 
 export interface SenderDeps {
   queue: SenderQueue;
@@ -34,19 +38,13 @@ export class Sender extends EventEmitter {
   private readonly now: () => number;
   private readonly bucket: TokenBucket;
 
-  private state: SenderState = 'idle';
-  private running: Promise<void> | null = null;
-  private stopping = false;
-  private readonly abort = new AbortController();
-  private readonly wakeSignal = new WakeSignal();
+  private readonly link: ReconnectLoop;
   private appendedSinceWake = 0;
   private lingerTimer: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly suspects: Batch[] = [];
-  private connectionLost = false;
   private probeFailed = false;
   private authFailed = false;
-  private readonly backoff: ReconnectBackoff;
   private liveMark = 0;
   private readonly counters = {
     connections: 0,
@@ -56,12 +54,6 @@ export class Sender extends EventEmitter {
     deadLettered: 0,
   };
   private lastAckAt: number | null = null;
-  private lastError: SenderStatus['lastError'] = null;
-
-  private readonly onClose = (): void => {
-    this.connectionLost = true;
-    this.wake();
-  };
 
   constructor(
     private readonly options: SenderOptions,
@@ -73,7 +65,21 @@ export class Sender extends EventEmitter {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.bucket = new TokenBucket(options.maxRecordsPerSecond, this.now);
-    this.backoff = new ReconnectBackoff({ baseMs: options.backoffBaseMs, capMs: options.backoffCapMs, resetAfterMs: options.backoffResetAfterMs });
+    this.link = new ReconnectLoop(
+      {
+        retry: options,
+        fallbackCode: ErrorCodes.SEND,
+        target: 'FluxionDB',
+        authRefusedMessage: 'FluxionDB refused the API key or its scope: nothing can be sent until this is fixed; data stays queued',
+      },
+      {
+        client: this.client,
+        logger: this.logger,
+        session: async () => SESSION_END[await this.session()],
+        onReconnect: () => void this.counters.reconnects++,
+        now: this.now,
+      },
+    );
     this.resender = new Resender(
       {
         windowMs: options.resendAfterReconnectMs,
@@ -90,9 +96,7 @@ export class Sender extends EventEmitter {
   }
 
   start(): void {
-    if (this.running !== null || this.stopping) return;
-    this.client.on('close', this.onClose);
-    this.running = this.loop();
+    this.link.start();
   }
 
   /**
@@ -117,100 +121,60 @@ export class Sender extends EventEmitter {
    * connection; whatever was not acked stays in the queue and goes out after a restart.
    */
   async stop(deadlineMs = 10_000): Promise<void> {
-    if (this.stopping) {
-      await this.running;
+    if (this.link.stopping) {
+      await this.link.stop();
       return;
     }
-    this.stopping = true;
-    this.abort.abort();
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
-    this.wake();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise<void>((r) => (timer = setTimeout(r, deadlineMs))),
-    ]);
-    clearTimeout(timer);
-    await this.client.close();
-    await this.running;
+    this.appendedSinceWake = 0;
+    await this.link.stop(async () => {
+      const deadline = new AbortController();
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        sleep(deadlineMs, undefined, { signal: deadline.signal }).catch(() => undefined),
+      ]);
+      deadline.abort();
+    });
     for (const lease of new Set(this.suspects.splice(0).map((b) => b.lease))) this.queue.release(lease);
-    this.client.off('close', this.onClose);
-    this.state = 'stopped';
   }
 
   status(): SenderStatus {
     return {
-      state: this.state,
+      state: this.link.state as SenderState,
       ...this.counters,
       resentRecords: this.resender.resent,
       resendsSkipped: this.resender.skipped,
       inFlightBatches: this.inFlight.size,
       isolating: this.suspects.length,
       lastAckAt: this.lastAckAt,
-      lastError: this.lastError,
+      lastError: this.link.lastError,
     };
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      this.state = 'connecting';
-      this.connectionLost = false;
-      try {
-        await this.client.connect({ signal: this.abort.signal });
-      } catch (err) {
-        if (this.stopping) break;
-        this.counters.reconnects++;
-        this.noteError(err);
-        if (isAuthRefusal(err)) {
-          await this.authPause();
-        } else {
-          const delay = this.backoff.next();
-          this.state = 'backoff';
-          this.logger.warn({ err: this.describe(err), retryInMs: delay }, 'cannot reach FluxionDB; will retry');
-          await this.sleep(delay);
-        }
-        continue;
-      }
-      const upAt = this.now();
-      this.counters.connections++;
-      this.state = 'connected';
-      this.authFailed = false;
-      this.probeFailed = false;
-      this.logger.info({ connection: this.counters.connections }, 'connected to FluxionDB');
-      // Everything appended before this instant is backlog; live_first sends what comes after it first.
-      this.liveMark = this.queue.newestId();
-      const live = (): boolean => !this.stopping && !this.connectionLost;
-      await this.resender.check();
-      // A suspect batch goes first, alone: a connection that dies on its first insert
-      // points at that batch without doubt (see batch-isolation.ts).
-      if (this.suspects.length > 0 && live()) await this.launch(this.suspects.pop()!, true);
-      await this.resender.run(live);
-      const outcome = await this.pump();
-      await Promise.allSettled([...this.inFlight]);
-      if (outcome === 'stopping') break;
-      this.counters.reconnects++;
-      if (outcome === 'auth') {
-        // The socket stays: only the key's scope is wrong, and a fixed key takes effect on it.
-        await this.authPause();
-        continue;
-      }
-      if (outcome === 'probe_failed') this.backoff.reset();
-      else this.backoff.ended(this.now() - upAt);
-      // Isolating a poison record costs one connection per halving: reconnect at once.
-      if (outcome === 'probe_failed') continue;
-      const delay = this.backoff.next();
-      this.state = 'backoff';
-      this.logger.warn({ retryInMs: delay, lastError: this.lastError?.message }, 'connection to FluxionDB lost; will reconnect');
-      await this.sleep(delay);
-    }
-    this.state = 'stopped';
+  /** What the sender does on a live connection (the loop around it: shared/reconnect-loop.ts). */
+  private async session(): Promise<PumpOutcome> {
+    this.counters.connections++;
+    this.authFailed = false;
+    this.probeFailed = false;
+    this.logger.info({ connection: this.counters.connections }, 'connected to FluxionDB');
+    // Everything appended before this instant is backlog; live_first sends what comes after it first.
+    this.liveMark = this.queue.newestId();
+    const live = (): boolean => !this.link.stopping && !this.link.connectionLost;
+    await this.resender.check();
+    // A suspect batch goes first, alone: a connection that dies on its first insert
+    // points at that batch without doubt (see batch-isolation.ts).
+    if (this.suspects.length > 0 && live()) await this.launch(this.suspects.pop()!, true);
+    await this.resender.run(live);
+    const outcome = await this.pump();
+    await Promise.allSettled([...this.inFlight]);
+    return outcome;
   }
 
   private async pump(): Promise<PumpOutcome> {
     for (;;) {
-      if (this.stopping) return 'stopping';
+      if (this.link.stopping) return 'stopping';
       if (this.authFailed) return 'auth';
-      if (this.connectionLost) return this.probeFailed ? 'probe_failed' : 'lost';
+      if (this.link.connectionLost) return this.probeFailed ? 'probe_failed' : 'lost';
       if (this.suspects.length > 0) {
         // While isolating, one batch at a time: a close then points at the batch that was out.
         if (this.inFlight.size === 0) this.launch(this.suspects.pop()!);
@@ -312,7 +276,7 @@ export class Sender extends EventEmitter {
         return;
       default: {
         // The connection died with this batch out: it is a suspect until it goes through alone.
-        this.connectionLost = true;
+        this.link.markLost();
         if (!batch.probe) {
           this.suspects.push({ ...batch, probe: true, strikes: 0 });
           return;
@@ -340,18 +304,8 @@ export class Sender extends EventEmitter {
     this.logger.error({ col: row.col, doc: row.doc, ts: row.ts, reason }, 'record dead-lettered by the sender');
   }
 
-  private async authPause(): Promise<void> {
-    this.state = 'auth_failed';
-    this.logger.error(
-      { err: this.lastError?.message, retryInMs: this.options.authRetryMs },
-      'FluxionDB refused the API key or its scope: nothing can be sent until this is fixed; data stays queued',
-    );
-    await this.sleep(this.options.authRetryMs);
-  }
-
   private noteError(err: unknown): void {
-    const code = isFluxionError(err) ? err.code : 'EDGE_ERR_SEND';
-    this.lastError = { code, message: this.describe(err), at: this.now() };
+    this.link.noteError(err);
   }
 
   private describe(err: unknown): string {
@@ -360,15 +314,11 @@ export class Sender extends EventEmitter {
 
   private wake(): void {
     this.appendedSinceWake = 0;
-    this.wakeSignal.wake();
+    this.link.wake();
   }
 
   /** A slow tick as a safety net: rows appended without notify() (e.g. by the CLI) still go out. */
   private waitForWake(): Promise<void> {
-    return this.wakeSignal.wait(1000);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return sleepUnlessAborted(ms, this.abort.signal);
+    return this.link.waitForWake(1000);
   }
 }

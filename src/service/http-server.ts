@@ -10,8 +10,10 @@ import type { AddressInfo } from 'node:net';
 import type { AgentStatus } from '../agent.js';
 import type { ConsoleRoutes } from '../console/console-routes.js';
 import { AgentError, ErrorCodes } from '../errors.js';
+import { Secrets } from '../shared/secrets.js';
 import { assessHealth, type HealthAssessment, type HealthOptions } from './health.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type RttSnapshot } from './metrics.js';
+import { ProcessMetrics } from './process-metrics.js';
 
 /** What the server reads: the Agent fits as it is. */
 export interface StatusSource {
@@ -30,8 +32,8 @@ export interface HealthServerOptions {
 
 export interface HealthServerDeps {
   source: StatusSource;
-  /** Strings that must never appear in a response (the API key, the MQTT password). Empty ones are ignored. */
-  secrets?: readonly (string | undefined)[];
+  /** What must never appear in a response (the API key, the MQTT password). Default none. */
+  secrets?: Secrets;
   /** Shown in /status. */
   gatewayId?: string;
   version?: string;
@@ -64,6 +66,7 @@ export class HealthServer {
   private startedAt = 0;
   private sampler: NodeJS.Timeout | null = null;
   private samples: Array<{ at: number; sent: number }> = [];
+  private processMetrics: ProcessMetrics | null = null;
   private readonly now: () => number;
 
   constructor(
@@ -104,6 +107,7 @@ export class HealthServer {
       throw new AgentError(ErrorCodes.HEALTH_LISTEN, `cannot serve health and metrics on ${where}: ${(err as Error).message}`, { cause: err });
     }
     this.boundPort = (server.address() as AddressInfo).port;
+    this.processMetrics = new ProcessMetrics();
     this.deps.console?.start();
     this.sample();
     this.sampler = setInterval(() => this.sample(), RATE_SAMPLE_MS);
@@ -116,6 +120,8 @@ export class HealthServer {
     this.server = null;
     if (this.sampler !== null) clearInterval(this.sampler);
     this.sampler = null;
+    this.processMetrics?.close();
+    this.processMetrics = null;
     this.deps.console?.stop();
     if (server === null) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -158,7 +164,7 @@ export class HealthServer {
           return;
         }
         case '/metrics':
-          this.reply(res, 200, METRICS_CONTENT_TYPE, this.scrub(renderMetrics(this.deps.source.status(), this.deps.source.sender.rtt)));
+          void this.metrics(res);
           return;
         case '/status': {
           // With a console token, live status (inputs, errors, topics) is the console's to show.
@@ -179,19 +185,25 @@ export class HealthServer {
     }
   }
 
+  /** The agent's metrics (from its status), then the process's (prom-client's default collectors). */
+  private async metrics(res: ServerResponse): Promise<void> {
+    try {
+      const own = renderMetrics(this.deps.source.status(), this.deps.source.sender.rtt);
+      const proc = (await this.processMetrics?.render()) ?? '';
+      this.reply(res, 200, METRICS_CONTENT_TYPE, this.scrub(own + proc));
+    } catch (err) {
+      this.reply(res, 500, 'text/plain; charset=utf-8', `${this.scrub((err as Error).message)}\n`);
+    }
+  }
+
   private reply(res: ServerResponse, code: number, type: string, body: string, headers: Record<string, string> = {}): void {
     res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
-  /** Replaces every secret (and its URL-encoded form) with ***. */
+  /** Every secret (in every form it may take in text) replaced with ***. */
   scrub(text: string): string {
-    let out = text;
-    for (const s of this.deps.secrets ?? []) {
-      if (s === undefined || s === '') continue;
-      for (const form of new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])) out = out.split(form).join('***');
-    }
-    return out;
+    return (this.deps.secrets ?? Secrets.none).scrub(text);
   }
 
   private sample(): void {

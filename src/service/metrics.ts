@@ -1,7 +1,8 @@
 /**
  * `/metrics`: the agent's status in the Prometheus text exposition format (version 0.0.4),
  * written here rather than through prom-client: the status already holds every number, so
- * a registry would only copy them. Counters end in `_total`; those taken from the queue
+ * a registry would only copy them (the process's own metrics come from prom-client's
+ * default collectors, process-metrics.ts, and follow these). Counters end in `_total`; those taken from the queue
  * (dropped, dead-lettered, bytes written) count since the queue file was created and
  * survive restarts, the others count since the process started.
  */

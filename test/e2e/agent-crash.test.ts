@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DevServer } from '../../src/devserver/index.js';
 import { Agent } from '../../src/agent.js';
 import { SqliteQueue } from '../../src/queue/index.js';
-import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY, ingest } from '../helpers/agent.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
 import { heldByServer, liveFeed, startDevServerProcess } from '../helpers/devserver-process.js';
 import { freePort } from '../helpers/ports.js';
@@ -62,7 +62,7 @@ describe('crashes', () => {
     cleanups.push(() => agent.stop());
 
     // A live stream: 20 readings every 10 ms from 20 devices.
-    const feed = liveFeed((batch) => agent.ingest(batch));
+    const feed = liveFeed((batch) => ingest(agent, batch));
     const sent = feed.sent;
     cleanups.push(() => feed.stop());
 
@@ -103,7 +103,7 @@ describe('crashes', () => {
     expect(agent.status().queue.corruptFilesMovedAside).toBe(1);
 
     const records = makeRecords(100);
-    agent.ingest(records);
+    ingest(agent, records);
     await waitFor(() => agent.status().queue.depth === 0, { what: 'drain' });
     expect(missingOn(server, records)).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { Agent } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { SqliteQueue, type DeadLetterInput } from '../../src/queue/index.js';
-import { agentSettings, memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { agentSettings, memoryLogger, missingOn, TEST_KEY, ingest } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -210,7 +210,7 @@ describe('fluxion-edge dead-letter (built CLI)', () => {
     expect(r.stdout).toBe('purged 2 dead letters\n');
     expect(agent.queue.listDeadLetters().map((d) => d.id)).toEqual([3, 4]);
     // The agent still takes and sends readings after another process wrote to its file.
-    agent.ingest([{ col: 'telemetry', doc: 'device-9', ts: 1_700_000_000_009, data: '{}' }]);
+    ingest(agent, [{ col: 'telemetry', doc: 'device-9', ts: 1_700_000_000_009, data: '{}' }]);
     await waitFor(() => agent.status().queue.sent === 1, { what: 'a reading sent' });
   });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
 import { DevServer } from '../../src/devserver/index.js';
-import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY, ingest } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -42,7 +42,7 @@ describe('fluxion-edge replay (built CLI)', () => {
       await new Promise((r) => setTimeout(r, 20));
       boundaries.push(Date.now());
       await new Promise((r) => setTimeout(r, 5));
-      for (let i = 0; i < wave.length; i += 1000) agent.ingest(wave.slice(i, i + 1000));
+      for (let i = 0; i < wave.length; i += 1000) ingest(agent, wave.slice(i, i + 1000));
       total += wave.length;
       await waitFor(() => agent.status().queue.sent === total, { timeoutMs: 30_000, what: 'wave sent' });
     }
@@ -186,7 +186,7 @@ describe('fluxion-edge replay (built CLI)', () => {
     // The agent keeps taking readings (and writing the file) while the replay reads it.
     let next = 50_000;
     const load = setInterval(() => {
-      agent.ingest(makeRecords(50, { start: next }));
+      ingest(agent, makeRecords(50, { start: next }));
       next += 50;
     }, 20);
     let r;

@@ -12,7 +12,7 @@ import { Agent } from '../../src/agent.js';
 import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { HealthServer } from '../../src/service/http-server.js';
-import { makeRecords, memoryLogger } from '../helpers/agent.js';
+import { makeRecords, memoryLogger, ingest } from '../helpers/agent.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
@@ -68,15 +68,15 @@ health: { enabled: true, port: ${healthPort}, stale_after: 1s }
     // The in-process agent first, for the endpoint's answers (it queues readings that are refused).
     const { settings } = loadConfig(configPath, {});
     const mem = memoryLogger('debug');
-    const agent = new Agent(settings.agent, mem.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
+    const agent = new Agent(settings.agent, mem.logger, { mapping: settings.mapping, mqtt: settings.mqtt }, undefined, settings.secrets);
     const health = new HealthServer(
       { ...settings.health.server!, health: settings.health.rule },
-      { source: agent, secrets: [settings.agent.fluxiondb.apiKey, settings.mqtt?.input.password] },
+      { source: agent, secrets: settings.secrets },
     );
     cleanups.push(() => agent.stop(), () => health.stop());
     await agent.start();
     await health.start();
-    agent.ingest(makeRecords(10));
+    ingest(agent, makeRecords(10));
     await waitFor(() => agent.status().sender.state === 'auth_failed' && agent.status().inputs[0]?.lastError !== null, {
       what: 'both peers refusing',
     });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
-import { agentSettings, memoryLogger } from '../helpers/agent.js';
+import { agentSettings, ingest, memoryLogger } from '../helpers/agent.js';
 import { heldByServer, liveFeed, startDevServerProcess } from '../helpers/devserver-process.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -39,7 +39,7 @@ describe('the server killed and back after an outage five times the resend windo
 
     const feed = liveFeed((batch) => {
       for (const r of batch) byKey.set(`${r.doc}/${r.ts}`, r);
-      agent.ingest(batch);
+      ingest(agent, batch);
     });
     const sent = feed.sent;
     cleanups.push(() => feed.stop());

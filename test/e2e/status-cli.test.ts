@@ -6,11 +6,12 @@ import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { HealthServer } from '../../src/service/http-server.js';
 import type { StatusReport } from '../../src/cli/status-command.js';
-import { makeRecords, memoryLogger, TEST_KEY } from '../helpers/agent.js';
+import { makeRecords, memoryLogger, TEST_KEY, ingest } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { Secrets } from '../../src/shared/secrets.js';
 
 /** Runs the built CLI: `npm test` builds first; alone, run `npx tsc -p tsconfig.build.json` before. */
 describe('fluxion-edge status (built CLI)', () => {
@@ -38,15 +39,15 @@ health: { enabled: true, port: ${healthPort}, stale_after: 1s }
     );
     const { settings } = loadConfig(configPath, {});
     const agent = new Agent(settings.agent, memoryLogger('silent').logger);
-    const health = new HealthServer({ ...settings.health.server!, health: settings.health.rule }, { source: agent, gatewayId: 'gw-status', secrets: [TEST_KEY] });
+    const health = new HealthServer({ ...settings.health.server!, health: settings.health.rule }, { source: agent, gatewayId: 'gw-status', secrets: new Secrets([TEST_KEY]) });
     cleanups.push(() => agent.stop(), () => health.stop());
     await server.start();
     await agent.start();
     await health.start();
-    agent.ingest(makeRecords(100));
+    ingest(agent, makeRecords(100));
     await waitFor(() => server.recordCount() === 100, { what: 'first records stored' });
     await server.stop();
-    agent.ingest(makeRecords(20, { start: 100 }));
+    ingest(agent, makeRecords(20, { start: 100 }));
     await waitFor(() => agent.status().sender.reconnects > 0 && agent.status().queue.depth === 20, { what: 'a backlog' });
 
     const json = await runCli(['status', '--config', configPath, '--json']);

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import pino from 'pino';
-import type { AgentSettings } from '../../src/agent.js';
+import type { Agent, AgentSettings } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
 import type { DevServer } from '../../src/devserver/index.js';
+import type { AppendResult } from '../../src/queue/index.js';
 import { DEFAULT_SENDER_OPTIONS } from '../../src/sender/types.js';
 
 export const TEST_KEY = 'test-master-key-0123456789';
@@ -20,6 +21,16 @@ export function agentSettings(
     housekeepingIntervalMs: 1000,
     stopDeadlineMs: 3000,
   };
+}
+
+/**
+ * Appends records to the agent's queue and wakes its sender, as an input's sink would: the
+ * way tests feed an agent without an input. Throws what the queue throws (QUEUE_FULL...).
+ */
+export function ingest(agent: Agent, records: readonly FluxionRecord[]): AppendResult {
+  const result = agent.queue.append(records);
+  if (result.accepted > 0) agent.sender.notify(result.accepted);
+  return result;
 }
 
 /** A logger that keeps lines in memory, so tests can read what the agent said. */

@@ -65,7 +65,7 @@ export async function startPtyPair(): Promise<PtyPair> {
   const unplug = async (): Promise<void> => {
     const d = device;
     device = null;
-    if (d !== null && d.isOpen) await new Promise<void>((resolve) => d.close(() => resolve()));
+    if (d?.isOpen) await new Promise<void>((resolve) => d.close(() => resolve()));
     const c = child;
     child = null;
     if (c !== null && c.exitCode === null && c.signalCode === null) {

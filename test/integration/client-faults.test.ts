@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DevServer } from '../../src/devserver/index.js';
 import {
   FluxionClient,
-  FluxionError,
+  type FluxionError,
   FluxionErrorCodes,
   type FluxionClientOptions,
 } from '../../src/client/index.js';

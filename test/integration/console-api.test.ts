@@ -12,6 +12,7 @@ import type { ConfigView } from '../../src/console/console-source.js';
 import { ConsoleRoutes } from '../../src/console/console-routes.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { HealthServer } from '../../src/service/http-server.js';
+import { Secrets } from '../../src/shared/secrets.js';
 import { agentSettings, memoryLogger, TEST_KEY } from '../helpers/agent.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -37,7 +38,7 @@ describe('the console API', () => {
       { token, sampleIntervalMs: 1000, sessionTtlMs: 60_000 },
       { source: agentConsoleSource(agent, settings.queue.path), config: noConfig, health: () => http.health(), scrub: (t) => http.scrub(t), startedAt: Date.now() },
     );
-    http = new HealthServer({ port: 0, health: { staleAfterMs: 1000 } }, { source: agent, secrets: [TEST_KEY, token ?? undefined], console: routes });
+    http = new HealthServer({ port: 0, health: { staleAfterMs: 1000 } }, { source: agent, secrets: new Secrets([TEST_KEY, token ?? undefined]), console: routes });
     cleanups.push(() => dir.cleanup(), () => server.stop(), () => agent.stop(), () => http.stop());
     await server.start();
     await agent.start();

@@ -6,7 +6,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/dev-server-command.js';
-import { ExitCodes, type CommandIo } from '../../src/service/process-io.js';
+import { ExitCodes, type CommandIo } from '../../src/cli/process-io.js';
 import { waitFor } from '../helpers/wait.js';
 import { connect } from '../helpers/devserver-harness.js';
 

@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { HealthServer, type LiveStatus } from '../../src/service/http-server.js';
-import { agentSettings, makeRecords, memoryLogger, TEST_KEY } from '../helpers/agent.js';
+import { agentSettings, makeRecords, memoryLogger, TEST_KEY, ingest } from '../helpers/agent.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { Secrets } from '../../src/shared/secrets.js';
 
 async function get(url: string): Promise<{ status: number; type: string | null; body: string }> {
   const res = await fetch(url);
@@ -31,7 +32,7 @@ describe('HealthServer with a real agent and dev server', () => {
     const server = new DevServer({ port, masterKey: TEST_KEY });
     const { logger } = memoryLogger('silent');
     const agent = new Agent(agentSettings(dir.path, `ws://127.0.0.1:${port}`, { sender: { resendAfterReconnectMs: 0 } }), logger);
-    const health = new HealthServer({ port: 0, health: { staleAfterMs: 1000 } }, { source: agent, secrets: [TEST_KEY], gatewayId: 'gw-test', version: '9.9.9' });
+    const health = new HealthServer({ port: 0, health: { staleAfterMs: 1000 } }, { source: agent, secrets: new Secrets([TEST_KEY]), gatewayId: 'gw-test', version: '9.9.9' });
     cleanups.push(() => dir.cleanup(), () => server.stop(), () => agent.stop(), () => health.stop());
     await server.start();
     await agent.start();
@@ -42,12 +43,12 @@ describe('HealthServer with a real agent and dev server', () => {
   it('/healthz is 503 while the server is down with a backlog, 200 once it drained; /metrics counts what the server received', async () => {
     const { server, agent, health } = await setup();
     expect(health.url).toBe(`http://127.0.0.1:${health.port}`);
-    agent.ingest(makeRecords(300));
+    ingest(agent, makeRecords(300));
     await waitFor(() => server.recordCount() === 300, { what: 'first batch stored' });
     expect(await get(`${health.url}/healthz`)).toEqual({ status: 200, type: 'application/json', body: '{"healthy":true,"reasons":[]}\n' });
 
     await server.stop();
-    agent.ingest(makeRecords(200, { start: 300 }));
+    ingest(agent, makeRecords(200, { start: 300 }));
     const down = await waitFor(async () => {
       const r = await get(`${health.url}/healthz`);
       return r.status === 503 ? r : null;
@@ -77,7 +78,7 @@ describe('HealthServer with a real agent and dev server', () => {
 
   it('/status answers the agent status as JSON with the health and identity; other paths 404, other methods 405', async () => {
     const { server, agent, health } = await setup();
-    agent.ingest(makeRecords(50));
+    ingest(agent, makeRecords(50));
     await waitFor(() => server.recordCount() === 50, { what: 'stored' });
     const r = await get(`${health.url}/status`);
     expect(r.status).toBe(200);

@@ -7,7 +7,7 @@ import { run } from '../../src/cli/metadata-command.js';
 import { FluxionClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
-import type { CommandIo } from '../../src/service/process-io.js';
+import type { CommandIo } from '../../src/cli/process-io.js';
 import { memoryLogger, TEST_KEY } from '../helpers/agent.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';

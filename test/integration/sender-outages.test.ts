@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent.js';
 import { DevServer } from '../../src/devserver/index.js';
-import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY, ingest } from '../helpers/agent.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -26,7 +26,7 @@ describe('sender through outages', () => {
   }
 
   function ingestAll(agent: Agent, records: ReturnType<typeof makeRecords>, chunk = 1000): void {
-    for (let i = 0; i < records.length; i += chunk) agent.ingest(records.slice(i, i + chunk));
+    for (let i = 0; i < records.length; i += chunk) ingest(agent, records.slice(i, i + chunk));
   }
 
   it('delivers 100,000 records queued while the server was down, every one by identity', async () => {
@@ -126,7 +126,7 @@ describe('sender through outages', () => {
     await server.start();
     await waitFor(() => server.recordCount() >= 1_000, { timeoutMs: 20_000, what: 'backlog started draining' });
     const fresh = { col: 'telemetry', doc: 'fresh-device', ts: Date.now(), data: '{"fresh":true}' };
-    agent.ingest([fresh]);
+    ingest(agent, [fresh]);
     await waitFor(() => server.records('telemetry', 'fresh-device').length === 1, { timeoutMs: 10_000, what: 'the fresh reading' });
     expect(server.recordCount()).toBeLessThan(backlog.length);
     await waitFor(() => agent.status().queue.depth === 0, { timeoutMs: 60_000, what: 'drain' });
@@ -139,7 +139,7 @@ describe('sender through outages', () => {
     ingestAll(agent, makeRecords(5_000));
     await server.start();
     await waitFor(() => server.recordCount() >= 500, { timeoutMs: 20_000, what: 'drain started' });
-    agent.ingest([{ col: 'telemetry', doc: 'fresh-device', ts: Date.now(), data: '{}' }]);
+    ingest(agent, [{ col: 'telemetry', doc: 'fresh-device', ts: Date.now(), data: '{}' }]);
     await waitFor(() => server.records('telemetry', 'fresh-device').length === 1, { timeoutMs: 20_000, what: 'the fresh reading' });
     expect(server.recordCount()).toBe(5_001);
   });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent.js';
 import { DevServer } from '../../src/devserver/index.js';
-import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { agentSettings, makeRecords, memoryLogger, missingOn, TEST_KEY, ingest } from '../helpers/agent.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,7 +26,7 @@ describe('poison isolation', () => {
     const records = makeRecords(1_000);
     records[637] = { ...records[637]!, data: '{"n":637,"x":"POISON"}' };
     await agent.start();
-    agent.ingest(records);
+    ingest(agent, records);
     await waitFor(() => agent.status().queue.depth === 0, { timeoutMs: 60_000, what: 'queue settled' });
 
     const good = records.filter((_, i) => i !== 637);
@@ -49,7 +49,7 @@ describe('poison isolation', () => {
       { col: 'telemetry', doc: 'd', ts: 0, data: '{}' },
     ];
     const good = makeRecords(50);
-    agent.ingest([...good.slice(0, 25), ...bad, ...good.slice(25)]);
+    ingest(agent, [...good.slice(0, 25), ...bad, ...good.slice(25)]);
     await waitFor(() => agent.status().queue.depth === 0, { what: 'queue settled' });
     expect(missingOn(server, good)).toEqual([]);
     expect(server.recordCount()).toBe(50);
@@ -64,7 +64,7 @@ describe('poison isolation', () => {
     await agent.start();
     const huge = { col: 'telemetry', doc: 'camera', ts: 1_700_000_000_000, data: JSON.stringify({ blob: 'x'.repeat(9 * 1024 * 1024) }) };
     const records = makeRecords(10);
-    agent.ingest([...records.slice(0, 5), huge, ...records.slice(5)]);
+    ingest(agent, [...records.slice(0, 5), huge, ...records.slice(5)]);
     await waitFor(() => agent.status().queue.depth === 0, { timeoutMs: 20_000, what: 'queue settled' });
     expect(missingOn(server, records)).toEqual([]);
     const dead = agent.queue.listDeadLetters({ limit: 10 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LIVE_ON_RELOAD } from './reload.js';
 
 export const gatewaySection = z
   .strictObject({
@@ -19,4 +20,4 @@ export const logSection = z
     }),
   })
   .prefault({})
-  .meta({ description: 'Logging.' });
+  .meta({ ...LIVE_ON_RELOAD, description: 'Logging.' });

@@ -38,4 +38,4 @@ export type ParsedConfig = z.output<typeof configSchema>;
 
 export { LOG_LEVELS } from './gateway.js';
 export { ruleSchema } from './rule.js';
-export { DURATION_HELP, SIZE_HELP, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
+export { DURATION_HELP, SIZE_HELP, formatDuration, formatSize, parseDuration, parseDurationWithUnit, parseIsoInstant, parseSize } from './units.js';

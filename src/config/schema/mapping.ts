@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAPPING_DEFAULTS, type MappingOptions } from '../../mapping/types.js';
 import { instant, int, size } from './units.js';
+import { LIVE_ON_RELOAD } from './reload.js';
 
 const TS_UNITS_OUT = ['s', 'ms', 'us'] as const;
 
@@ -35,7 +36,7 @@ export const mappingSection = z
       .meta({ description: 'Per-collection settings, keyed by collection name.' }),
   })
   .prefault({})
-  .meta({ description: 'Options of the mapping engine, shared by every rule.' });
+  .meta({ ...LIVE_ON_RELOAD, description: 'Options of the mapping engine, shared by every rule.' });
 
 /** Compile-time proof that the validated section is a MappingOptions (the engine's own type). */
 export type MappingOptionsConform = Conforms<z.output<typeof mappingSection>, MappingOptions>;

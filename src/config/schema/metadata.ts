@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { LIVE_ON_RELOAD } from './reload.js';
 
 const cronExpression = (example: string) =>
   z.string().refine((v) => cron.validate(v), {
@@ -50,6 +51,7 @@ const metadataObject = z
 // Optional rather than defaulted, so that a config without it resolves to the same tree as
 // before; the settings then take METADATA_DEFAULTS (metadata sync runs either way).
 export const metadataSection = metadataObject.optional().meta({
+  ...LIVE_ON_RELOAD,
   description:
     'Device metadata in FluxionDB\'s key/value store: static fields from here, dynamic ones from `kind: metadata` rules, and the gateway heartbeat. Writes go through a durable outbox in the queue file and only changes are sent. Absent: every default below.',
 });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { STANDARD_BAUD_RATES } from '../../inputs/serial/types.js';
 import { ruleSchema } from './rule.js';
 import { duration, size } from './units.js';
+import { LIVE_ON_RELOAD } from './reload.js';
 
 const SERIAL_TEMPLATE_HELP = 'Placeholders: `{port}` the port name, `{payload.path}` a scalar of the parsed line.';
 
@@ -68,8 +69,8 @@ const portSchema = z
     }),
     reopen: z
       .strictObject({
-        base: duration({ min: 1 }).prefault('200ms').meta({ description: 'First delay before reopening a vanished or absent port.' }),
-        cap: duration({ min: 1 }).prefault('5s').meta({ description: 'Largest delay between attempts (the delay doubles per failed attempt).' }),
+        base: duration({ min: 1 }).prefault('200ms').meta({ description: 'Ceiling of the first delay before reopening a vanished or absent port (each delay is drawn at random below its ceiling, so gateways re-plugged together do not retry in lockstep).' }),
+        cap: duration({ min: 1 }).prefault('5s').meta({ description: 'Largest ceiling of the delay between attempts (the ceiling doubles per failed attempt).' }),
       })
       .prefault({})
       .meta({ description: 'Reopening a port that vanished (unplugged, USB re-enumeration) or is not there yet: backoff until it is back.' }),
@@ -90,6 +91,7 @@ const portSchema = z
       .optional()
       .meta({ description: 'Request/response devices: a command written on a schedule; the lines it brings back are mapped like any other.' }),
     rules: z.array(serialRuleSchema).min(1, { error: 'must list at least one rule (how a line becomes readings)' }).meta({
+      ...LIVE_ON_RELOAD,
       description: 'Mapping rules for this port\'s lines (the same as MQTT subscriptions, without topic and qos). At least one.',
     }),
   });

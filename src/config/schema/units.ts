@@ -6,9 +6,12 @@
  */
 import { z } from 'zod';
 
-const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION_RE = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/;
-const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$';
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+/** Parts of a number and a unit, summed ("1h30m"); a space may stand between a number and its unit ("2 s"), not between parts. */
+const DURATION_PARTS_RE = /^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w))+\s*$/;
+const DURATION_PART = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/g;
+const BARE_MS_RE = /^\s*\d+(?:\.\d+)?\s*$/;
+const DURATION_PATTERN = '^\\s*((\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w))+|\\d+(\\.\\d+)?)\\s*$';
 export const DURATION_HELP = 'a duration such as "500ms", "15s", "5m", "24h", "7d", or a number of milliseconds';
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
@@ -18,13 +21,66 @@ const SIZE_RE = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i;
 const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgGtT][iI]?[bB]|[bB])?\\s*$';
 export const SIZE_HELP = 'a size such as "512KiB", "1MiB", "2GB" (GB = 10^9 bytes, GiB = 2^30), or a number of bytes';
 
-/** Parses "15s" / "1.5h" / 250 / "250" into milliseconds; null when it is not a duration. */
+/**
+ * The one duration parser (config and command line): "15s", "1.5h", "1h30m", "2w" into
+ * milliseconds; a number, or digits without a unit, are milliseconds. Null when it is not a
+ * whole number of milliseconds >= 0.
+ */
 export function parseDuration(v: string | number): number | null {
-  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : null;
-  const m = DURATION_RE.exec(v);
-  if (m === null) return null;
-  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!;
-  return Number.isSafeInteger(ms) ? ms : null;
+  return durationMs(v, true);
+}
+
+/** The same, without bare numbers (the command line, where "7" is more likely a slip than 7 ms). */
+export function parseDurationWithUnit(text: string): number | null {
+  return durationMs(text, false);
+}
+
+function durationMs(v: string | number, bareNumber: boolean): number | null {
+  if (typeof v === 'number') return bareNumber && Number.isSafeInteger(v) && v >= 0 ? v : null;
+  let ms: number;
+  if (DURATION_PARTS_RE.test(v)) {
+    ms = 0;
+    for (const [, n, unit] of v.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNITS[unit!]!;
+  } else if (bareNumber && BARE_MS_RE.test(v)) {
+    ms = Number(v);
+  } else {
+    return null;
+  }
+  // 1.1h is 3960000.0000000005 in floating point: that is still a whole number of ms.
+  const whole = Math.round(ms);
+  return Math.abs(ms - whole) < 1e-6 && Number.isSafeInteger(whole) ? whole : null;
+}
+
+/** A date (read as UTC midnight), or a date-time that names its zone: a time without a zone
+ * would depend on the machine's TZ, and a window off by hours loses data silently. */
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?))?$/i;
+
+/**
+ * The one ISO 8601 parser (config instants, `--since`, `--received-at`): ms since the epoch,
+ * or null. Real calendar checks: Date.parse would turn 30 February into 1 March.
+ */
+export function parseIsoInstant(text: string): number | null {
+  const m = ISO_RE.exec(text.trim());
+  if (!m) return null;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone = 'Z'] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
+  if (day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
+  let offsetMin = 0;
+  if (zone.toUpperCase() !== 'Z') {
+    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+    const oh = Number(z[2]);
+    const om = Number(z[3] ?? '0');
+    if (oh > 23 || om > 59) return null;
+    offsetMin = (z[1] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const ms = Number(frac.padEnd(3, '0').slice(0, 3));
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
 }
 
 /** Parses "2GiB" / "512 KB" / 1024 into bytes; null when it is not a size. */
@@ -82,12 +138,11 @@ export function instant() {
   return z
     .union([z.number(), z.string()], { error: `must be ${help}` })
     .transform((v, ctx) => {
-      let ms: number;
+      let ms: number | null;
       if (typeof v === 'number') ms = v;
       else if (/^\d+$/.test(v.trim())) ms = Number(v.trim());
-      else if (/(Z|[+-]\d\d:?\d\d)$/i.test(v.trim())) ms = Date.parse(v);
-      else ms = Number.NaN;
-      if (!Number.isSafeInteger(ms) || ms < 0) {
+      else ms = parseIsoInstant(v);
+      if (ms === null || !Number.isSafeInteger(ms) || ms < 0) {
         ctx.issues.push({ code: 'custom', input: v, message: `must be ${help}` });
         return z.NEVER;
       }

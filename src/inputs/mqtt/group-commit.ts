@@ -30,9 +30,10 @@
  * stops sending, which is the backpressure. Any other error is a bug: it is logged loudly and
  * the group is retried too; nothing is acknowledged before it is committed.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, isAgentError } from '../../errors.js';
+import { RateLimitedLog } from '../../shared/rate-limited-log.js';
 import type { MessageSink, RawMessage } from '../types.js';
 
 /** Most messages in one group, acknowledged or not. */
@@ -93,13 +94,14 @@ export class GroupCommit<A> {
   private current: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly aborter = new AbortController();
-  private readonly loggedAt = new Map<string, { at: number; suppressed: number }>();
+  private readonly logs: RateLimitedLog;
 
   constructor(
     private readonly options: GroupCommitOptions,
     private readonly deps: GroupCommitDeps<A>,
   ) {
     this.window = options.maxMessages === 'auto' ? INITIAL_WINDOW : options.maxMessages;
+    this.logs = new RateLimitedLog(deps.logger, LOG_INTERVAL_MS, deps.now);
   }
 
   /** A new broker connection: its window is learnt again. */
@@ -248,16 +250,16 @@ export class GroupCommit<A> {
     try {
       if (isAgentError(err, ErrorCodes.QUEUE_FULL)) {
         this.waiting = true;
-        this.log('warn', 'full', { messages: this.held }, 'queue full: holding messages unacknowledged, the broker stops sending until there is room');
+        this.logs.warn('full', { messages: this.held }, 'queue full: holding messages unacknowledged, the broker stops sending until there is room');
         await this.deps.sink.waitForRoom(signal);
       } else if (isAgentError(err, ErrorCodes.QUEUE_DISK_FULL)) {
         this.waiting = true;
-        this.log('warn', 'disk', { messages: this.held }, 'disk full: holding messages unacknowledged, retrying');
+        this.logs.warn('disk', { messages: this.held }, 'disk full: holding messages unacknowledged, retrying');
         await sleep(DISK_FULL_RETRY_MS, undefined, { signal });
       } else {
         // A bug in the sink or the queue: never acknowledge, never drop, never crash.
         const e = err as Error & { code?: unknown };
-        this.log('error', 'bug', { messages: this.held, err: e.message, code: e.code, stack: e.stack }, 'COMMIT FAILED UNEXPECTEDLY: holding messages unacknowledged and retrying (this is a bug)');
+        this.logs.error('bug', { messages: this.held, err: e.message, code: e.code, stack: e.stack }, 'COMMIT FAILED UNEXPECTEDLY: holding messages unacknowledged and retrying (this is a bug)');
         await sleep(FAILED_RETRY_MS, undefined, { signal });
       }
     } catch {
@@ -265,18 +267,6 @@ export class GroupCommit<A> {
     }
     // Whatever the wait, the retry goes through the event loop: a wait that resolves at once
     // must never turn retries into a loop of microtasks that starves timers and sockets.
-    await new Promise<void>((r) => setImmediate(r));
-  }
-
-  private log(level: 'warn' | 'error', key: string, obj: Record<string, unknown>, msg: string): void {
-    const t = this.deps.now();
-    const last = this.loggedAt.get(key);
-    if (last !== undefined && t - last.at < LOG_INTERVAL_MS) {
-      last.suppressed++;
-      return;
-    }
-    this.loggedAt.set(key, { at: t, suppressed: 0 });
-    const suppressed = last?.suppressed ?? 0;
-    this.deps.logger[level](suppressed > 0 ? { ...obj, suppressed } : obj, msg);
+    await nextTurn();
   }
 }

@@ -4,16 +4,21 @@
  * commit (group-commit.ts, deferred-acks.ts).
  *
  * Reconnection is driven here, not by mqtt.js (its `reconnectPeriod` is a fixed interval):
- * exponential backoff with full jitter between `reconnectBaseMs` and `reconnectCapMs`, so a
- * fleet of gateways does not reconnect in lockstep after a broker restart.
+ * exponential backoff with full jitter between `reconnectBaseMs` and `reconnectCapMs`
+ * (shared/reconnect-backoff.ts), so a fleet of gateways does not reconnect in lockstep after
+ * a broker restart.
  *
  * QoS 2 subscriptions work, but mqtt.js sends the PUBREC before the message is handed over
  * and keeps it in memory until the PUBREL: a crash in between loses it. QoS 1 (the default)
  * is the one that survives a crash of the agent.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes } from '../../errors.js';
+import { RateLimitedLog } from '../../shared/rate-limited-log.js';
+import { ReconnectBackoff } from '../../shared/reconnect-backoff.js';
+import { displayUrl, Secrets } from '../../shared/secrets.js';
 import type { Input, InputStatus, MessageSink, RawMessage } from '../types.js';
 import { DeferredAcks, type HeldAck } from './deferred-acks.js';
 import { GroupCommit } from './group-commit.js';
@@ -29,6 +34,8 @@ const SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:']);
 export interface MqttInputDeps {
   sink: MessageSink;
   logger: Logger;
+  /** Scrubbed from every error message the input keeps or logs (the password). Default none. */
+  secrets?: Secrets;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -48,13 +55,13 @@ export class MqttInput implements Input {
   private triedOnce = false;
   private subscribedOnce = false;
   private unsubscribedOnce = false;
-  private attempt = 0;
+  private readonly backoff: ReconnectBackoff;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
   private received = 0;
   private lastMessageAt: number | null = null;
   private lastError: { message: string; at: number } | null = null;
-  private lastErrorLogAt = -Infinity;
+  private readonly errorLog: RateLimitedLog;
   private readonly now: () => number;
 
   constructor(
@@ -62,6 +69,9 @@ export class MqttInput implements Input {
     private readonly deps: MqttInputDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    // Started over at each connection (reset() in onConnect), however short it was.
+    this.backoff = new ReconnectBackoff({ baseMs: options.reconnectBaseMs, capMs: options.reconnectCapMs, resetAfterMs: 0 });
+    this.errorLog = new RateLimitedLog(deps.logger, ERROR_LOG_INTERVAL_MS, this.now);
   }
 
   /** Creates the client and starts connecting; resolves without waiting for the broker. */
@@ -211,7 +221,7 @@ export class MqttInput implements Input {
     }
     this.connected = true;
     this.triedOnce = true;
-    this.attempt = 0;
+    this.backoff.reset();
     this.commit?.connectionChanged();
     // Nagle holds small writes (our PUBACKs) for 20-40 ms; mqtt.js never turns it off.
     // The WebSocket transport turns it off itself (ws does on its socket).
@@ -264,10 +274,7 @@ export class MqttInput implements Input {
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer !== null) return;
-    const o = this.options;
-    const ceiling = Math.min(o.reconnectCapMs, o.reconnectBaseMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
-    const delay = Math.floor(Math.random() * ceiling);
+    const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.lifecycle === 'started') this.client?.reconnect();
@@ -282,28 +289,18 @@ export class MqttInput implements Input {
     const safe = this.scrub(message);
     const at = this.now();
     this.lastError = { message: safe, at };
-    if (level === 'warn' && at - this.lastErrorLogAt < ERROR_LOG_INTERVAL_MS) return;
-    this.lastErrorLogAt = at;
-    this.deps.logger[level]({ url: this.safeUrl(), err: safe, code }, 'mqtt input error');
+    const obj = { url: this.safeUrl(), err: safe, code };
+    if (level === 'warn') this.errorLog.warn('error', obj, 'mqtt input error');
+    else this.deps.logger.error(obj, 'mqtt input error');
   }
 
-  /** Removes the password from any text that may reach a log or the status. */
+  /** Removes the secrets from any text that may reach a log or the status. */
   private scrub(text: string): string {
-    const p = this.options.password;
-    let out = p !== undefined && p !== '' ? text.split(p).join('[redacted]') : text;
-    const inUrl = passwordInUrl(this.options.url);
-    if (inUrl !== '') out = out.split(inUrl).join('[redacted]');
-    return out;
+    return (this.deps.secrets ?? Secrets.none).scrub(text);
   }
 
-  /** The URL without user info, query or fragment. */
   private safeUrl(): string {
-    try {
-      const u = new URL(this.options.url);
-      return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-    } catch {
-      return '(invalid url)';
-    }
+    return displayUrl(this.options.url);
   }
 }
 
@@ -315,21 +312,9 @@ function schemeOf(url: string): string {
   }
 }
 
-function passwordInUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return u.password === '' ? '' : decodeURIComponent(u.password);
-  } catch {
-    return '';
-  }
-}
-
 /** `client.end(false)`, or the connection dropped if the broker does not take the DISCONNECT in time. */
 async function endWithin(client: MqttClient, deadlineMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, deadlineMs);
-  });
-  await Promise.race([client.endAsync(false).catch(() => undefined), timeout]);
-  clearTimeout(timer);
+  const deadline = new AbortController();
+  await Promise.race([client.endAsync(false).catch(() => undefined), sleep(deadlineMs, undefined, { signal: deadline.signal }).catch(() => undefined)]);
+  deadline.abort();
 }

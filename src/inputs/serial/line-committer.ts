@@ -14,6 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, isAgentError } from '../../errors.js';
+import { RateLimitedLog } from '../../shared/rate-limited-log.js';
 import type { MessageSink, RawMessage } from '../types.js';
 
 export const MAX_GROUP_LINES = 1000;
@@ -43,12 +44,14 @@ export class LineCommitter {
   private retrying = false;
   private stopped = false;
   private readonly aborter = new AbortController();
-  private lastLogAt = -Infinity;
+  private readonly logs: RateLimitedLog;
 
   constructor(
     private readonly delayMs: number,
     private readonly deps: LineCommitterDeps,
-  ) {}
+  ) {
+    this.logs = new RateLimitedLog(deps.logger, LOG_INTERVAL_MS, deps.now);
+  }
 
   add(line: RawMessage): void {
     this.open.push(line);
@@ -123,14 +126,14 @@ export class LineCommitter {
     const signal = this.aborter.signal;
     let wait: Promise<void>;
     if (isAgentError(err, ErrorCodes.QUEUE_FULL)) {
-      this.log('warn', { lines: this.held() }, 'queue full: reading of the port paused until there is room');
+      this.logs.warn('full', { lines: this.held() }, 'queue full: reading of the port paused until there is room');
       wait = this.deps.sink.waitForRoom(signal);
     } else if (isAgentError(err, ErrorCodes.QUEUE_DISK_FULL)) {
-      this.log('warn', { lines: this.held() }, 'disk full: reading of the port paused, retrying');
+      this.logs.warn('disk', { lines: this.held() }, 'disk full: reading of the port paused, retrying');
       wait = sleep(RETRY_MS, undefined, { signal });
     } else {
       const e = err as Error & { code?: unknown };
-      this.log('error', { lines: this.held(), err: e.message, code: e.code, stack: e.stack }, 'COMMIT FAILED UNEXPECTEDLY: holding lines and retrying (this is a bug)');
+      this.logs.error('bug', { lines: this.held(), err: e.message, code: e.code, stack: e.stack }, 'COMMIT FAILED UNEXPECTEDLY: holding lines and retrying (this is a bug)');
       wait = sleep(RETRY_MS, undefined, { signal });
     }
     wait
@@ -139,12 +142,5 @@ export class LineCommitter {
         this.retrying = false;
         if (!this.stopped) this.drain();
       });
-  }
-
-  private log(level: 'warn' | 'error', obj: Record<string, unknown>, msg: string): void {
-    const t = this.deps.now();
-    if (t - this.lastLogAt < LOG_INTERVAL_MS) return;
-    this.lastLogAt = t;
-    this.deps.logger[level](obj, msg);
   }
 }

@@ -4,8 +4,9 @@
  *
  * Serial devices come and go: a cable is pulled, a USB adapter re-enumerates, a device is
  * not plugged in yet when the agent starts. All of these are the same case here: the port
- * is reopened with exponential backoff (reopenBaseMs doubling up to reopenCapMs) until the
- * device is back; one log line when it goes, one when it returns, and the rest of the
+ * is reopened with exponential backoff and full jitter (ceilings from reopenBaseMs doubling up
+ * to reopenCapMs, shared/reconnect-backoff.ts: many gateways re-plugged at once must not hit
+ * the same server at the same instant) until the device is back; one log line when it goes, one when it returns, and the rest of the
  * agent never notices. Lines read before a disconnect are committed at once; a partial
  * line cut by it is dead-lettered.
  */
@@ -13,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes } from '../../errors.js';
+import { ReconnectBackoff } from '../../shared/reconnect-backoff.js';
 import type { Input, MessageSink, RawMessage } from '../types.js';
 import { LineCommitter } from './line-committer.js';
 import { LineFramer } from './line-framer.js';
@@ -37,7 +39,7 @@ export class SerialInput implements Input {
   /** The port is known to be away (logged once per outage). */
   private away = false;
   private wasOpenOnce = false;
-  private attempt = 0;
+  private readonly backoff: ReconnectBackoff;
   private reopenTimer: NodeJS.Timeout | null = null;
   private goneCheck: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
@@ -56,6 +58,8 @@ export class SerialInput implements Input {
     private readonly deps: SerialInputDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    // Started over each time the port opens, however briefly.
+    this.backoff = new ReconnectBackoff({ baseMs: options.reopenBaseMs, capMs: options.reopenCapMs, resetAfterMs: 0 });
     this.framer = new LineFramer(options, { line: (b) => this.onLine(b), reject: (b, r) => this.onReject(b, r) });
     this.committer = new LineCommitter(options.commitDelayMs, {
       sink: deps.sink,
@@ -156,7 +160,7 @@ export class SerialInput implements Input {
     }
     this.port = port;
     this.portOpen = true;
-    this.attempt = 0;
+    this.backoff.reset();
     port.on('data', (chunk: Buffer) => this.framer.push(chunk));
     port.on('error', (err: Error) => this.recordError(err.message));
     port.on('close', () => this.onClosed(port));
@@ -208,9 +212,7 @@ export class SerialInput implements Input {
 
   private scheduleReopen(): void {
     if (this.reopenTimer !== null) return;
-    const o = this.options;
-    const delay = Math.min(o.reopenCapMs, o.reopenBaseMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
+    const delay = this.backoff.next();
     this.reopenTimer = setTimeout(() => {
       this.reopenTimer = null;
       if (this.lifecycle === 'started') void this.open();

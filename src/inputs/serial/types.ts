@@ -43,9 +43,9 @@ export interface SerialPortOptions {
   maxLineBytes: number;
   /** How line bytes become text: `utf8` (invalid sequences rejected by the mapping) or `latin1`. Default `utf8`. */
   encoding: 'utf8' | 'latin1';
-  /** First delay before reopening a vanished or absent port, in ms; doubled per failed attempt. Default 200. */
+  /** Ceiling of the first (jittered) delay before reopening a vanished or absent port, in ms; doubled per failed attempt. Default 200. */
   reopenBaseMs: number;
-  /** Largest reopen delay, in ms. Default 5000. */
+  /** Largest ceiling of the reopen delay, in ms. Default 5000. */
   reopenCapMs: number;
   /**
    * Lines read within this time of the first one are committed together (one fsync), in ms.

@@ -8,8 +8,12 @@ describe('durations and sizes', () => {
     ]);
   });
 
+  it('sums parts like the command line does (issue 12: one duration parser)', () => {
+    expect(['1h30m', '1m30s', '2w', '1d12h', '1 h30m'].map(parseDuration)).toEqual([5_400_000, 90_000, 1_209_600_000, 129_600_000, 5_400_000]);
+  });
+
   it('refuses what is not a duration', () => {
-    expect(['15x', '-1s', '0.5ms', 's', '1h30m', '', -5, 1.5].map(parseDuration)).toEqual([null, null, null, null, null, null, null, null]);
+    expect(['15x', '-1s', '0.5ms', 's', '1h 30m', '', -5, 1.5].map(parseDuration)).toEqual([null, null, null, null, null, null, null, null]);
   });
 
   it('parses sizes into bytes, with decimal and binary units', () => {

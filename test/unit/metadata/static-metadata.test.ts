@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
 import { heartbeatKeys, heartbeatPairs } from '../../../src/metadata/heartbeat.js';
 import { metadataKey, staticPairs, stringifyValue } from '../../../src/metadata/static-metadata.js';
+import { Secrets } from '../../../src/shared/secrets.js';
 
 describe('static metadata', () => {
   it('fills the key template in one pass', () => {
@@ -23,7 +24,7 @@ describe('static metadata', () => {
     const out = staticPairs(
       { 'device-1': { location: 'warehouse-1', floor: 3, note: '', gone: null }, gw: { token: 'x-k-secret-y', ok: false } },
       '<device>:<field>',
-      ['k-secret'],
+      new Secrets(['k-secret']),
     );
     expect(out.pairs).toEqual([
       { key: 'device-1:location', value: 'warehouse-1' },

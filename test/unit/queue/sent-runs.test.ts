@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QUEUE_MIGRATIONS, SqliteQueue } from '../../../src/queue/index.js';
+import { QUEUE_MIGRATIONS, type SqliteQueue } from '../../../src/queue/index.js';
 import { MERGE_MS } from '../../../src/queue/sent-runs.js';
 import { applyMigrations } from '../../../src/queue/schema.js';
 import Database from 'better-sqlite3';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { RateLimitedLog } from '../../../src/service/logger.js';
+import { RateLimitedLog } from '../../../src/shared/rate-limited-log.js';
 
 describe('RateLimitedLog', () => {
   it('logs the first occurrence, then one line per interval carrying the suppressed count', () => {

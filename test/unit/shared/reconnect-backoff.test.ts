@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReconnectBackoff } from '../../src/reconnect-backoff.js';
+import { ReconnectBackoff } from '../../../src/shared/reconnect-backoff.js';
 
 /** The largest of many draws: full jitter stays under the attempt's ceiling and gets near it. */
 function ceilingOf(make: () => ReconnectBackoff, draws: (b: ReconnectBackoff) => number): number {

@@ -11,12 +11,12 @@
  * group comes back.
  */
 import type { Logger } from 'pino';
-import type { FluxionRecord } from './client/types.js';
-import type { CommitOutcome, MessageSink, RawMessage } from './inputs/types.js';
-import type { RuleSet } from './mapping/index.js';
-import type { MetadataPair } from './mapping/types.js';
-import { recordBytes, type DeadLetterInput, type SqliteQueue } from './queue/index.js';
-import { RateLimitedLog } from './service/logger.js';
+import type { FluxionRecord } from '../client/types.js';
+import type { CommitOutcome, MessageSink, RawMessage } from '../inputs/types.js';
+import type { RuleSet } from '../mapping/index.js';
+import type { MetadataPair } from '../mapping/types.js';
+import { recordBytes, type DeadLetterInput, type SqliteQueue } from '../queue/index.js';
+import { RateLimitedLog } from '../shared/rate-limited-log.js';
 
 interface MappedGroup {
   messages: readonly RawMessage[];

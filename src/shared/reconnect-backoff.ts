@@ -4,7 +4,7 @@
  * connection that stayed up for `resetAfterMs`, so that a link that flaps now and then does
  * not climb to the cap while one that keeps failing at once does.
  */
-import { backoffDelay } from './client/index.js';
+import { backoffDelay } from '../client/index.js';
 
 export interface ReconnectBackoffOptions {
   /** Ceiling of the first delay, in ms. */
