@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { Agent } from '../agent.js';
-import { FileConfigView } from '../console/config-view.js';
+import { FileConfigView } from './console-config-view.js';
 import { ConsoleRoutes } from '../console/console-routes.js';
 import { agentConsoleSource } from '../console/agent-console-source.js';
 import { formatProblems, loadConfig, problemsOf, type LoadedConfig } from '../config/index.js';

@@ -8,7 +8,10 @@ import type { MapResult, RawMessage } from '../mapping/types.js';
 import type { MetadataStatus } from '../metadata/types.js';
 import type { KvEntry } from '../queue/kv-outbox.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterSummary, RetryDeadLettersResult } from '../queue/types.js';
-import type { RttSnapshot } from '../service/metrics.js';
+import type { RttHistogram } from '../sender/rtt-histogram.js';
+
+/** The sender's round-trip histogram, read-only. */
+export type RttSnapshot = Readonly<Pick<RttHistogram, 'count' | 'sumSeconds'>> & { readonly counts: readonly number[] };
 
 export interface ConsoleSource {
   status(): AgentStatus;

@@ -8,8 +8,7 @@ import { dirname } from 'node:path';
 import type { MapResult, RawMessage } from '../mapping/types.js';
 import type { DeadLetter } from '../queue/types.js';
 import { RTT_BUCKETS_S } from '../sender/rtt-histogram.js';
-import type { RttSnapshot } from '../service/metrics.js';
-import type { ConsoleSource } from './console-source.js';
+import type { ConsoleSource, RttSnapshot } from './console-source.js';
 import { previewPayload, type PayloadPreview } from './payload-preview.js';
 import type { RateHistory } from './rate-history.js';
 

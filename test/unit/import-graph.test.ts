@@ -19,6 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli', 'index'], //             entry points: argument parsing, the package's public surface
   ['config'], //                    YAML -> validated settings for everything below
   ['service'], //                   process, health/metrics endpoint, sd_notify, logging set-up
+  ['console'], //                   the web console: a view of the agent, mounted by the service's endpoint
   ['agent'], //                     the composition root
   ['pipeline'], //                  raw message -> mapping -> queue (the inputs' sink)
   ['inputs', 'metadata', 'sender', 'devserver'], // components

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isAgentError, ErrorCodes } from '../errors.js';
 import { loadConfig, maskSecrets, problemsOf, type EdgeConfig } from '../config/index.js';
-import type { ConfigView } from './console-source.js';
+import type { ConfigView } from '../console/console-source.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
