@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
 import type { FluxionClientOptions, FluxionRecord } from './client/types.js';
 import { IngestSink, type IngestCounters } from './ingest-sink.js';
+import { ModbusInput, type ModbusBusOptions } from './inputs/modbus/index.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
@@ -46,6 +47,8 @@ export interface AgentInputSettings {
   };
   /** One entry per serial port; its rules carry `port: <name>`. */
   serial?: Array<{ input: SerialPortOptions; rules: MappingRuleSpec[] }>;
+  /** One entry per Modbus bus; its rules listen on each device's `modbus:<bus>:<device>`. */
+  modbus?: Array<{ input: ModbusBusOptions; rules: MappingRuleSpec[] }>;
 }
 
 export interface AgentStatus {
@@ -74,6 +77,7 @@ export class Agent {
   /** MQTT filters that reloads removed (see reloadInputs). */
   private readonly removedFilters = new Set<string>();
   private serial: SerialInput[] = [];
+  private modbus: ModbusInput[] = [];
   /** Device metadata in the KV store, on a connection of its own; null without metadata settings. */
   readonly metadata: MetadataSync | null;
 
@@ -147,9 +151,10 @@ export class Agent {
   private async startInputs(): Promise<void> {
     const mqtt = this.inputs.mqtt;
     const serial = this.inputs.serial ?? [];
-    if (mqtt === undefined && serial.length === 0) return;
+    const modbus = this.inputs.modbus ?? [];
+    if (mqtt === undefined && serial.length === 0 && modbus.length === 0) return;
     // One rule set for every input, so one sink (and one collision guard) serves them all.
-    this.rules = compileRules([...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)], this.inputs.mapping);
+    this.rules = compileRules(allRules(this.inputs), this.inputs.mapping);
     this.sink = new IngestSink(
       this.rules,
       this.queue,
@@ -164,6 +169,15 @@ export class Agent {
     for (const s of serial) {
       const input = new SerialInput(s.input, { sink: this.sink, logger: this.logger.child({ component: 'serial', port: s.input.name }) });
       this.serial.push(input);
+      await input.start();
+    }
+    for (const m of modbus) {
+      const input = new ModbusInput(m.input, {
+        sink: this.sink,
+        logger: this.logger.child({ component: 'modbus', bus: m.input.name }),
+        metadata: (pairs) => this.metadata?.onMetadata(pairs),
+      });
+      this.modbus.push(input);
       await input.start();
     }
   }
@@ -203,7 +217,7 @@ export class Agent {
    */
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
-    const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping);
+    const rules = compileRules(allRules(inputs), inputs.mapping);
     const previous = this.rules.mqttFilters();
     const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
     this.inputs = inputs;
@@ -240,7 +254,7 @@ export class Agent {
     return {
       queue: this.queue.stats(),
       sender: this.sender.status(),
-      inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status())],
+      inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status()), ...this.modbus.map((m) => m.status())],
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
       ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
@@ -254,6 +268,7 @@ export class Agent {
     }
     this.state = 'stopped';
     // Inputs first: no more acks upstream for anything that could not be committed.
+    for (const m of this.modbus) await m.stop();
     for (const s of this.serial) await s.stop();
     await this.mqtt?.stop();
     await this.broker?.stop();
@@ -271,6 +286,11 @@ export class Agent {
       this.warnings.warn('prune', { component: 'queue', err: (err as Error).message }, 'queue housekeeping failed; will retry');
     }
   }
+}
+
+/** Every input's rules, in one list for one rule set. */
+function allRules(inputs: AgentInputSettings): MappingRuleSpec[] {
+  return [...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules), ...(inputs.modbus ?? []).flatMap((m) => m.rules)];
 }
 
 function redactedUrl(url: string): string {

@@ -21,6 +21,8 @@ function restartOnly(s: EdgeSettings): Record<string, unknown> {
     sender: s.agent.sender,
     'mqtt (connection)': s.mqtt === undefined ? null : { ...s.mqtt.input, subscriptions: undefined, embeddedBroker: s.mqtt.embeddedBroker },
     'serial (ports)': (s.serial ?? []).map((p) => p.input),
+    // Polling and register maps are the input's own options: a Modbus change needs a restart.
+    'modbus (buses)': s.modbus ?? [],
     health: s.health,
   };
 }
@@ -61,7 +63,7 @@ export async function reloadAgent(
     serial: running.serial?.map((p) => ({ ...p, rules: next.serial?.find((q) => q.input.name === p.input.name)?.rules ?? [] })),
   };
   try {
-    const applied = await agent.reloadInputs({ mapping: inForce.mapping, mqtt: inForce.mqtt, serial: inForce.serial });
+    const applied = await agent.reloadInputs({ mapping: inForce.mapping, mqtt: inForce.mqtt, serial: inForce.serial, modbus: running.modbus });
     agent.reloadMetadata(next.metadata);
     logger.level = next.log.level;
     if (needRestart.length > 0) {

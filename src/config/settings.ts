@@ -6,6 +6,7 @@ import type { TlsOptions } from '../client/types.js';
 import { compileRules } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { FileContents, PemFiles } from './files.js';
+import { modbusSettings } from './modbus-settings.js';
 import { METADATA_DEFAULTS } from './schema/metadata.js';
 import { serialPortName } from './schema/serial.js';
 import type { EdgeConfig, EdgeSettings } from './types.js';
@@ -98,6 +99,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
     };
   }
   if (config.serial !== undefined) settings.serial = config.serial.map((p) => serialPort(p));
+  if (config.modbus !== undefined) settings.modbus = modbusSettings(config.modbus);
   return settings;
 }
 

@@ -5,6 +5,7 @@ import type { SerialPortOptions } from '../inputs/serial/types.js';
 import type { HealthOptions } from '../service/health.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { MetadataOptions } from '../metadata/types.js';
+import type { ModbusSettings } from './modbus-settings.js';
 import type { ConfigWarning } from './problems.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
@@ -53,6 +54,8 @@ export interface EdgeSettings {
     /** The port's rules, each with `port` set to the port's name. */
     rules: MappingRuleSpec[];
   }>;
+  /** One entry per bus of the `modbus` section (absent when there is none). */
+  modbus?: ModbusSettings[];
   /** Device metadata sync (static fields, dynamic rules' collection, heartbeat, schedules). */
   metadata: MetadataOptions;
   /** The health rule (for /healthz and the systemd watchdog) and the HTTP endpoint. */
