@@ -50,10 +50,14 @@ export function planBlocks(registers: readonly RegisterSpec[], limits: PlanLimit
     .sort((a, b) => TABLE_ORDER[a.r.table] - TABLE_ORDER[b.r.table] || a.r.address - b.r.address);
   const blocks: ReadBlock[] = [];
   let cur: ReadBlock | null = null;
+  let prevAddress = -1;
   for (const { r, index } of order) {
     const n = registerCount(r);
     const limit = isBitTable(r.table) ? Math.min(limits.maxCoils, MAX_READ_BITS) : Math.min(limits.maxRegisters, MAX_READ_REGISTERS);
-    if (cur !== null && cur.table === r.table && !cuts.has(cutKey(r.table, r.address))) {
+    // A cut separates an address from lower ones; values sharing a register (bits) stay together.
+    const cut = r.address !== prevAddress && cuts.has(cutKey(r.table, r.address));
+    prevAddress = r.address;
+    if (cur !== null && cur.table === r.table && !cut) {
       const end = cur.start + cur.count;
       const newEnd = Math.max(end, r.address + n);
       if (r.address - end <= limits.maxGap && newEnd - cur.start <= limit) {
@@ -69,12 +73,13 @@ export function planBlocks(registers: readonly RegisterSpec[], limits: PlanLimit
 }
 
 /**
- * Splits a block the device refused: the cut goes before the middle item (by address), so
- * repeated refusals find a bad register in log2(items) steps. Returns the cut's key, or null
- * for a block of one item (that register is unreadable).
+ * Splits a block the device refused: the cut goes before the middle address, so repeated
+ * refusals find a bad register in log2(addresses) steps. Returns the cut's key, or null for
+ * a block of one register (it is unreadable).
  */
 export function splitPoint(block: ReadBlock, registers: readonly RegisterSpec[]): string | null {
-  if (block.items.length < 2) return null;
-  const mid = block.items[Math.floor(block.items.length / 2)]!;
-  return cutKey(block.table, registers[mid.index]!.address);
+  // Distinct addresses above the first: bits of one register cannot be split apart.
+  const addresses = [...new Set(block.items.map((i) => registers[i.index]!.address))].filter((a) => a > block.start).sort((a, b) => a - b);
+  if (addresses.length === 0) return null;
+  return cutKey(block.table, addresses[Math.floor((addresses.length - 1) / 2)]!);
 }

@@ -105,9 +105,10 @@ export class DevicePoller {
   private split(block: ReadBlock, result: PollResult): ReadBlock[] {
     const cut = splitPoint(block, this.options.registers);
     if (cut === null) {
-      const index = block.items[0]!.index;
-      for (const item of block.items) this.unreadable.add(item.index);
-      result.newlyUnreadable.push(this.options.registers[index]!.name);
+      for (const item of block.items) {
+        this.unreadable.add(item.index);
+        result.newlyUnreadable.push(this.options.registers[item.index]!.name);
+      }
     } else this.cuts.add(cut);
     this.blocks = this.plan();
     if (cut === null) return [];
