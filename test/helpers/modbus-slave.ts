@@ -36,6 +36,10 @@ export interface ModbusSlave {
   command(cmd: Record<string, unknown>): Promise<string>;
   /** Requests received per unit id. */
   requests(): Promise<Record<string, number>>;
+  /** RTU: requests that arrived before the previous answer was on the line (must stay 0). */
+  overlaps(): Promise<number>;
+  /** Resolves when the process has exited (an RTU slave exits when its pty vanishes). */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export async function startModbusSlave(mode: 'rtu' | 'tcp', spec: SlaveSpec, opt
     } else waiting.shift()?.(line);
   });
   const readyLine = await first;
+  const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
   const port = Number(readyLine.split(' ')[1] ?? 0);
   const command = (cmd: Record<string, unknown>): Promise<string> =>
     new Promise((resolve) => {
@@ -73,6 +78,10 @@ export async function startModbusSlave(mode: 'rtu' | 'tcp', spec: SlaveSpec, opt
     async requests() {
       return (JSON.parse(await command({ stats: true })) as { requests: Record<string, number> }).requests;
     },
+    async overlaps() {
+      return (JSON.parse(await command({ stats: true })) as { overlaps: number }).overlaps;
+    },
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         await new Promise<void>((resolve) => {

@@ -104,6 +104,7 @@ export class ModbusInput implements Input {
       transport: this.options.transport,
       link,
       reopens: this.transport.reopens,
+      strayBytes: this.transport.strayBytes,
       devices: this.scheduler.devices.map((d) => deviceStatus(d)),
     };
   }

@@ -119,6 +119,8 @@ export interface ModbusInputStatus extends InputStatus {
   /** `open`/`connected`, or `waiting` for the adapter or the gateway. */
   link: 'open' | 'waiting' | 'closed';
   reopens: number;
+  /** RTU: bytes read while no request waited (noise, late answers); TCP: answers to no request in flight. */
+  strayBytes: number;
   devices: ModbusDeviceStatus[];
 }
 
