@@ -9,6 +9,7 @@ import type { AgentStatus } from '../agent.js';
 import type { InputStatus } from '../inputs/types.js';
 import { RTT_BUCKETS_S } from '../sender/rtt-histogram.js';
 import type { SenderState } from '../sender/types.js';
+import { modbusMetrics } from './modbus-metrics.js';
 
 /** The round-trip histogram as the sender keeps it: cumulative counts per `RTT_BUCKETS_S` bound. */
 export interface RttSnapshot {
@@ -25,7 +26,7 @@ const INPUT_STATES: readonly InputStatus['state'][] = ['starting', 'connected', 
 type Labels = Readonly<Record<string, string>>;
 type Sample = readonly [labels: Labels, value: number];
 
-class Exposition {
+export class Exposition {
   private readonly out: string[] = [];
 
   metric(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: number | readonly Sample[]): void {
@@ -116,6 +117,7 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
       [{ op: 'delete' }, md.deleted],
     ]);
   }
+  modbusMetrics(e, status.inputs);
   return e.text();
 }
 

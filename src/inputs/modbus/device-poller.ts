@@ -98,7 +98,10 @@ export class DevicePoller {
       if (!outcome.ok && outcome.error === 'timeout') c.timeouts++;
       if (outcome.ok || outcome.error === 'disconnected' || attempt >= retries) break;
     }
-    if (!outcome.ok || outcome.answer.kind === 'exception') this.lastError = DevicePoller.describe(outcome);
+    if (!outcome.ok || outcome.answer.kind === 'exception') {
+      const what = 'identification' in req ? 'device identification' : `${req.table} ${req.start}+${req.count}`;
+      this.lastError = `${DevicePoller.describe(outcome)} reading ${what}`;
+    }
     return outcome;
   }
 
