@@ -28,6 +28,8 @@ export interface SlaveValue {
 
 export interface SlaveSpec {
   units: Record<number, SlaveValue[]>;
+  /** Holding registers (per unit) that count the requests answered. */
+  counters?: Record<number, number[]>;
 }
 
 export interface ModbusSlave {
