@@ -2,7 +2,8 @@
 # Installs what the tests need beyond npm packages: a real Mosquitto broker, socat for
 # serial pseudo-terminals, systemd-analyze and systemd-notify for the unit file and
 # readiness, and python3 (the sd_notify test receives on a unix datagram socket, which
-# Node cannot bind). Debian packages; tools already present are left alone.
+# Node cannot bind), and python3-pymodbus (the Modbus slaves the Modbus tests poll; Debian's
+# /usr/bin/python3 must import it). Debian packages; tools already present are left alone.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
