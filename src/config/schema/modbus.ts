@@ -141,30 +141,9 @@ const busSchema = z
       .prefault({})
       .meta({ description: 'Reopening an unplugged adapter (RTU) or reconnecting (TCP), with backoff.' }),
     devices: z.array(deviceSchema).min(1, { error: 'must list at least one device' }).meta({ description: 'Devices polled on this bus. At least one.' }),
-  })
-  .superRefine((b, ctx) => {
-    if (b.transport === 'rtu' && b.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required for transport: rtu (the serial adapter, e.g. /dev/serial/by-id/usb-FTDI_...-if00-port0)' });
-    if (b.transport === 'tcp' && b.host === undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'is required for transport: tcp (e.g. 10.0.0.15)' });
-    const units = new Map<number, number>();
-    const names = new Map<string, number>();
-    b.devices.forEach((d, i) => {
-      if (b.transport === 'rtu' && (d.unit_id < 1 || d.unit_id > 247)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'unit_id'], message: 'must be 1-247 on an RTU bus (0 is broadcast, which never answers)' });
-      const u = units.get(d.unit_id);
-      if (u !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, 'unit_id'], message: `is also the unit id of devices[${u}] (poll each device once; list all its registers there)` });
-      else units.set(d.unit_id, i);
-      const name = d.name ?? `unit-${d.unit_id}`;
-      const n = names.get(name);
-      if (n !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `'${name}' is also the name of devices[${n}]` });
-      else names.set(name, i);
-      const regs = new Map<string, number>();
-      d.registers.forEach((r, j) => {
-        const k = regs.get(r.name);
-        if (k !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, 'registers', j, 'name'], message: `is also the name of registers[${k}]` });
-        else regs.set(r.name, j);
-        if (d.tags !== undefined && Object.hasOwn(d.tags, r.name)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'tags', r.name], message: `is also a register's name (rename one)` });
-      });
-    });
   });
+  // Checks across keys (path or host, unique unit ids and names) are in config/modbus-checks.ts,
+  // on the raw tree, so they are reported even when a device elsewhere is invalid.
 
 export const modbusSection = z.array(busSchema).optional().meta({
   description: 'Modbus buses polled on a schedule (RTU over RS-485, or TCP). Read-only: the agent never writes to a device. Absent: no Modbus input.',
