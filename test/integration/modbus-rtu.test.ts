@@ -118,6 +118,7 @@ ${devices(n, interval)}`;
     await waitFor(() => [...Array(10).keys()].every((i) => count(server, i + 1) >= 2), { what: 'records of all ten' });
     await slave().command({ mute: [4] });
     await waitFor(() => device(4).state === 'offline', { what: 'unit 4 offline' });
+    await waitFor(() => server.values('metadata')['meter-4:modbus_state'] === 'offline', { what: 'offline in the metadata' });
     const before = [...Array(10).keys()].map((i) => count(server, i + 1));
     // Neighbours go on while unit 4 is dead: each gets several more readings.
     await waitFor(() => [...Array(10).keys()].every((i) => i === 3 || count(server, i + 1) >= before[i]! + 3), { what: 'neighbours polled on' });
@@ -127,6 +128,7 @@ ${devices(n, interval)}`;
     await slave().command({ unmute: [4] });
     const dead = count(server, 4);
     await waitFor(() => device(4).state === 'online' && count(server, 4) > dead, { what: 'unit 4 back online' });
+    await waitFor(() => server.values('metadata')['meter-4:modbus_state'] === 'online', { what: 'online in the metadata' });
     expect(await slave().overlaps()).toBe(0);
     expect(bus().state).toBe('connected');
   });

@@ -185,6 +185,37 @@ ${values.map((v) => `          - { name: r${v.address}, table: holding, address:
     expect(bus().devices[0]!.blocks).toBe(4);
   });
 
+  it('keeps metadata registers, units, device state and identification in the key/value store', async () => {
+    const { server } = await setup(
+      {
+        units: {
+          2: [
+            { table: 'holding', address: 0, type: 'uint32', value: 4242 },
+            { table: 'holding', address: 16, type: 'string', value: 'FW-1.2', length: 4 },
+          ],
+        },
+      },
+      `      - unit_id: 2
+        name: analyser
+        document: "{device}-{unit_id}"
+        collection: power
+        interval: 200ms
+        identification: true
+        registers:
+          - { name: energy, table: holding, address: 0, type: uint32, unit: kWh }
+          - { name: firmware, table: holding, address: 16, type: string, length: 4, kind: metadata }`,
+    );
+    const want = {
+      'analyser-2:firmware': 'FW-1.2',
+      'analyser-2:unit.energy': 'kWh',
+      'analyser-2:modbus_state': 'online',
+      'analyser-2:vendor': 'pymodbus-test',
+      'analyser-2:product_code': 'PM-1',
+    };
+    await waitFor(() => Object.entries(want).every(([k, v]) => server.values('metadata')[k] === v), { what: `metadata ${JSON.stringify(server.values('metadata'))}` });
+    expect(JSON.parse(server.records('power', 'analyser-2')[0]!.data)).toEqual({ energy: 4242 });
+  });
+
   it('drops and reconnects a link whose transaction ids fell out of step, then polls on', async () => {
     const { server, bus, slave } = await setup(
       { units: { 1: [{ table: 'holding', address: 0, type: 'uint16', value: 7 }] } },
