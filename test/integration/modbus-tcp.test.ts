@@ -216,15 +216,22 @@ ${values.map((v) => `          - { name: r${v.address}, table: holding, address:
     expect(JSON.parse(server.records('power', 'analyser-2')[0]!.data)).toEqual({ energy: 4242 });
   });
 
-  it('drops and reconnects a link whose transaction ids fell out of step, then polls on', async () => {
+  it('two unit ids behind one gateway; a link whose transaction ids fell out of step is dropped and reconnected, then polls on', async () => {
     const { server, bus, slave } = await setup(
-      { units: { 1: [{ table: 'holding', address: 0, type: 'uint16', value: 7 }] } },
+      { units: { 1: [{ table: 'holding', address: 0, type: 'uint16', value: 7 }], 2: [{ table: 'holding', address: 0, type: 'uint16', value: 8 }] } },
       `      - unit_id: 1
         document: gw-dev
         collection: gw
         interval: 100ms
         registers:
+          - { name: v, table: holding, address: 0 }
+      - unit_id: 2
+        document: gw-dev-2
+        collection: gw
+        interval: 100ms
+        registers:
           - { name: v, table: holding, address: 0 }`,
+      '    max_outstanding: 2',
     );
     await waitFor(() => server.records('gw', 'gw-dev').length >= 2, { what: 'records before' });
     await slave.command({ skew: 1 });
@@ -232,6 +239,9 @@ ${values.map((v) => `          - { name: r${v.address}, table: holding, address:
     const after = server.records('gw', 'gw-dev').length;
     await waitFor(() => server.records('gw', 'gw-dev').length >= after + 3, { what: 'records after the reconnect' });
     expect(bus().lastError?.message).toMatch(/transaction id/);
+    // Two unit ids behind one gateway, each with its own values.
+    expect(JSON.parse(server.records('gw', 'gw-dev-2').at(-1)!.data)).toEqual({ v: 8 });
+    expect(JSON.parse(server.records('gw', 'gw-dev').at(-1)!.data)).toEqual({ v: 7 });
     expect(bus().state).toBe('connected');
   });
 });
