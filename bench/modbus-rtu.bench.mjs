@@ -21,7 +21,7 @@ import { IngestSink } from '../dist/ingest-sink.js';
 import { ModbusInput } from '../dist/inputs/modbus/index.js';
 import { compileRules } from '../dist/mapping/index.js';
 import { SqliteQueue } from '../dist/queue/index.js';
-import { ownCpuSeconds, report } from './common.mjs';
+import { ownCpuSeconds, ptyPair, report } from './common.mjs';
 
 const BAUD = 19_200;
 const SLAVES = 10;
@@ -30,17 +30,6 @@ const RUN_S = 8;
 const RSS_DEVICES = 100;
 const SLAVE = new URL('../test/fixtures/modbus-slave.py', import.meta.url).pathname;
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-
-async function ptyPair(dir) {
-  const device = join(dir, 'device');
-  const agent = join(dir, 'agent');
-  const child = spawn('socat', [`pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${agent}`], { stdio: 'ignore' });
-  for (let i = 0; !(existsSync(device) && existsSync(agent)); i++) {
-    if (i > 500) throw new Error('socat did not make the pty pair');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return { device, agent, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
-}
 
 function startSlave(dir, mode, where, units) {
   const spec = join(dir, `spec-${mode}.json`);

@@ -1,13 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { Agent } from '../../src/agent.js';
-import { parseConfig } from '../../src/config/index.js';
-import { DevServer } from '../../src/devserver/index.js';
+import type { DevServer } from '../../src/devserver/index.js';
 import type { ModbusDeviceStatus, ModbusInputStatus } from '../../src/inputs/modbus/index.js';
-import { memoryLogger, TEST_KEY } from '../helpers/agent.js';
+import { startModbusAgent } from '../helpers/modbus-agent.js';
 import { startModbusSlave, type ModbusSlave, type SlaveSpec } from '../helpers/modbus-slave.js';
 import { startPtyPair, type PtyPair } from '../helpers/socat.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BAUD = 38400;
@@ -50,18 +46,8 @@ describe('Modbus RTU over a pty against pymodbus slaves', () => {
     const spec = units(n);
     let slave = await startModbusSlave('rtu', spec, { path: pty.devicePath, baud: BAUD });
     cleanups.push(() => slave.stop());
-    const dir = tempDir();
-    cleanups.push(() => dir.cleanup());
-    const server = new DevServer({ port: 0, masterKey: TEST_KEY });
-    await server.start();
-    cleanups.push(() => server.stop());
-    const yaml = `
-gateway: { id: gw-rtu }
-fluxiondb: { url: ${server.url}, api_key: "\${FLUXION_API_KEY}" }
-queue: { path: ${join(dir.path, 'queue.db')}, synchronous: normal }
-sender: { backoff: { base: 50ms, cap: 500ms }, linger: 5ms }
-modbus:
-  - name: line-3
+    const a = await startModbusAgent(
+      `  - name: line-3
     transport: rtu
     path: ${pty.agentPath}
     baud: ${BAUD}
@@ -73,13 +59,11 @@ modbus:
     reconnect: { base: 50ms, cap: 300ms }
 ${busExtra}
     devices:
-${devices(n, interval)}`;
-    const { settings } = parseConfig(yaml, { env: { FLUXION_API_KEY: TEST_KEY }, baseDir: dir.path });
-    const { logger, lines } = memoryLogger('info');
-    const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, modbus: settings.modbus }, settings.metadata);
-    await agent.start();
-    cleanups.push(() => agent.stop());
-    const bus = (): ModbusInputStatus => agent.status().inputs.find((i) => i.name === 'modbus:line-3') as ModbusInputStatus;
+${devices(n, interval)}`,
+      cleanups,
+    );
+    const { server, lines } = a;
+    const bus = (): ModbusInputStatus => a.bus('line-3');
     return {
       server,
       pty,

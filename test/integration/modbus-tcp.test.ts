@@ -1,12 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { Agent } from '../../src/agent.js';
-import { parseConfig } from '../../src/config/index.js';
-import { DevServer } from '../../src/devserver/index.js';
+import type { Agent } from '../../src/agent.js';
+import type { DevServer } from '../../src/devserver/index.js';
 import type { ModbusInputStatus } from '../../src/inputs/modbus/index.js';
-import { memoryLogger, TEST_KEY } from '../helpers/agent.js';
+import { startModbusAgent } from '../helpers/modbus-agent.js';
 import { startModbusSlave, type ModbusSlave, type SlaveSpec, type SlaveValue } from '../helpers/modbus-slave.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ORDERS = [
@@ -56,18 +53,8 @@ describe('Modbus TCP against a pymodbus slave', () => {
   async function setup(spec: SlaveSpec, devicesYaml: string, busExtra = ''): Promise<{ server: DevServer; agent: Agent; slave: ModbusSlave; bus: () => ModbusInputStatus; lines: () => Array<Record<string, unknown>> }> {
     const slave = await startModbusSlave('tcp', spec);
     cleanups.push(() => slave.stop());
-    const dir = tempDir();
-    cleanups.push(() => dir.cleanup());
-    const server = new DevServer({ port: 0, masterKey: TEST_KEY });
-    await server.start();
-    cleanups.push(() => server.stop());
-    const yaml = `
-gateway: { id: gw-modbus }
-fluxiondb: { url: ${server.url}, api_key: "\${FLUXION_API_KEY}" }
-queue: { path: ${join(dir.path, 'queue.db')}, synchronous: normal }
-sender: { backoff: { base: 50ms, cap: 500ms }, linger: 5ms }
-modbus:
-  - name: plc
+    const a = await startModbusAgent(
+      `  - name: plc
     transport: tcp
     host: 127.0.0.1
     port: ${slave.port}
@@ -75,13 +62,11 @@ modbus:
     reconnect: { base: 50ms, cap: 200ms }
 ${busExtra}
     devices:
-${devicesYaml}`;
-    const { settings } = parseConfig(yaml, { env: { FLUXION_API_KEY: TEST_KEY }, baseDir: dir.path });
-    const { logger, lines } = memoryLogger('info');
-    const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, modbus: settings.modbus }, settings.metadata);
-    await agent.start();
-    cleanups.push(() => agent.stop());
-    const bus = (): ModbusInputStatus => agent.status().inputs.find((i) => i.name === 'modbus:plc') as ModbusInputStatus;
+${devicesYaml}`,
+      cleanups,
+    );
+    const { server, agent, lines } = a;
+    const bus = (): ModbusInputStatus => a.bus('plc');
     return { server, agent, slave, bus, lines };
   }
 

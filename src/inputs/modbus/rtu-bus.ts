@@ -138,22 +138,15 @@ export class RtuBus implements ModbusTransport {
     p?.finish(o);
   }
 
-  private open(): Promise<void> {
+  private async open(): Promise<void> {
     const o = this.options;
-    return new Promise((resolve) => {
-      let port: SerialPort;
-      try {
-        port = new SerialPort({ path: o.path!, baudRate: o.baudRate, dataBits: o.dataBits, parity: o.parity, stopBits: o.stopBits, autoOpen: false });
-      } catch (err) {
-        this.onOpenFailed(err as Error);
-        return resolve();
-      }
-      port.open((err) => {
-        if (err) this.onOpenFailed(err);
-        else this.onOpened(port);
-        resolve();
-      });
-    });
+    try {
+      const port = new SerialPort({ path: o.path!, baudRate: o.baudRate, dataBits: o.dataBits, parity: o.parity, stopBits: o.stopBits, autoOpen: false });
+      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+      this.onOpened(port);
+    } catch (err) {
+      this.onOpenFailed(err as Error);
+    }
   }
 
   private onOpened(port: SerialPort): void {
