@@ -145,6 +145,9 @@ ${[...m.registers,
     for (const r of server.records('drives', 'drive-3')) expect(JSON.parse(r.data)).toEqual({ a: 10, b: 11, d: 13, e: 14, g: 16 });
     const dev = bus().devices[0]!;
     expect(dev.unreadable).toEqual(['h']);
+    // Counted per block too: the merged read 0-7, then the half holding the missing register.
+    expect(dev.blockFaults).toContainEqual({ block: 'holding 0+8', timeouts: 0, crcErrors: 0, exceptions: { 2: 1 } });
+    expect(dev.blockFaults).toContainEqual({ block: 'holding 7+1', timeouts: 0, crcErrors: 0, exceptions: { 2: 1 } });
     expect(dev.counters.exceptions['2']).toBeGreaterThanOrEqual(2);
     // The splits are remembered: later polls send no request that is refused.
     const refused = dev.counters.exceptions['2']!;
@@ -198,7 +201,8 @@ ${values.map((v) => `          - { name: r${v.address}, table: holding, address:
       'analyser-2:product_code': 'PM-1',
     };
     await waitFor(() => Object.entries(want).every(([k, v]) => server.values('metadata')[k] === v), { what: `metadata ${JSON.stringify(server.values('metadata'))}` });
-    expect(JSON.parse(server.records('power', 'analyser-2')[0]!.data)).toEqual({ energy: 4242 });
+    const rec = await waitFor(() => server.records('power', 'analyser-2')[0], { what: 'a reading of analyser-2' });
+    expect(JSON.parse(rec.data)).toEqual({ energy: 4242 });
   });
 
   it('two unit ids behind one gateway; a link whose transaction ids fell out of step is dropped and reconnected, then polls on', async () => {

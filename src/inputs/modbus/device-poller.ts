@@ -21,7 +21,20 @@ export interface PollResult {
   newlyUnreadable: string[];
   /** Read Device Identification objects, when asked for this poll. */
   identification?: Array<{ id: number; value: string }>;
+  /** What went wrong in this poll (timeouts, corrupt answers, exceptions), one line per request. */
+  faults: string[];
 }
+
+/** Faults of one request range (`holding 0+10`), for status: counted per device and per block. */
+export interface BlockFaults {
+  block: string;
+  timeouts: number;
+  crcErrors: number;
+  exceptions: Record<string, number>;
+}
+
+/** Blocks with faults kept per device: a device with a changing map cannot grow status without bound. */
+const MAX_BLOCK_FAULTS = 64;
 
 export class DevicePoller {
   readonly counters: ModbusCounters = emptyCounters();
@@ -32,6 +45,8 @@ export class DevicePoller {
   identified = false;
   /** The last fault, for status. */
   lastError: string | null = null;
+  private readonly blockFaults = new Map<string, BlockFaults>();
+  private faults: string[] = [];
 
   constructor(readonly options: ModbusDeviceOptions) {
     this.blocks = this.plan();
@@ -41,6 +56,10 @@ export class DevicePoller {
     return this.blocks.length;
   }
 
+  faultsByBlock(): BlockFaults[] {
+    return [...this.blockFaults.values()].map((b) => ({ ...b, exceptions: { ...b.exceptions } }));
+  }
+
   unreadableNames(): string[] {
     return [...this.unreadable].map((i) => this.options.registers[i]!.name);
   }
@@ -48,7 +67,8 @@ export class DevicePoller {
   /** Reads every block once. `retries` further attempts per request on a timeout or a corrupt answer. */
   async poll(transport: ModbusTransport, timeoutMs: number, retries: number): Promise<PollResult> {
     const o = this.options;
-    const result: PollResult = { answered: false, values: {}, at: null, newlyUnreadable: [] };
+    this.faults = [];
+    const result: PollResult = { answered: false, values: {}, at: null, newlyUnreadable: [], faults: this.faults };
     const queue = [...this.blocks];
     while (queue.length > 0) {
       const block = queue.shift()!;
@@ -89,20 +109,36 @@ export class DevicePoller {
 
   private async send(transport: ModbusTransport, req: ModbusRequest, timeoutMs: number, retries: number): Promise<RequestOutcome> {
     const c = this.counters;
+    const what = 'identification' in req ? 'device identification' : `${req.table} ${req.start}+${req.count}`;
     let outcome: RequestOutcome;
     for (let attempt = 0; ; attempt++) {
       c.requests++;
       outcome = await transport.request(req, timeoutMs);
       c.crcErrors += outcome.crcErrors;
       c.garbage += outcome.garbage;
-      if (!outcome.ok && outcome.error === 'timeout') c.timeouts++;
+      const timeout = !outcome.ok && outcome.error === 'timeout';
+      if (timeout) c.timeouts++;
+      const exception = outcome.ok && outcome.answer.kind === 'exception' ? outcome.answer.code : null;
+      if (timeout || outcome.crcErrors > 0 || exception !== null) this.countBlockFault(what, timeout, outcome.crcErrors, exception);
+      if (!outcome.ok || exception !== null) {
+        this.lastError = `${DevicePoller.describe(outcome)} reading ${what}`;
+        this.faults.push(this.lastError);
+      }
       if (outcome.ok || outcome.error === 'disconnected' || attempt >= retries) break;
     }
-    if (!outcome.ok || outcome.answer.kind === 'exception') {
-      const what = 'identification' in req ? 'device identification' : `${req.table} ${req.start}+${req.count}`;
-      this.lastError = `${DevicePoller.describe(outcome)} reading ${what}`;
-    }
     return outcome;
+  }
+
+  private countBlockFault(block: string, timeout: boolean, crcErrors: number, exception: number | null): void {
+    let f = this.blockFaults.get(block);
+    if (f === undefined) {
+      if (this.blockFaults.size >= MAX_BLOCK_FAULTS) this.blockFaults.delete(this.blockFaults.keys().next().value!);
+      f = { block, timeouts: 0, crcErrors: 0, exceptions: {} };
+      this.blockFaults.set(block, f);
+    }
+    if (timeout) f.timeouts++;
+    f.crcErrors += crcErrors;
+    if (exception !== null) f.exceptions[exception] = (f.exceptions[exception] ?? 0) + 1;
   }
 
   private split(block: ReadBlock, result: PollResult): ReadBlock[] {

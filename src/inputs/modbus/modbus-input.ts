@@ -118,6 +118,9 @@ export class ModbusInput implements Input {
       this.warnings.warn(`fail:${o.name}`, { bus: this.options.name, device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device did not answer the poll');
       return;
     }
+    if (r.faults.length > 0) {
+      this.warnings.warn(`fault:${o.name}`, { bus: this.options.name, device: o.name, unit: o.unitId, faults: r.faults }, 'Modbus device answered with faults; values of those blocks are missing from this reading');
+    }
     if (r.identification !== undefined && o.document !== null) {
       this.metadata(r.identification.filter((x) => IDENTIFICATION_KEYS[x.id] !== undefined && x.value !== '').map((x) => ({ device: o.document!, key: IDENTIFICATION_KEYS[x.id]!, value: x.value })));
     }
@@ -165,5 +168,6 @@ function deviceStatus(d: ScheduledDevice): ModbusDeviceStatus {
     unreadable: p.unreadableNames(),
     blocks: p.blockCount,
     counters: { ...p.counters, exceptions: { ...p.counters.exceptions } },
+    blockFaults: p.faultsByBlock(),
   };
 }

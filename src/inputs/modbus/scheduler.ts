@@ -101,7 +101,7 @@ export class BusScheduler {
     } catch (err) {
       // Decoding runs on checked frames, so this is a bug; it must not stop the bus.
       d.poller.lastError = (err as Error).message;
-      result = { answered: false, values: {}, at: null, newlyUnreadable: [] };
+      result = { answered: false, values: {}, at: null, newlyUnreadable: [], faults: [d.poller.lastError] };
     }
     const t = this.now();
     c.polls++;

@@ -111,6 +111,8 @@ export interface ModbusDeviceStatus {
   /** Blocks read per poll (after remembered splits). */
   blocks: number;
   counters: ModbusCounters;
+  /** The same faults per request range (`holding 0+10`), for the blocks that had any. */
+  blockFaults: Array<{ block: string; timeouts: number; crcErrors: number; exceptions: Record<string, number> }>;
 }
 
 export interface ModbusInputStatus extends InputStatus {

@@ -10,8 +10,8 @@ describe('modbusMetrics', () => {
       name: 'modbus:line-3', state: 'connected', received: 5, committed: 5, lastMessageAt: 1, lastError: null,
       bus: 'line-3', transport: 'rtu', link: 'open', reopens: 1, strayBytes: 9,
       devices: [
-        { name: 'unit-1', unitId: 1, state: 'online', lastPollAt: 1, lastError: null, unreadable: [], blocks: 2, counters: { ...emptyCounters(), polls: 7, timeouts: 2, exceptions: { '2': 3 } } },
-        { name: 'unit-2', unitId: 2, state: 'offline', lastPollAt: 1, lastError: 'no answer', unreadable: [], blocks: 1, counters: { ...emptyCounters(), failedPolls: 4 } },
+        { name: 'unit-1', unitId: 1, state: 'online', lastPollAt: 1, lastError: null, unreadable: [], blocks: 2, counters: { ...emptyCounters(), polls: 7, timeouts: 2, exceptions: { '2': 3 } }, blockFaults: [] },
+        { name: 'unit-2', unitId: 2, state: 'offline', lastPollAt: 1, lastError: 'no answer', unreadable: [], blocks: 1, counters: { ...emptyCounters(), failedPolls: 4 }, blockFaults: [] },
       ],
     };
     const e = new Exposition();
