@@ -13,6 +13,8 @@ import { emptyCounters, type ModbusCounters, type ModbusDeviceOptions } from './
 export interface PollResult {
   /** The device answered at least one request (data or exception). */
   answered: boolean;
+  /** The bus itself was down (adapter unplugged, TCP link lost): the device is not to blame. */
+  linkDown: boolean;
   /** Values by register name (records and metadata registers). */
   values: Record<string, DecodedValue>;
   /** When the first answer arrived, ms since the epoch. */
@@ -68,12 +70,15 @@ export class DevicePoller {
   async poll(transport: ModbusTransport, timeoutMs: number, retries: number): Promise<PollResult> {
     const o = this.options;
     this.faults = [];
-    const result: PollResult = { answered: false, values: {}, at: null, newlyUnreadable: [], faults: this.faults };
+    const result: PollResult = { answered: false, linkDown: false, values: {}, at: null, newlyUnreadable: [], faults: this.faults };
     const queue = [...this.blocks];
     while (queue.length > 0) {
       const block = queue.shift()!;
       const outcome = await this.send(transport, { unitId: o.unitId, table: block.table, start: block.start, count: block.count }, timeoutMs, retries);
-      if (!outcome.ok) return result;
+      if (!outcome.ok) {
+        result.linkDown = outcome.error === 'disconnected';
+        return result;
+      }
       result.answered = true;
       result.at ??= outcome.at;
       const answer = outcome.answer;

@@ -115,6 +115,7 @@ export class ModbusInput implements Input {
       this.deps.logger.warn({ bus: this.options.name, device: o.name, unit: o.unitId, register: name }, 'Modbus device refuses this register (illegal data address); it is left out of the readings');
     }
     if (!r.answered) {
+      if (r.linkDown) return;
       this.warnings.warn(`fail:${o.name}`, { bus: this.options.name, device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device did not answer the poll');
       return;
     }

@@ -7,7 +7,8 @@
  * A poll that ends after its next slot has passed does not queue the missed slots: they are
  * skipped and counted, and the device is next polled on its own grid. A device that fails
  * `offlineAfter` polls in a row is offline: it is polled without retries, at a delay that
- * doubles from its interval up to `offlineRetryCapMs`, until it answers again.
+ * doubles from its interval up to `offlineRetryCapMs`, until it answers again. Polls that
+ * found the bus itself down (adapter unplugged, TCP link lost) count against no device.
  */
 import type { DevicePoller, PollResult } from './device-poller.js';
 import type { ModbusTransport } from './transport.js';
@@ -101,7 +102,7 @@ export class BusScheduler {
     } catch (err) {
       // Decoding runs on checked frames, so this is a bug; it must not stop the bus.
       d.poller.lastError = (err as Error).message;
-      result = { answered: false, values: {}, at: null, newlyUnreadable: [], faults: [d.poller.lastError] };
+      result = { answered: false, linkDown: false, values: {}, at: null, newlyUnreadable: [], faults: [d.poller.lastError] };
     }
     const t = this.now();
     c.polls++;
@@ -115,7 +116,7 @@ export class BusScheduler {
         d.state = 'online';
         if (this.active) this.events.stateChanged(d);
       }
-    } else {
+    } else if (!result.linkDown) {
       c.failedPolls++;
       d.failures++;
       if (d.state !== 'offline' && d.failures >= this.options.offlineAfter) {
