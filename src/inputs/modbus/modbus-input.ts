@@ -84,7 +84,7 @@ export class ModbusInput implements Input {
       const idle = this.scheduler.stop();
       await this.transport.stop();
       await idle;
-      if (wasStarted) this.deps.logger.info({ bus: this.options.name, polls: this.received, committed: this.committed }, 'Modbus input stopped');
+      if (wasStarted) this.deps.logger.info({ polls: this.received, committed: this.committed }, 'Modbus input stopped');
     })();
     return this.stopping;
   }
@@ -112,15 +112,15 @@ export class ModbusInput implements Input {
   private onPolled(d: ScheduledDevice, r: PollResult): void {
     const o = d.poller.options;
     for (const name of r.newlyUnreadable) {
-      this.deps.logger.warn({ bus: this.options.name, device: o.name, unit: o.unitId, register: name }, 'Modbus device refuses this register (illegal data address); it is left out of the readings');
+      this.deps.logger.warn({ device: o.name, unit: o.unitId, register: name }, 'Modbus device refuses this register (illegal data address); it is left out of the readings');
     }
     if (!r.answered) {
       if (r.linkDown) return;
-      this.warnings.warn(`fail:${o.name}`, { bus: this.options.name, device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device did not answer the poll');
+      this.warnings.warn(`fail:${o.name}`, { device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device did not answer the poll');
       return;
     }
     if (r.faults.length > 0) {
-      this.warnings.warn(`fault:${o.name}`, { bus: this.options.name, device: o.name, unit: o.unitId, faults: r.faults }, 'Modbus device answered with faults; values of those blocks are missing from this reading');
+      this.warnings.warn(`fault:${o.name}`, { device: o.name, unit: o.unitId, faults: r.faults }, 'Modbus device answered with faults; values of those blocks are missing from this reading');
     }
     if (r.identification !== undefined && o.document !== null) {
       this.metadata(r.identification.filter((x) => IDENTIFICATION_KEYS[x.id] !== undefined && x.value !== '').map((x) => ({ device: o.document!, key: IDENTIFICATION_KEYS[x.id]!, value: x.value })));
@@ -138,18 +138,18 @@ export class ModbusInput implements Input {
       if (isAgentError(err, ErrorCodes.QUEUE_FULL) || isAgentError(err, ErrorCodes.QUEUE_DISK_FULL)) {
         d.poller.counters.queueRefused++;
         this.lastError = { message: (err as Error).message, at: Date.now() };
-        this.warnings.warn(`queue:${this.options.name}`, { bus: this.options.name, code: (err as { code?: string }).code }, 'queue refused a Modbus reading; it is dropped, polling goes on');
+        this.warnings.warn(`queue:${this.options.name}`, { code: (err as { code?: string }).code }, 'queue refused a Modbus reading; it is dropped, polling goes on');
         return;
       }
       this.lastError = { message: (err as Error).message, at: Date.now() };
-      this.warnings.warn(`commit:${this.options.name}`, { bus: this.options.name, err: (err as Error).message }, 'Modbus reading could not be committed');
+      this.warnings.warn(`commit:${this.options.name}`, { err: (err as Error).message }, 'Modbus reading could not be committed');
     }
   }
 
   private onStateChanged(d: ScheduledDevice): void {
     const o = d.poller.options;
-    if (d.state === 'offline') this.deps.logger.warn({ bus: this.options.name, device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device offline; polling it less often until it answers');
-    else this.deps.logger.info({ bus: this.options.name, device: o.name, unit: o.unitId }, 'Modbus device online');
+    if (d.state === 'offline') this.deps.logger.warn({ device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device offline; polling it less often until it answers');
+    else this.deps.logger.info({ device: o.name, unit: o.unitId }, 'Modbus device online');
     if (o.document !== null) this.metadata([{ device: o.document, key: 'modbus_state', value: d.state }]);
   }
 

@@ -167,9 +167,9 @@ export class RtuBus implements ModbusTransport {
     this.goneCheck.unref();
     if (this.wasOpen) {
       this.reopens++;
-      this.logger.info({ bus: this.options.name, path: this.options.path }, 'Modbus RTU adapter is back; polling again');
+      this.logger.info({ path: this.options.path }, 'Modbus RTU adapter is back; polling again');
     } else {
-      this.logger.info({ bus: this.options.name, path: this.options.path, baud: this.options.baudRate }, 'Modbus RTU bus open');
+      this.logger.info({ path: this.options.path, baud: this.options.baudRate }, 'Modbus RTU bus open');
     }
     this.wasOpen = true;
     this.away = false;
@@ -180,7 +180,7 @@ export class RtuBus implements ModbusTransport {
     if (this.lifecycle !== 'started') return;
     if (!this.away) {
       this.away = true;
-      this.logger.warn({ bus: this.options.name, path: this.options.path, err: err.message }, 'Modbus RTU adapter not available; retrying until it is there');
+      this.logger.warn({ path: this.options.path, err: err.message }, 'Modbus RTU adapter not available; retrying until it is there');
     }
     this.scheduleReopen();
   }
@@ -193,7 +193,7 @@ export class RtuBus implements ModbusTransport {
     if (this.lifecycle !== 'started') return;
     this.away = true;
     this.backoff.ended(Date.now() - this.openedAt);
-    this.logger.warn({ bus: this.options.name, path: this.options.path }, 'Modbus RTU adapter closed (unplugged?); reopening when it is back');
+    this.logger.warn({ path: this.options.path }, 'Modbus RTU adapter closed (unplugged?); reopening when it is back');
     this.scheduleReopen();
   }
 

@@ -144,7 +144,7 @@ export class TcpBus implements ModbusTransport {
     } catch (err) {
       this.outOfStep++;
       this.recordError((err as Error).message);
-      this.logger.warn({ bus: this.options.name, err: (err as Error).message }, 'Modbus TCP stream out of step; reconnecting');
+      this.logger.warn({ err: (err as Error).message }, 'Modbus TCP stream out of step; reconnecting');
       this.drop();
       return;
     }
@@ -155,7 +155,7 @@ export class TcpBus implements ModbusTransport {
         this.outOfStep++;
         this.strayBytes++;
         this.recordError(`answer with transaction id ${f.transactionId} matches no request in flight`);
-        this.logger.warn({ bus: this.options.name, transactionId: f.transactionId }, 'Modbus TCP transaction ids out of step; dropping the connection and reconnecting');
+        this.logger.warn({ transactionId: f.transactionId }, 'Modbus TCP transaction ids out of step; dropping the connection and reconnecting');
         this.drop();
         return;
       }
@@ -181,9 +181,9 @@ export class TcpBus implements ModbusTransport {
     if (this.lifecycle !== 'started') return;
     if (wasUp) {
       this.backoff.ended(Date.now() - this.connectedAt);
-      this.logger.warn({ bus: this.options.name, host: this.options.host, port: this.options.port }, 'Modbus TCP connection closed; reconnecting');
+      this.logger.warn({ host: this.options.host, port: this.options.port }, 'Modbus TCP connection closed; reconnecting');
     } else if (!this.away) {
-      this.logger.warn({ bus: this.options.name, host: this.options.host, port: this.options.port, err: this.lastError?.message }, 'Modbus TCP device not reachable; retrying until it is');
+      this.logger.warn({ host: this.options.host, port: this.options.port, err: this.lastError?.message }, 'Modbus TCP device not reachable; retrying until it is');
     }
     this.away = true;
     if (this.reconnectTimer === null) {
