@@ -40,6 +40,8 @@ export interface ModbusSlave {
   requests(): Promise<Record<string, number>>;
   /** RTU: requests that arrived before the previous answer was on the line (must stay 0). */
   overlaps(): Promise<number>;
+  /** RTU: the shortest quiet time between the end of an answer and the next request, in ms. */
+  minGapMs(): Promise<number | null>;
   /** Resolves when the process has exited (an RTU slave exits when its pty vanishes). */
   exited: Promise<void>;
   stop(): Promise<void>;
@@ -82,6 +84,9 @@ export async function startModbusSlave(mode: 'rtu' | 'tcp', spec: SlaveSpec, opt
     },
     async overlaps() {
       return (JSON.parse(await command({ stats: true })) as { overlaps: number }).overlaps;
+    },
+    async minGapMs() {
+      return (JSON.parse(await command({ stats: true })) as { min_gap_ms: number | null }).min_gap_ms;
     },
     exited,
     async stop() {

@@ -85,7 +85,7 @@ ${devices(n, interval)}`,
 
   const count = (server: DevServer, u: number): number => server.records('power', `meter-${u}`).length;
 
-  it('polls two slaves on one bus at their own intervals, one conversation at a time', async () => {
+  it('polls two slaves on one bus at their own intervals, one conversation at a time, with the silent interval between frames', async () => {
     const { server, slave, device } = await setup(2, (u) => (u === 1 ? '100ms' : '400ms'));
     await waitFor(() => count(server, 2) >= 3, { what: 'three records of unit 2' });
     expect(count(server, 1)).toBeGreaterThan(count(server, 2));
@@ -95,6 +95,8 @@ ${devices(n, interval)}`,
       expect(device(u).state).toBe('online');
     }
     expect(await slave().overlaps()).toBe(0);
+    // 3.5 characters, fixed at 1.75 ms above 19,200 baud (a slow machine only makes gaps longer).
+    expect(await slave().minGapMs()).toBeGreaterThanOrEqual(1.75 * 0.99);
   });
 
   it('ten slaves: one stops answering, is marked offline and backed off while the others keep polling, then comes back', async () => {
