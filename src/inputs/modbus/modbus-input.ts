@@ -148,8 +148,10 @@ export class ModbusInput implements Input {
 
   private onStateChanged(d: ScheduledDevice): void {
     const o = d.poller.options;
-    if (d.state === 'offline') this.deps.logger.warn({ device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device offline; polling it less often until it answers');
-    else this.deps.logger.info({ device: o.name, unit: o.unitId }, 'Modbus device online');
+    // Rate-limited: a device that flaps must not fill the log (the state is in status and metrics).
+    if (d.state === 'offline') this.warnings.warn(`offline:${o.name}`, { device: o.name, unit: o.unitId, err: d.poller.lastError }, 'Modbus device offline; polling it less often until it answers');
+    else if (d.poller.counters.polls <= 1) this.deps.logger.info({ device: o.name, unit: o.unitId }, 'Modbus device online');
+    else this.warnings.warn(`online:${o.name}`, { device: o.name, unit: o.unitId }, 'Modbus device answers again');
     if (o.document !== null) this.metadata([{ device: o.document, key: 'modbus_state', value: d.state }]);
   }
 
