@@ -91,10 +91,12 @@ export class RtuBus implements ModbusTransport {
     const port = this.port;
     if (port === null) return { ok: false, error: 'disconnected', crcErrors: 0, garbage: 0 };
     // The line must have been quiet for the silent interval; any byte read meanwhile restarts it.
+    // Timers fire late by up to a millisecond, which at 2 ms per interval costs a tenth of a
+    // bus's throughput: sleep the whole milliseconds, then yield turn by turn for the rest.
     for (;;) {
       const wait = this.lastByteAt + this.silentMs - performance.now();
       if (wait <= 0) break;
-      await sleep(wait);
+      await (wait >= 1 ? sleep(Math.floor(wait)) : new Promise<void>((resolve) => setImmediate(resolve)));
     }
     if (this.port !== port) return { ok: false, error: 'disconnected', crcErrors: 0, garbage: 0 };
     const frame = rtuRequestFrame(req);
@@ -216,5 +218,5 @@ export class RtuBus implements ModbusTransport {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(ms))));
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
