@@ -1,7 +1,8 @@
 // Shared pieces of the benchmarks: a dev server in a child process (so its CPU is measured
 // apart from ours), CPU readings from /proc, and plain-text result lines.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -55,4 +56,16 @@ export function makeRecords(count, start = 0, col = 'bench') {
     out[i] = { col, doc: `device-${n % 100}`, ts: base + n, data: `{"t":${(n % 400) / 10},"h":${n % 100}}` };
   }
   return out;
+}
+
+/** A socat pty pair in `dir`: `device` (the simulated device's end) and `agent` (what the agent opens). */
+export async function ptyPair(dir) {
+  const device = join(dir, 'device');
+  const agent = join(dir, 'agent');
+  const child = spawn('socat', [`pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${agent}`], { stdio: 'ignore' });
+  for (let i = 0; !(existsSync(device) && existsSync(agent)); i++) {
+    if (i > 500) throw new Error('socat did not make the pty pair');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { device, agent, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
 }

@@ -10,7 +10,7 @@
 //    agent's CPU share is our process CPU time over wall time meanwhile (the writer and socat
 //    are other processes).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -18,7 +18,7 @@ import { IngestSink } from '../dist/pipeline/ingest-sink.js';
 import { SerialInput } from '../dist/inputs/serial/index.js';
 import { compileRules } from '../dist/mapping/index.js';
 import { SqliteQueue } from '../dist/queue/index.js';
-import { ownCpuSeconds, report } from './common.mjs';
+import { ownCpuSeconds, ptyPair, report } from './common.mjs';
 
 const N = 50_000;
 const BAUD = 115_200;
@@ -61,17 +61,6 @@ function write(path, start, n, bytesPerSecond) {
     const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, path, String(start), String(n), String(bytesPerSecond)], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer exited with ${code}`))));
   });
-}
-
-async function ptyPair(dir) {
-  const device = join(dir, 'device');
-  const agent = join(dir, 'agent');
-  const child = spawn('socat', [`pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${agent}`], { stdio: 'ignore' });
-  for (let i = 0; !(existsSync(device) && existsSync(agent)); i++) {
-    if (i > 500) throw new Error('socat did not make the pty pair');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return { device, agent, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
 }
 
 async function waitUntil(check) {

@@ -2,7 +2,9 @@
 # Installs what the tests need beyond npm packages: a real Mosquitto broker, socat for
 # serial pseudo-terminals, systemd-analyze and systemd-notify for the unit file and
 # readiness, and python3 (the sd_notify test receives on a unix datagram socket, which
-# Node cannot bind), and Chromium for the web console's browser tests. Debian packages; tools already present are left alone.
+# Node cannot bind), Chromium for the web console's browser tests, and python3-pymodbus (the
+# Modbus slaves the Modbus tests poll; Debian's /usr/bin/python3 must import it). Debian
+# packages; tools already present are left alone.
 set -euo pipefail
 
 need=()
@@ -12,6 +14,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # The console's browser tests drive Debian's Chromium through playwright-core (no browser download).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
 import type { FluxionClientOptions } from './client/types.js';
 import { IngestSink, type IngestCounters } from './pipeline/ingest-sink.js';
+import { ModbusInput, type ModbusBusOptions } from './inputs/modbus/index.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
@@ -47,6 +48,8 @@ export interface AgentInputSettings {
   };
   /** One entry per serial port; its rules carry `port: <name>`. */
   serial?: Array<{ input: SerialPortOptions; rules: MappingRuleSpec[] }>;
+  /** One entry per Modbus bus; its rules listen on each device's `modbus:<bus>:<device>`. */
+  modbus?: Array<{ input: ModbusBusOptions; rules: MappingRuleSpec[] }>;
 }
 
 export interface AgentStatus {
@@ -75,6 +78,7 @@ export class Agent {
   /** MQTT filters that reloads removed (see reloadInputs). */
   private readonly removedFilters = new Set<string>();
   private serial: SerialInput[] = [];
+  private modbus: ModbusInput[] = [];
   /** Device metadata in the KV store, on a connection of its own; null without metadata settings. */
   readonly metadata: MetadataSync | null;
 
@@ -150,9 +154,10 @@ export class Agent {
   private async startInputs(): Promise<void> {
     const mqtt = this.inputs.mqtt;
     const serial = this.inputs.serial ?? [];
-    if (mqtt === undefined && serial.length === 0) return;
+    const modbus = this.inputs.modbus ?? [];
+    if (mqtt === undefined && serial.length === 0 && modbus.length === 0) return;
     // One rule set for every input, so one sink (and one collision guard) serves them all.
-    this.rules = compileRules([...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)], this.inputs.mapping);
+    this.rules = compileRules(allRules(this.inputs), this.inputs.mapping);
     // What the broker may redeliver after a crash is among the newest rows: a redelivery is then the same reading.
     this.rules.remember(this.queue.newestRecords(RECENT_READINGS));
     this.sink = new IngestSink(
@@ -169,6 +174,15 @@ export class Agent {
     for (const s of serial) {
       const input = new SerialInput(s.input, { sink: this.sink, logger: this.logger.child({ component: 'serial', port: s.input.name }) });
       this.serial.push(input);
+      await input.start();
+    }
+    for (const m of modbus) {
+      const input = new ModbusInput(m.input, {
+        sink: this.sink,
+        logger: this.logger.child({ component: 'modbus', bus: m.input.name }),
+        metadata: (pairs) => this.metadata?.onMetadata(pairs),
+      });
+      this.modbus.push(input);
       await input.start();
     }
   }
@@ -197,7 +211,7 @@ export class Agent {
    */
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
-    const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping);
+    const rules = compileRules(allRules(inputs), inputs.mapping);
     rules.remember(this.queue.newestRecords(RECENT_READINGS));
     const previous = this.rules.mqttFilters();
     const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
@@ -232,7 +246,7 @@ export class Agent {
    * collision guard (the same payload tried twice maps the same way twice).
    */
   previewMapping(message: RawMessage): MapResult {
-    return compileRules(this.ruleSpecs(), this.inputs.mapping).map(message);
+    return compileRules(allRules(this.inputs), this.inputs.mapping).map(message);
   }
 
   /** MQTT filters and serial ports the running rules listen to. */
@@ -247,7 +261,7 @@ export class Agent {
    * append share one transaction. Metadata pairs the mapping yields go to the metadata sync.
    */
   retryDeadLetters(ids: readonly number[]): RetryDeadLettersResult {
-    const rules = compileRules(this.ruleSpecs(), this.inputs.mapping);
+    const rules = compileRules(allRules(this.inputs), this.inputs.mapping);
     const pairs: Parameters<MetadataSync['onMetadata']>[0][number][] = [];
     const remap = (dl: DeadLetter) => {
       if (dl.record !== null) return [dl.record];
@@ -266,10 +280,6 @@ export class Agent {
     return result;
   }
 
-  private ruleSpecs(): MappingRuleSpec[] {
-    return [...(this.inputs.mqtt?.rules ?? []), ...(this.inputs.serial ?? []).flatMap((s) => s.rules)];
-  }
-
   /** The embedded broker's URL once started (devices publish there), else null. */
   get embeddedBrokerUrl(): string | null {
     return this.broker?.url ?? null;
@@ -279,7 +289,7 @@ export class Agent {
     return {
       queue: this.queue.stats(),
       sender: this.sender.status(),
-      inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status())],
+      inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status()), ...this.modbus.map((m) => m.status())],
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
       ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
@@ -308,6 +318,7 @@ export class Agent {
       }
     };
     // Inputs first: no more acks upstream for anything that could not be committed.
+    for (const m of this.modbus) await step(m.status().name, () => m.stop());
     for (const s of this.serial) await step(s.status().name, () => s.stop());
     await step('mqtt', () => this.mqtt?.stop());
     await step('embedded-broker', () => this.broker?.stop());
@@ -326,4 +337,9 @@ export class Agent {
       this.warnings.warn('prune', { component: 'queue', err: (err as Error).message }, 'queue housekeeping failed; will retry');
     }
   }
+}
+
+/** Every input's rules, in one list for one rule set. */
+function allRules(inputs: AgentInputSettings): MappingRuleSpec[] {
+  return [...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules), ...(inputs.modbus ?? []).flatMap((m) => m.rules)];
 }

@@ -18,6 +18,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   status: { summary: 'show the agent\'s inputs, sender, queue and dead letters (running or stopped)', load: () => import('./status-command.js') },
   metadata: { summary: 'show which device metadata is in sync, pending or failed; force a sync', load: () => import('./metadata-command.js') },
   'dead-letter': { summary: 'list, retry or purge what could not be delivered', load: () => import('./dead-letter-command.js') },
+  modbus: { summary: 'read Modbus registers from the shell, or poll one configured device once', load: () => import('./modbus-command.js') },
 };
 
 export function usage(): string {

@@ -99,7 +99,7 @@ function parseReceivedAt(v: string | undefined): number {
 
 const TO_MS: Readonly<Record<string, number>> = { s: 1000, ms: 1, us: 0.001 };
 
-function present(result: MapResult, settings: EdgeSettings): unknown {
+export function present(result: MapResult, settings: EdgeSettings): unknown {
   if (!result.ok) {
     return {
       rejected: result.code,

@@ -48,7 +48,7 @@ export async function reloadAgent(
   };
   const inForce: LoadedConfig = { ...running, settings };
   try {
-    const applied = await agent.reloadInputs({ mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial });
+    const applied = await agent.reloadInputs({ mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial, modbus: current.modbus });
     agent.reloadMetadata(next.metadata);
     logger.level = next.log.level;
     if (needRestart.length > 0) {

@@ -51,7 +51,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const logger = createLogger(settings.log.level);
   for (const w of loaded.warnings) logger.warn({ component: 'config', path: w.path }, w.message);
 
-  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial }, settings.metadata, settings.secrets);
+  const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt, serial: settings.serial, modbus: settings.modbus }, settings.metadata, settings.secrets);
   const startedAt = Date.now();
   const rule = { ...settings.health.rule, startedAt };
   const configView = new FileConfigView(configPath, io.env, loaded.config);

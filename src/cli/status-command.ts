@@ -17,6 +17,7 @@ import { openQueueReadOnly, type QueueStats } from '../queue/index.js';
 import type { LiveStatus } from '../service/http-server.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
+import { modbusDeviceLines } from './modbus-status.js';
 
 const DEFAULT_CONFIG = '/etc/fluxion-edge/config.yaml';
 
@@ -176,6 +177,7 @@ function liveLines(s: AgentStatus, rate: number, now: number): string[] {
     const last = i.lastMessageAt === null ? 'no message yet' : `last message ${span(now - i.lastMessageAt)} ago`;
     out.push(`  ${i.name.padEnd(width)}  ${i.state.padEnd(12)} ${i.received} received, ${last}`);
     if (i.lastError !== null) out.push(`  ${''.padEnd(width)}  last error ${span(now - i.lastError.at)} ago: ${i.lastError.message}`);
+    out.push(...modbusDeviceLines(i, 0));
   }
   const snd = s.sender;
   const ack = snd.lastAckAt === null ? 'no ack yet' : `last ack ${span(now - snd.lastAckAt)} ago`;

@@ -11,6 +11,7 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { serialRuleProblems, subscriptionProblems } from './rules-problems.js';
 import { consoleChecks, numericChecks, presenceChecks, serialChecks, type ValidAt } from './cross-checks.js';
+import { modbusChecks } from './modbus-checks.js';
 import type { Env } from './env-substitution.js';
 import { substituteEnv } from './env-substitution.js';
 import { absolutePath, readConfigFiles } from './files.js';
@@ -78,6 +79,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     ...schemaProblems,
     ...presenceChecks(rawTree),
     ...serialChecks(rawTree),
+    ...modbusChecks(rawTree),
     ...numericChecks(validAt(tree)),
     ...consoleChecks(validAt(tree), rawTree),
     ...rulesProblems,

@@ -60,7 +60,9 @@ export function renderReference(): string {
     const required = root.required?.includes(section) === true;
     out.push(`## \`${section}\`${required ? ' (required)' : ''}\n\n${node.description ?? ''}\n\n${reloadNote(node)}\n`);
     out.push('| key | type | default | description |', '|---|---|---|---|');
-    for (const row of rows(section, node)) {
+    // A section that is a list (serial ports, Modbus buses) documents the keys of its entries.
+    const entries = node.type === 'array' && node.items !== undefined ? rows(`${section}[]`, node.items) : rows(section, node);
+    for (const row of entries) {
       const live = isLiveOnReload(row.node) ? '*Live on reload.* ' : '';
       out.push(`| \`${row.key}\` | ${typeOf(row.node)} | ${defaultOf(row.node)} | ${live}${cell(row.node.description ?? '')} |`);
     }

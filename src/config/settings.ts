@@ -7,6 +7,7 @@ import { passwordInUrl, Secrets } from '../shared/secrets.js';
 import { mqttSubscriptions } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { FileContents, PemFiles } from './files.js';
+import { modbusSettings } from './modbus-settings.js';
 import { METADATA_DEFAULTS } from './schema/metadata.js';
 import { serialPortName } from './schema/serial.js';
 import type { EdgeConfig, EdgeSettings } from './types.js';
@@ -112,6 +113,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
     };
   }
   if (config.serial !== undefined) settings.serial = config.serial.map((p) => serialPort(p));
+  if (config.modbus !== undefined) settings.modbus = modbusSettings(config.modbus);
   return settings;
 }
 

@@ -7,6 +7,7 @@ import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
 import type { MetadataOptions } from '../metadata/types.js';
 import type { Secrets } from '../shared/secrets.js';
 import type { FileContents } from './files.js';
+import type { ModbusBusOptions } from '../inputs/modbus/types.js';
 import type { ConfigWarning } from './problems.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
@@ -55,6 +56,8 @@ export interface EdgeSettings {
     /** The port's rules, each with `port` set to the port's name. */
     rules: MappingRuleSpec[];
   }>;
+  /** One entry per bus of the `modbus` section (absent when there is none). */
+  modbus?: ModbusSettings[];
   /** Device metadata sync (static fields, dynamic rules' collection, heartbeat, schedules). */
   metadata: MetadataOptions;
   /** The health rule (for /healthz and the systemd watchdog) and the HTTP endpoint. */
@@ -75,6 +78,12 @@ export interface EdgeSettings {
   } | null;
   /** The values that must never leave the process (the API key, the MQTT password, one in the MQTT URL). */
   secrets: Secrets;
+}
+
+/** One Modbus bus: the input's options and the rules generated for its devices. */
+export interface ModbusSettings {
+  input: ModbusBusOptions;
+  rules: MappingRuleSpec[];
 }
 
 export interface LoadedConfig {

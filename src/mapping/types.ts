@@ -165,7 +165,7 @@ export const MAPPING_DEFAULTS = {
 
 /** What an input hands to the engine. */
 export interface RawMessage {
-  source: 'mqtt' | 'serial';
+  source: 'mqtt' | 'serial' | 'modbus';
   /** MQTT topic the message was published to (without any `$share/` prefix). */
   topic?: string;
   /** Serial port name, as configured. */

@@ -10,6 +10,8 @@ import type { AgentStatus } from '../agent.js';
 import type { InputStatus } from '../inputs/types.js';
 import { RTT_BUCKETS_S } from '../sender/rtt-histogram.js';
 import type { SenderState } from '../sender/types.js';
+import { Exposition } from './exposition.js';
+import { modbusMetrics } from './modbus-metrics.js';
 
 /** The round-trip histogram as the sender keeps it: cumulative counts per `RTT_BUCKETS_S` bound. */
 export interface RttSnapshot {
@@ -22,28 +24,6 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const SENDER_STATES: readonly SenderState[] = ['idle', 'connecting', 'connected', 'backoff', 'auth_failed', 'stopped'];
 const INPUT_STATES: readonly InputStatus['state'][] = ['starting', 'connected', 'disconnected', 'waiting', 'stopped'];
-
-type Labels = Readonly<Record<string, string>>;
-type Sample = readonly [labels: Labels, value: number];
-
-class Exposition {
-  private readonly out: string[] = [];
-
-  metric(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: number | readonly Sample[]): void {
-    this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    if (typeof samples === 'number') this.out.push(`${name} ${num(samples)}`);
-    else for (const [labels, value] of samples) this.sample(name, labels, value);
-  }
-
-  sample(name: string, labels: Labels, value: number): void {
-    const l = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-    this.out.push(`${name}${l.length > 0 ? `{${l.join(',')}}` : ''} ${num(value)}`);
-  }
-
-  text(): string {
-    return `${this.out.join('\n')}\n`;
-  }
-}
 
 export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
   const e = new Exposition();
@@ -118,16 +98,6 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
       [{ op: 'delete' }, md.deleted],
     ]);
   }
+  modbusMetrics(e, status.inputs);
   return e.text();
-}
-
-function num(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }

@@ -38,7 +38,11 @@ export function socatBinary(): string {
   return found;
 }
 
-export async function startPtyPair(): Promise<PtyPair> {
+/**
+ * `openDevice: false` leaves the device end to another process (a Modbus slave): `write`
+ * and `received` then do nothing useful.
+ */
+export async function startPtyPair({ openDevice = true }: { openDevice?: boolean } = {}): Promise<PtyPair> {
   const dir = tempDir('fluxion-edge-pty-');
   const devicePath = join(dir.path, 'device');
   const agentPath = join(dir.path, 'agent');
@@ -55,6 +59,7 @@ export async function startPtyPair(): Promise<PtyPair> {
     child = c;
     // socat creates the links, then logs "starting data transfer loop" once both ptys are ready.
     await waitFor(() => log.includes('starting data transfer loop') && existsSync(devicePath) && existsSync(agentPath), { timeoutMs: 15_000, what: `socat pty pair (${log})` });
+    if (!openDevice) return;
     const d = new SerialPort({ path: devicePath, baudRate: 115200, autoOpen: false });
     await new Promise<void>((resolve, reject) => d.open((err) => (err ? reject(err) : resolve())));
     d.on('data', (b: Buffer) => void (got += b.toString('latin1')));

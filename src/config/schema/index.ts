@@ -10,6 +10,7 @@ import { gatewaySection, logSection } from './gateway.js';
 import { healthSection } from './health.js';
 import { mappingSection } from './mapping.js';
 import { metadataSection } from './metadata.js';
+import { modbusSection } from './modbus.js';
 import { mqttSection } from './mqtt.js';
 import { queueSection } from './queue.js';
 import { senderSection } from './sender.js';
@@ -25,6 +26,7 @@ export const configSchema = z
     mapping: mappingSection,
     mqtt: mqttSection,
     serial: serialSection,
+    modbus: modbusSection,
     metadata: metadataSection,
     health: healthSection,
     console: consoleSection,

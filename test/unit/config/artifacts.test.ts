@@ -49,6 +49,6 @@ describe('generated and example config files', () => {
       { filter: 'sensors/+/+/info', qos: 1 },
     ]);
     // Every top-level section of the schema appears in the example.
-    expect(Object.keys(config).sort()).toEqual(['console', 'fluxiondb', 'gateway', 'health', 'log', 'mapping', 'metadata', 'mqtt', 'queue', 'sender', 'serial']);
+    expect(Object.keys(config).sort()).toEqual(['console', 'fluxiondb', 'gateway', 'health', 'log', 'mapping', 'metadata', 'modbus', 'mqtt', 'queue', 'sender', 'serial']);
   });
 });
