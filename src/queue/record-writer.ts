@@ -24,6 +24,11 @@ export class RecordWriter {
   txBytes = 0;
   /** Set when `onFull: 'block'` refused an append; cleared when room is signalled. */
   blocked = false;
+  /**
+   * The bytes the queue file can hold while the disk is full (disk-guard.ts), Infinity
+   * otherwise: below `maxBytes` it is the cap, so retained rows go first and `onFull` applies.
+   */
+  diskCap = Infinity;
 
   constructor(
     private readonly rec: RecordStore,
@@ -77,20 +82,24 @@ export class RecordWriter {
     let start = 0;
     let end = records.length;
     const droppedByReason: Partial<Record<DropReason, number>> = {};
+    const diskBound = this.diskCap < opts.maxBytes;
+    const caps = diskBound ? { maxRows: opts.maxRows, maxBytes: this.diskCap } : opts;
     const ex = excessOf(
       c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS),
       c.get(MetaKeys.UNSENT_BYTES) + c.get(MetaKeys.RETAINED_BYTES),
       records.length,
       total,
-      opts,
+      caps,
     );
     if (isOver(ex)) this.pruneSentFor(ex);
     // A group larger than the caps themselves would wait forever under `block`: it is taken
     // once nothing else is queued, the caps then exceeded by that one group.
-    const neverFits = records.length > opts.maxRows || total > opts.maxBytes;
+    const neverFits = records.length > caps.maxRows || total > caps.maxBytes;
     if (isOver(ex) && !(opts.onFull === 'block' && neverFits && c.get(MetaKeys.UNSENT_ROWS) === 0)) {
       if (opts.onFull === 'block') {
         this.blocked = true;
+        // A full disk is reported as such: inputs that cannot wait (serial) count it as `disk_full`.
+        if (diskBound) throw new AgentError(ErrorCodes.QUEUE_DISK_FULL, `the disk is full (the queue holds ${caps.maxBytes} bytes); holding new readings back`);
         throw new AgentError(ErrorCodes.QUEUE_FULL, `queue full (${opts.maxRows} rows / ${opts.maxBytes} bytes); holding new readings back`, {
           details: { rows: records.length, bytes: total, neverFits },
         });

@@ -1,0 +1,246 @@
+/**
+ * What the queue does when its disk fills (issue 11 §2). A full disk must not wedge the
+ * agent: SQLite then refuses every write, acks and deletes included, not only appends.
+ *
+ * On SQLITE_FULL, before anything is refused:
+ * 1. the reserve file is deleted (disk-space.ts), so a checkpoint and a few deletes fit;
+ * 2. the main file is confined to its size (`max_page_count`): from now on new rows reuse
+ *    the pages of deleted rows, and a checkpoint never needs the filesystem to grow again;
+ * 3. the WAL is checkpointed (and truncated, when the reserve was just freed);
+ * 4. retained (already acked) rows are pruned, oldest acked first;
+ * 5. the byte cap becomes what the file held (`RecordWriter.diskCap`), so the next appends
+ *    prune retained rows and then apply `onFull`, exactly as at `maxBytes`.
+ * A write that still fails throws EDGE_ERR_QUEUE_DISK_FULL (inputs hold their
+ * acknowledgements, or count the reading as dropped), except acks: the server's answer is
+ * kept in memory (its rows stay leased, so they are not sent again) and written when the
+ * disk takes it; lost in a crash, it only costs a resend.
+ *
+ * Every housekeeping tick looks at the free space: once the filesystem has room for the
+ * reserve twice over, the reserve is written again, the file is released and the cap
+ * lifted. If the drain itself freed enough pages inside the confined file, the queue
+ * reports itself no longer full while staying confined.
+ */
+import type { Database } from 'better-sqlite3';
+import { AgentError, ErrorCodes } from '../errors.js';
+import type { QueueCounters } from './counters.js';
+import { DISK_PLAN, filesystemSpace, planDisk, queueFilesBytes, ReserveFile, type DiskPlan, type DiskStatus } from './disk-space.js';
+import type { RecordWriter } from './record-writer.js';
+import { MetaKeys } from './schema.js';
+
+/** A write is tried at most this many times, making room before each retry. */
+const ATTEMPTS = 3;
+/** Least bytes of retained rows pruned to make room. */
+const MIN_PRUNE_BYTES = 64 * 1024;
+/** Acks kept in memory at most; beyond, the oldest is given up (its rows are sent again). */
+const MAX_DEFERRED = 10_000;
+/** The queue reports itself usable again from inside a confined file only after this long without SQLITE_FULL, in ms (no flapping). */
+const QUIET_MS = 30_000;
+/** SQLite's largest page count: the `max_page_count` of a file that is not confined. */
+const UNCONFINED_PAGES = 4294967294;
+
+export interface DiskGuardHost {
+  db(): Database;
+  writer(): RecordWriter;
+  counters: QueueCounters;
+  /** The queue's transaction (rolls memory back on failure). */
+  write<T>(op: string, fn: () => T): T;
+  now(): number;
+  /** The disk became full (true) or usable again (false). */
+  changed(full: boolean, why: string): void;
+}
+
+/** A deferred write: the ack it records, and what to do if it is given up. */
+interface Deferred {
+  write(): void;
+  giveUp(): void;
+}
+
+export class DiskGuard {
+  full = false;
+  fullEvents = 0;
+  private plan: DiskPlan | null = null;
+  private reserve: ReserveFile | null = null;
+  private confined = false;
+  private deferred: Deferred[] = [];
+  private space: { freeBytes: number; totalBytes: number } | null = null;
+  private lastFullAt = -Infinity;
+
+  constructor(
+    private readonly path: string,
+    private readonly maxFileBytes: number | undefined,
+    private readonly h: DiskGuardHost,
+  ) {}
+
+  /** Sizes the queue from the space at start (before the file is opened); null when the filesystem cannot be asked. */
+  planAtStart(): DiskPlan | null {
+    const space = filesystemSpace(this.path);
+    this.space = space;
+    if (space === null) return null;
+    // The queue's own files, and a reserve left by the previous run, are the queue's space too.
+    const own = queueFilesBytes(this.path) + new ReserveFile(this.path, 0).sizeOnDisk();
+    this.plan = planDisk(space.freeBytes + own);
+    return this.plan;
+  }
+
+  /** After the file is opened: the WAL's size and the reserve. */
+  configure(): void {
+    this.full = false;
+    this.confined = false;
+    this.h.writer().diskCap = Infinity;
+    const plan = this.plan;
+    if (plan === null) return;
+    const db = this.h.db();
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.pragma(`wal_autocheckpoint = ${plan.walPages}`);
+    db.pragma(`journal_size_limit = ${plan.walPages * (pageSize + 24)}`);
+    this.reserve = new ReserveFile(this.path, plan.reserveBytes);
+    this.tick();
+  }
+
+  /**
+   * Runs a write; on a full disk makes room and tries again (ATTEMPTS in all). Throws the
+   * last EDGE_ERR_QUEUE_DISK_FULL when no room could be made. `needBytes`: what the write adds
+   * (asked only on a full disk).
+   */
+  run<T>(fn: () => T, needBytes: () => number = () => 0): T {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = fn();
+        if (attempt > 0 || this.deferred.length > 0) this.flushDeferred();
+        return out;
+      } catch (err) {
+        if (!isSqliteFull(err) || attempt + 1 >= ATTEMPTS) throw err;
+        this.makeRoom(attempt, needBytes());
+      }
+    }
+  }
+
+  /**
+   * Runs a write that may wait (an ack): when the disk refuses it even after making room,
+   * it is kept in memory and retried later; returns false then. `giveUp` runs if it never
+   * can be written (too many waiting).
+   */
+  runOrDefer(write: () => void, giveUp: () => void): boolean {
+    if (this.deferred.length === 0) {
+      try {
+        this.run(write);
+        return true;
+      } catch (err) {
+        if (!isSqliteFull(err)) throw err;
+      }
+    }
+    this.deferred.push({ write, giveUp });
+    if (this.deferred.length > MAX_DEFERRED) this.deferred.shift()!.giveUp();
+    return false;
+  }
+
+  /** Writes the deferred acks, in order, as far as the disk takes them. */
+  flushDeferred(): void {
+    while (this.deferred.length > 0) {
+      try {
+        this.deferred[0]!.write();
+      } catch (err) {
+        if (!isSqliteFull(err)) {
+          // Not a full disk: the ack cannot be written at all; its rows are sent again.
+          this.deferred.shift()!.giveUp();
+          continue;
+        }
+        return;
+      }
+      this.deferred.shift();
+    }
+  }
+
+  /** Housekeeping: takes the reserve when the disk gets tight, lifts the confinement once space is back. */
+  tick(): void {
+    const reserve = this.reserve;
+    if (reserve === null) return;
+    const space = (this.space = filesystemSpace(this.path));
+    if (space === null) return;
+    if (!this.confined) {
+      // A disk with plenty of room does not fill between two ticks; a tight one keeps the reserve.
+      if (space.freeBytes < DISK_PLAN.reserveWhenFreeBelow && !reserve.held()) reserve.take();
+      return;
+    }
+    if (space.freeBytes >= 2 * reserve.bytes && reserve.take()) {
+      this.confined = false;
+      this.h.writer().diskCap = Infinity;
+      const pageSize = this.h.db().pragma('page_size', { simple: true }) as number;
+      const pages = this.maxFileBytes === undefined ? UNCONFINED_PAGES : Math.max(1, Math.floor(this.maxFileBytes / pageSize));
+      this.h.db().pragma(`max_page_count = ${pages}`);
+      this.flushDeferred();
+      if (this.full) this.setFull(false, 'the filesystem has room again');
+      return;
+    }
+    // The drain freed room inside the confined file (retained rows are pruned as appends need
+    // their pages): new readings fit again.
+    const w = this.h.writer();
+    const room = w.diskCap - this.h.counters.get(MetaKeys.UNSENT_BYTES);
+    const quiet = this.h.now() - this.lastFullAt >= QUIET_MS;
+    if (this.full && quiet && this.deferred.length === 0 && room >= Math.max(2 * reserve.bytes, w.diskCap / 10)) {
+      this.setFull(false, 'rows were sent and pruned: the queue file has room again (the filesystem is still full)');
+    }
+  }
+
+  status(maxBytes: number): DiskStatus {
+    return {
+      freeBytes: this.space?.freeBytes ?? null,
+      totalBytes: this.space?.totalBytes ?? null,
+      full: this.full,
+      confined: this.confined,
+      reserveHeld: this.reserve?.held() ?? false,
+      reserveBytes: this.reserve?.bytes ?? 0,
+      maxBytes: Math.min(maxBytes, this.h.writer().diskCap),
+      pendingAcks: this.deferred.length,
+      fullEvents: this.fullEvents,
+    };
+  }
+
+  /** Forgets the deferred acks (stop: their rows are sent again after the restart). */
+  clear(): void {
+    this.deferred = [];
+  }
+
+  private makeRoom(attempt: number, needBytes: number): void {
+    const db = this.h.db();
+    const w = this.h.writer();
+    const stored = this.storedBytes();
+    this.lastFullAt = this.h.now();
+    if (!this.full) this.setFull(true, 'SQLite reported SQLITE_FULL');
+    const freed = this.reserve?.held() === true;
+    if (freed) this.reserve!.release();
+    if (!this.confined) {
+      db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+      this.confined = true;
+    }
+    try {
+      // Truncating gives the WAL's space back; only worth it when the reserve makes room to grow it again.
+      db.pragma(freed ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
+    } catch {
+      // A checkpoint that cannot finish now finishes at a later commit.
+    }
+    const step = Math.max(needBytes, MIN_PRUNE_BYTES, Math.floor(stored * 0.05));
+    w.diskCap = attempt === 0 ? Math.min(w.diskCap, stored) : Math.max(0, w.diskCap - step);
+    try {
+      this.h.write('makeRoom', () => w.pruneSentFor({ rows: 0, bytes: step * (attempt + 1) }));
+    } catch {
+      // Not even a delete fits: the retry fails too, and the caller holds its data.
+    }
+  }
+
+  private setFull(full: boolean, why: string): void {
+    this.full = full;
+    if (full) this.fullEvents++;
+    this.h.changed(full, why);
+  }
+
+  private storedBytes(): number {
+    const c = this.h.counters;
+    return c.get(MetaKeys.UNSENT_BYTES) + c.get(MetaKeys.RETAINED_BYTES);
+  }
+}
+
+/** True for a write refused because the disk (or the confined file) is full. */
+export function isSqliteFull(err: unknown): boolean {
+  return err instanceof AgentError && err.code === ErrorCodes.QUEUE_DISK_FULL && (err.cause as { code?: unknown } | undefined)?.code === 'SQLITE_FULL';
+}
