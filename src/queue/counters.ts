@@ -1,6 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { MetaKeys } from './schema.js';
-import type { DiskStatus } from './disk-space.js';
 import type { QueueStats } from './types.js';
 
 /**
@@ -68,7 +67,7 @@ export class QueueCounters {
 /** A QueueStats from the counters and what only the caller knows. */
 export function statsFrom(
   c: QueueCounters,
-  x: { oldest: number | null; now: number; deadLetterDepth: number; leased: number; leases: number; newestId: number; disk?: DiskStatus },
+  x: { oldest: number | null; now: number; deadLetterDepth: number; leased: number; leases: number; newestId: number },
 ): QueueStats {
   const droppedByReason = c.droppedByReason();
   return {
@@ -90,6 +89,5 @@ export function statsFrom(
     leased: x.leased,
     leases: x.leases,
     newestId: x.newestId,
-    ...(x.disk !== undefined ? { disk: x.disk } : {}),
   };
 }

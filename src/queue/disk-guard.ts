@@ -103,13 +103,21 @@ export class DiskGuard {
    * (asked only on a full disk).
    */
   run<T>(fn: () => T, needBytes: () => number = () => 0): T {
+    let full: AgentError | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
         const out = fn();
         if (attempt > 0 || this.deferred.length > 0) this.flushDeferred();
         return out;
       } catch (err) {
-        if (!isSqliteFull(err) || attempt + 1 >= ATTEMPTS) throw err;
+        if (!isSqliteFull(err) || attempt + 1 >= ATTEMPTS) {
+          // The cap that the full disk set refused it: still a full disk, caused by SQLite's refusal.
+          if (full !== undefined && err instanceof AgentError && err.code === ErrorCodes.QUEUE_DISK_FULL && err.cause === undefined) {
+            throw new AgentError(ErrorCodes.QUEUE_DISK_FULL, err.message, { cause: full.cause });
+          }
+          throw err;
+        }
+        full = err as AgentError;
         this.makeRoom(attempt, needBytes());
       }
     }
@@ -162,12 +170,17 @@ export class DiskGuard {
       if (space.freeBytes < DISK_PLAN.reserveWhenFreeBelow && !reserve.held()) reserve.take();
       return;
     }
-    if (space.freeBytes >= 2 * reserve.bytes && reserve.take()) {
+    const db = this.h.db();
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    // A file at its own ceiling (maxFileBytes) stays confined whatever the filesystem says.
+    const fileBytes = (db.pragma('page_count', { simple: true }) as number) * pageSize;
+    const atCeiling = this.maxFileBytes !== undefined && fileBytes + 2 * reserve.bytes > this.maxFileBytes;
+    const roomy = space.freeBytes >= DISK_PLAN.reserveWhenFreeBelow || (space.freeBytes >= 2 * reserve.bytes && reserve.take());
+    if (!atCeiling && roomy) {
       this.confined = false;
       this.h.writer().diskCap = Infinity;
-      const pageSize = this.h.db().pragma('page_size', { simple: true }) as number;
       const pages = this.maxFileBytes === undefined ? UNCONFINED_PAGES : Math.max(1, Math.floor(this.maxFileBytes / pageSize));
-      this.h.db().pragma(`max_page_count = ${pages}`);
+      db.pragma(`max_page_count = ${pages}`);
       this.flushDeferred();
       if (this.full) this.setFull(false, 'the filesystem has room again');
       return;

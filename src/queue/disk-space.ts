@@ -88,6 +88,24 @@ export function queueFilesBytes(path: string): number {
   return n;
 }
 
+/**
+ * The warning for a cap the disk cannot hold: a fixed `max_bytes` above the space the queue
+ * has (free space plus its own files: the disk would fill before the cap applies), or a
+ * queue that gets very little space. Null when fine or when the filesystem cannot be asked.
+ */
+export function capWarning(path: string, setting: number | 'auto'): string | null {
+  const fs = filesystemSpace(path);
+  if (fs === null) return null;
+  const space = fs.freeBytes + queueFilesBytes(path) + new ReserveFile(path, 0).sizeOnDisk();
+  if (setting !== 'auto' && setting > space) {
+    return `queue.max_bytes (${setting} bytes) exceeds the space the queue has on its filesystem (${space} bytes free, its own files included): the disk would fill before the cap applies; use max_bytes: auto, or a smaller cap`;
+  }
+  if (setting === 'auto' && space < DISK_PLAN.lowSpaceBytes) {
+    return `the queue's filesystem has little space (${space} bytes free, its own files included): max_bytes auto gives the queue ${planDisk(space).autoMaxBytes} bytes`;
+  }
+  return null;
+}
+
 /** What the queue reports about its disk (status, metrics, health). */
 export interface DiskStatus {
   /** Free bytes of the queue's filesystem now (null when unknown). */

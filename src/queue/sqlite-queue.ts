@@ -23,6 +23,7 @@ import {
   type AppendResult,
   type DeadLetter,
   type DeadLetterInput,
+  type DiskStatus,
   type DropReason,
   type Lease,
   type LeaseRequest,
@@ -362,7 +363,6 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const { dead } = this.open();
     if (this.oldest === undefined) this.oldest = this.leases.advanceCursor();
     return statsFrom(this.counters, {
-      disk: this.disk.status(this.options.maxBytes),
       oldest: this.oldest,
       now: this.now(),
       deadLetterDepth: dead.depth,
@@ -370,6 +370,12 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       leases: this.book.leaseCount,
       newestId: this.w.lastId,
     });
+  }
+
+  /** The queue's filesystem: free space, full or not, reserve, the cap in force, acks waiting in memory. */
+  diskStatus(): DiskStatus {
+    this.open();
+    return this.disk.status(this.options.maxBytes);
   }
 
   info(): QueueInfo {

@@ -248,8 +248,6 @@ export interface QueueStats {
   leases: number;
   /** Highest row id appended so far (0 when empty). */
   newestId: number;
-  /** The queue's disk, as the running queue sees it (absent in read-only mode). */
-  disk?: DiskStatus;
 }
 
 /** Facts about the open file, for status and tests. */
