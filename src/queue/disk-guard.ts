@@ -188,6 +188,7 @@ export class DiskGuard {
     // The drain freed room inside the confined file (retained rows are pruned as appends need
     // their pages): new readings fit again.
     const w = this.h.writer();
+    w.diskCap = this.fileHolds(this.storedBytes());
     const room = w.diskCap - this.h.counters.get(MetaKeys.UNSENT_BYTES);
     const quiet = this.h.now() - this.lastFullAt >= QUIET_MS;
     if (this.full && quiet && this.deferred.length === 0 && room >= Math.max(2 * reserve.bytes, w.diskCap / 10)) {
@@ -233,12 +234,26 @@ export class DiskGuard {
       // A checkpoint that cannot finish now finishes at a later commit.
     }
     const step = Math.max(needBytes, MIN_PRUNE_BYTES, Math.floor(stored * 0.05));
-    w.diskCap = attempt === 0 ? Math.min(w.diskCap, stored) : Math.max(0, w.diskCap - step);
+    const fits = this.fileHolds(stored);
+    w.diskCap = attempt === 0 ? fits : Math.max(0, Math.min(fits, w.diskCap) - step * attempt);
     try {
       this.h.write('makeRoom', () => w.pruneSentFor({ rows: 0, bytes: step * (attempt + 1) }));
     } catch {
       // Not even a delete fits: the retry fails too, and the caller holds its data.
     }
+  }
+
+  /**
+   * The row bytes the confined file holds when full, at the density of the rows in it now
+   * (`stored` bytes in its used pages), less a margin for pages that cannot be filled.
+   * Recomputed at every refusal, so the cap follows the file rather than ratcheting down.
+   */
+  private fileHolds(stored: number): number {
+    const db = this.h.db();
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    const used = Math.max(1, pages - free);
+    return Math.floor(((stored * pages) / used) * 0.95);
   }
 
   private setFull(full: boolean, why: string): void {

@@ -142,6 +142,12 @@ export class RecordWriter {
 
   /** Deletes retained sent rows, oldest sent first, until `ex` is covered or none are left. */
   pruneSentFor(ex: Excess): void {
+    // Read about as many rows as the excess needs, not a whole chunk: at a cap (or on a full
+    // disk) every append prunes a group's worth, and reading 1,000 rows to delete 100 made
+    // those appends several times slower.
+    const rows = this.counters.get(MetaKeys.RETAINED_ROWS);
+    const avg = rows > 0 ? this.counters.get(MetaKeys.RETAINED_BYTES) / rows : 16;
+    const chunk = Math.min(SCAN_CHUNK, Math.max(ex.rows, Math.ceil((ex.bytes / avg) * 1.25)) + 8);
     this.deleteSentWhile(
       () => isOver(ex),
       (r) => {
@@ -149,6 +155,8 @@ export class RecordWriter {
         free(ex, r.bytes);
         return true;
       },
+      undefined,
+      chunk,
     );
   }
 
@@ -160,6 +168,7 @@ export class RecordWriter {
     more: () => boolean,
     pick: (r: IdBytes) => boolean,
     runsFrom: (limit: number) => SentRun[] = (limit) => this.sent.oldest(limit),
+    chunk = SCAN_CHUNK,
   ): number {
     let total = 0;
     while (more()) {
@@ -167,7 +176,7 @@ export class RecordWriter {
       if (runs.length === 0) break;
       for (const run of runs) {
         if (!more()) break;
-        const rows = this.rec.lightRange.all(run.lo, run.hi, SCAN_CHUNK) as IdBytes[];
+        const rows = this.rec.lightRange.all(run.lo, run.hi, chunk) as IdBytes[];
         let n = 0;
         let b = 0;
         for (const r of rows) {
@@ -175,7 +184,7 @@ export class RecordWriter {
           n++;
           b += r.bytes;
         }
-        const whole = n === rows.length && rows.length < SCAN_CHUNK;
+        const whole = n === rows.length && rows.length < chunk;
         const upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
         if (n > 0) this.rec.deleteRange.run(run.lo, upTo);
         if (upTo >= run.lo) this.sent.shrink(run, upTo);
