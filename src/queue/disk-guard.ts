@@ -34,7 +34,7 @@ const MIN_PRUNE_BYTES = 64 * 1024;
 /** Acks kept in memory at most; beyond, the oldest is given up (its rows are sent again). */
 const MAX_DEFERRED = 10_000;
 /** The queue reports itself usable again from inside a confined file only after this long without SQLITE_FULL, in ms (no flapping). */
-const QUIET_MS = 30_000;
+const QUIET_MS = 10_000;
 /** SQLite's largest page count: the `max_page_count` of a file that is not confined. */
 const UNCONFINED_PAGES = 4294967294;
 
