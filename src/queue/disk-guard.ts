@@ -35,6 +35,8 @@ const MIN_PRUNE_BYTES = 64 * 1024;
 const MAX_DEFERRED = 10_000;
 /** The queue reports itself usable again from inside a confined file only after this long without SQLITE_FULL, in ms (no flapping). */
 const QUIET_MS = 10_000;
+/** Least time between two attempts to make room for deferred acks, in ms. */
+const ROOM_RETRY_MS = 1000;
 /** SQLite's largest page count: the `max_page_count` of a file that is not confined. */
 const UNCONFINED_PAGES = 4294967294;
 
@@ -64,6 +66,7 @@ export class DiskGuard {
   private deferred: Deferred[] = [];
   private space: { freeBytes: number; totalBytes: number } | null = null;
   private lastFullAt = -Infinity;
+  private lastRoomAt = -Infinity;
 
   constructor(
     private readonly path: string,
@@ -80,6 +83,18 @@ export class DiskGuard {
     const own = queueFilesBytes(this.path) + new ReserveFile(this.path, 0).sizeOnDisk();
     this.plan = planDisk(space.freeBytes + own);
     return this.plan;
+  }
+
+  /**
+   * Opening the file failed: if the disk is full and a reserve is left, frees it all and says
+   * to try again (once). Opening a WAL file writes its -shm index and may write WAL pages.
+   */
+  freeForOpen(err: unknown): boolean {
+    const code = String(((err as { cause?: { code?: unknown } } | null)?.cause as { code?: unknown } | undefined)?.code ?? '');
+    const reserve = new ReserveFile(this.path, 0);
+    if (!(code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) || reserve.sizeOnDisk() === 0) return false;
+    reserve.release();
+    return true;
   }
 
   /** After the file is opened: the WAL's size and the reserve. */
@@ -136,14 +151,23 @@ export class DiskGuard {
       } catch (err) {
         if (!isSqliteFull(err)) throw err;
       }
+      this.deferred.push({ write, giveUp });
+      return false;
     }
+    // Behind others: in order, after them, as far as the disk takes them now.
     this.deferred.push({ write, giveUp });
     if (this.deferred.length > MAX_DEFERRED) this.deferred.shift()!.giveUp();
-    return false;
+    this.flushDeferred();
+    return this.deferred.length === 0;
   }
 
-  /** Writes the deferred acks, in order, as far as the disk takes them. */
+  /**
+   * Writes the deferred acks, in order, as far as the disk takes them; when it refuses,
+   * makes room once (at most every ROOM_RETRY_MS, so a stream of acks on a hopeless disk
+   * does not checkpoint and prune for each) and tries again.
+   */
   flushDeferred(): void {
+    let madeRoom = false;
     while (this.deferred.length > 0) {
       try {
         this.deferred[0]!.write();
@@ -153,7 +177,10 @@ export class DiskGuard {
           this.deferred.shift()!.giveUp();
           continue;
         }
-        return;
+        if (madeRoom || this.h.now() - this.lastRoomAt < ROOM_RETRY_MS) return;
+        madeRoom = true;
+        this.makeRoom(0, 0);
+        continue;
       }
       this.deferred.shift();
     }
@@ -166,8 +193,10 @@ export class DiskGuard {
     const space = (this.space = filesystemSpace(this.path));
     if (space === null) return;
     if (!this.confined) {
-      // A disk with plenty of room does not fill between two ticks; a tight one keeps the reserve.
-      if (space.freeBytes < DISK_PLAN.reserveWhenFreeBelow && !reserve.held()) reserve.take();
+      // A disk with plenty of room does not fill between two ticks; a tight one keeps the
+      // reserve, and without one (no room to write it: e.g. a restart on a full disk) the file
+      // may not grow, or a checkpoint could need room the disk does not have.
+      if (space.freeBytes < DISK_PLAN.reserveWhenFreeBelow && !reserve.held() && !reserve.take()) this.confine();
       return;
     }
     const db = this.h.db();
@@ -219,14 +248,12 @@ export class DiskGuard {
     const db = this.h.db();
     const w = this.h.writer();
     const stored = this.storedBytes();
-    this.lastFullAt = this.h.now();
+    this.lastFullAt = this.lastRoomAt = this.h.now();
     if (!this.full) this.setFull(true, 'SQLite reported SQLITE_FULL');
     const freed = this.reserve?.held() === true;
-    if (freed) this.reserve!.release();
-    if (!this.confined) {
-      db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-      this.confined = true;
-    }
+    // All but the part a restart on a disk that stays full needs to open the file.
+    if (freed) this.reserve!.release(DISK_PLAN.openReserveBytes);
+    if (!this.confined) this.confine();
     try {
       // Truncating gives the WAL's space back; only worth it when the reserve makes room to grow it again.
       db.pragma(freed ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
@@ -236,11 +263,36 @@ export class DiskGuard {
     const step = Math.max(needBytes, MIN_PRUNE_BYTES, Math.floor(stored * 0.05));
     const fits = this.fileHolds(stored);
     w.diskCap = attempt === 0 ? fits : Math.max(0, Math.min(fits, w.diskCap) - step * attempt);
-    try {
-      this.h.write('makeRoom', () => w.pruneSentFor({ rows: 0, bytes: step * (attempt + 1) }));
-    } catch {
-      // Not even a delete fits: the retry fails too, and the caller holds its data.
+    // In slices, each checkpointed: on a disk with no byte free the WAL cannot grow, and a
+    // delete of many rows in one transaction needs more WAL pages than are left (measured:
+    // after a restart on a full disk, a 600 KB prune failed where 64 KB slices went through).
+    for (let left = step * (attempt + 1); left > 0; ) {
+      const before = this.storedBytes();
+      try {
+        this.h.write('makeRoom', () => w.pruneSentFor({ rows: 0, bytes: Math.min(left, MIN_PRUNE_BYTES) }));
+        db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // Not even a delete fits: the retry fails too, and the caller holds its data.
+        break;
+      }
+      const freed = before - this.storedBytes();
+      if (freed <= 0) break;
+      left -= freed;
     }
+  }
+
+  /** The file may not grow from now on: new rows reuse the pages of deleted ones. */
+  private confine(): void {
+    const db = this.h.db();
+    try {
+      // Pages appended to the WAL and not yet in the file would still need room at a checkpoint.
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // Finishes at a later commit.
+    }
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    this.confined = true;
+    this.h.writer().diskCap = this.fileHolds(this.storedBytes());
   }
 
   /**

@@ -14,7 +14,7 @@
  * the pages of pruned rows, and a checkpoint never needs to grow the file again), and the
  * reserve is written again only once the filesystem has room for it twice over.
  */
-import { closeSync, existsSync, fsyncSync, openSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, statfsSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const KiB = 1024;
@@ -38,6 +38,12 @@ export const DISK_PLAN = {
   reserveExtraBytes: 256 * KiB,
   /** The reserve file is written once the free space falls below this (a disk with more does not fill between two housekeeping ticks). */
   reserveWhenFreeBelow: 1 * GiB,
+  /**
+   * What the reserve keeps when a full disk spends it: enough to open the file again after a
+   * restart on a disk that stayed full (WAL mode needs a 32 KiB -shm file and a few WAL pages
+   * before anything is read; measured, the open failed with SQLITE_IOERR_SHMSIZE without it).
+   */
+  openReserveBytes: 256 * KiB,
   /** Below this much space at start, the start-up log warns. */
   lowSpaceBytes: 32 * MiB,
 } as const;
@@ -58,7 +64,7 @@ export function planDisk(spaceBytes: number, pageSize = 4096): DiskPlan {
   const p = DISK_PLAN;
   const autoMaxBytes = clamp(Math.floor(spaceBytes * p.autoShare), p.autoFloorBytes, p.autoCapBytes);
   const walPages = clamp(Math.floor((spaceBytes * p.walShare) / pageSize), p.walMinPages, p.walMaxPages);
-  const reserveBytes = 2 * walPages * (pageSize + 24) + p.reserveExtraBytes;
+  const reserveBytes = 2 * walPages * (pageSize + 24) + p.reserveExtraBytes + p.openReserveBytes;
   return { spaceBytes, autoMaxBytes, walPages, reserveBytes };
 }
 
@@ -162,9 +168,17 @@ export class ReserveFile {
     let ok = false;
     try {
       fd = openSync(this.path, 'w');
-      for (let left = this.bytes; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, left));
-      fsyncSync(fd);
-      ok = true;
+      let left = this.bytes;
+      // A write short of its length is the disk filling (tmpfs answers so, without ENOSPC).
+      while (left > 0) {
+        const n = Math.min(chunk.length, left);
+        if (writeSync(fd, chunk, 0, n) < n) break;
+        left -= n;
+      }
+      if (left === 0) {
+        fsyncSync(fd);
+        ok = true;
+      }
     } catch {
       // ENOSPC (or EDQUOT): no room yet.
     } finally {
@@ -174,10 +188,11 @@ export class ReserveFile {
     return ok;
   }
 
-  /** Deletes the file (its space goes back to the filesystem). */
-  release(): void {
+  /** Gives the file's space back to the filesystem, all of it or all but `keep` bytes. */
+  release(keep = 0): void {
     try {
-      unlinkSync(this.path);
+      if (keep > 0 && this.sizeOnDisk() > keep) truncateSync(this.path, keep);
+      else if (keep === 0) unlinkSync(this.path);
     } catch {
       // Already gone.
     }

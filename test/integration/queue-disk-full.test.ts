@@ -144,6 +144,22 @@ describe.skipIf(!IS_ROOT)(`the queue on a full disk (${NEEDS_ROOT})`, () => {
     expect(s.depth + s.dropped).toBe(n);
   });
 
+  it('restarts on a disk that stayed full (the reserve keeps what opening needs), drains, and frees room', () => {
+    const q = open({ maxBytes: 1e9, onFull: 'block' });
+    const { next } = fillUp(q);
+    q.stop();
+    queues.length = 0;
+    // Whatever the queue gave back while it stopped, another program takes now.
+    fs.fill();
+    const again = open({ maxBytes: 1e9, onFull: 'block' });
+    expect(again.stats().depth).toBe(next);
+    expect(drain(again)).toHaveLength(next);
+    expect(again.diskStatus().pendingAcks).toBe(0);
+    // The drain freed the file's pages: most of it fits again on the still full disk.
+    const refill = fillUp(again, next);
+    expect(refill.next - next).toBeGreaterThan(next / 2);
+  });
+
   it('survives a disk filled by another program: readings are refused, then taken again by themselves once the ballast is removed', () => {
     const q = open({ onFull: 'block' });
     q.append(Array.from({ length: 100 }, (_, i) => rec(i)));
