@@ -39,7 +39,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     if (warnings.length > 0) io.stderr.write(`${formatProblems(warnings).replace(/^/gm, 'warning: ')}\n`);
     // The disk is looked at here, not in the config loader: it is a fact of this machine, now.
     const space = capWarning(config.queue.path, config.queue.max_bytes);
-    if (space !== null) io.stderr.write(`warning: queue.max_bytes: ${space}\n`);
+    if (space !== null) io.stderr.write(`warning: ${space}\n`);
     return ExitCodes.OK;
   } catch (err) {
     if (!isAgentError(err, ErrorCodes.CONFIG_INVALID)) throw err;

@@ -86,15 +86,20 @@ export class DiskGuard {
   }
 
   /**
-   * Opening the file failed: if the disk is full and a reserve is left, frees it all and says
-   * to try again (once). Opening a WAL file writes its -shm index and may write WAL pages.
+   * Opens the file with `open`; if that fails on a full disk and a reserve is left (a restart
+   * on a disk that stayed full), frees the reserve and tries once more. Opening a WAL file
+   * writes its -shm index and may write WAL pages.
    */
-  freeForOpen(err: unknown): boolean {
-    const code = String(((err as { cause?: { code?: unknown } } | null)?.cause as { code?: unknown } | undefined)?.code ?? '');
-    const reserve = new ReserveFile(this.path, 0);
-    if (!(code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) || reserve.sizeOnDisk() === 0) return false;
-    reserve.release();
-    return true;
+  open<T>(open: () => T): T {
+    try {
+      return open();
+    } catch (err) {
+      const code = String(((err as { cause?: { code?: unknown } } | null)?.cause as { code?: unknown } | undefined)?.code ?? '');
+      const reserve = new ReserveFile(this.path, 0);
+      if (!(code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) || reserve.sizeOnDisk() === 0) throw err;
+      reserve.release();
+      return open();
+    }
   }
 
   /** After the file is opened: the WAL's size and the reserve. */

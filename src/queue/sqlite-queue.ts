@@ -127,15 +127,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const plan = this.disk.planAtStart();
     if (plan !== null && opts.autoMaxBytes) setMaxBytes(opts, plan.autoMaxBytes);
     const fileOpts = { synchronous: opts.synchronous, maxFileBytes: opts.maxFileBytes, startupCheck: opts.startupCheck, now: this.now };
-    let opened;
-    try {
-      opened = openQueueFile(opts.path, fileOpts);
-    } catch (err) {
-      // A restart on a full disk: the reserve's last part is there for this.
-      if (!this.disk.freeForOpen(err)) throw err;
-      opened = openQueueFile(opts.path, fileOpts);
-    }
-    const { db, corrupt } = opened;
+    const { db, corrupt } = this.disk.open(() => openQueueFile(opts.path, fileOpts));
     try {
       const migratedFrom = applyMigrations(db, opts.migrations);
       const rec = new RecordStore(db);
