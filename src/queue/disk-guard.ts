@@ -231,6 +231,8 @@ export class DiskGuard {
   }
 
   status(maxBytes: number): DiskStatus {
+    // Fresh for every look (a statfs costs microseconds): metrics and health see the free space now.
+    if (this.reserve !== null) this.space = filesystemSpace(this.path) ?? this.space;
     return {
       freeBytes: this.space?.freeBytes ?? null,
       totalBytes: this.space?.totalBytes ?? null,
