@@ -16,7 +16,7 @@ import pino from 'pino';
 import { Agent } from '../dist/agent.js';
 import { SqliteQueue } from '../dist/queue/index.js';
 import { DEFAULT_SENDER_OPTIONS } from '../dist/sender/types.js';
-import { makeRecords, report, startDevServer } from './common.mjs';
+import { makeRecords, report, startDevServer, timeDrain } from './common.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -64,24 +64,10 @@ function fill(q, from, limit = Infinity) {
   return n;
 }
 
-/** Starts an agent on the queue file and times the drain to an empty queue; returns records/s. */
+/** Starts an agent on the queue file and times the drain to an empty queue. */
 async function drain(s, total) {
-  const agent = new Agent(s, pino({ level: 'error' }));
-  await agent.start();
-  const t0 = performance.now();
-  const before = agent.status().queue.sent;
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (agent.status().queue.depth === 0) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 5);
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const disk = agent.status().disk;
-  await agent.stop();
-  return { rate: (total - before) / seconds, disk };
+  const { rate, status } = await timeDrain(new Agent(s, pino({ level: 'error' })), total);
+  return { rate, disk: status.disk };
 }
 
 export async function main() {
