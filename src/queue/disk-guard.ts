@@ -96,7 +96,9 @@ export class DiskGuard {
     } catch (err) {
       const code = String(((err as { cause?: { code?: unknown } } | null)?.cause as { code?: unknown } | undefined)?.code ?? '');
       const reserve = new ReserveFile(this.path, 0);
-      if (!(code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) || reserve.sizeOnDisk() === 0) throw err;
+      const free = filesystemSpace(this.path)?.freeBytes ?? 0;
+      const full = (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) && free < DISK_PLAN.openReserveBytes;
+      if (!full || reserve.sizeOnDisk() === 0) throw err;
       reserve.release();
       return open();
     }
