@@ -210,7 +210,7 @@ export class DiskGuard {
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     // A file at its own ceiling (maxFileBytes) stays confined whatever the filesystem says.
     const fileBytes = (db.pragma('page_count', { simple: true }) as number) * pageSize;
-    const atCeiling = this.maxFileBytes !== undefined && fileBytes + 2 * reserve.bytes > this.maxFileBytes;
+    const atCeiling = this.maxFileBytes !== undefined && fileBytes >= this.maxFileBytes * 0.9;
     const roomy = space.freeBytes >= DISK_PLAN.reserveWhenFreeBelow || (space.freeBytes >= 2 * reserve.bytes && reserve.take());
     if (!atCeiling && roomy) {
       this.confined = false;
