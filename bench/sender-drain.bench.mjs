@@ -9,7 +9,7 @@ import { Agent } from '../dist/agent.js';
 import { SqliteQueue } from '../dist/queue/index.js';
 import { DEFAULT_SENDER_OPTIONS } from '../dist/sender/types.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
-import { makeRecords, report, startDevServer } from './common.mjs';
+import { makeRecords, report, startDevServer, timeDrain } from './common.mjs';
 
 const TOTAL = 1_000_000;
 
@@ -30,24 +30,7 @@ export async function main() {
     for (let i = 0; i < TOTAL; i += 10_000) q.append(makeRecords(10_000, i, 'drain'));
     q.stop();
 
-    const agent = new Agent(settings, pino({ level: 'warn' }));
-    // Timed from the agent being up: start() runs the queue file's integrity check, a cost
-    // of a restart rather than of the drain (the link coming back needs no restart). What
-    // the sender shipped while start() finished is taken off the count.
-    await agent.start();
-    const t0 = performance.now();
-    const sentBefore = agent.status().queue.sent;
-    await new Promise((resolve) => {
-      const timer = setInterval(() => {
-        if (agent.status().queue.depth === 0) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 5);
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    await agent.stop();
-    const drainRate = (TOTAL - sentBefore) / seconds;
+    const { rate: drainRate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), TOTAL);
     report('sender-drain', {
       records: TOTAL,
       'raw_client records/s': raw.recordsPerSecond,

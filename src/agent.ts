@@ -19,7 +19,7 @@ import { compileRules, RECENT_READINGS, type RuleSet } from './mapping/index.js'
 import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, RawMessage } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
-import { SqliteQueue, type DeadLetter, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
+import { capWarning, SqliteQueue, type DeadLetter, type DiskStatus, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './shared/rate-limited-log.js';
@@ -60,6 +60,8 @@ export interface AgentStatus {
   mapping: MappingCounters | null;
   /** Metadata sync; absent when the agent runs without it. */
   metadata?: MetadataStatus;
+  /** The queue's filesystem (free space, full or not); absent before the queue started. */
+  disk?: DiskStatus;
 }
 
 export class Agent {
@@ -138,8 +140,15 @@ export class Agent {
     this.queue.on('dropped', (e: { reason: string; count: number }) =>
       this.warnings.warn(`dropped:${e.reason}`, { component: 'queue', reason: e.reason, count: e.count }, 'queue dropped readings'),
     );
+    this.watchDisk();
     const stats = this.queue.stats();
-    this.logger.info({ component: 'queue', path: this.settings.queue.path, depth: stats.depth, schema: info.schemaVersion, migratedFrom: info.migratedFrom }, 'queue ready');
+    const disk = this.queue.diskStatus();
+    this.logger.info(
+      { component: 'queue', path: this.settings.queue.path, depth: stats.depth, schema: info.schemaVersion, migratedFrom: info.migratedFrom, maxBytes: disk.maxBytes, freeBytes: disk.freeBytes },
+      'queue ready',
+    );
+    const tight = capWarning(this.settings.queue.path, this.settings.queue.maxBytes ?? 'auto');
+    if (tight !== null) this.logger.warn({ component: 'queue', path: this.settings.queue.path }, tight);
     this.sender.start();
     this.logger.info({ component: 'sender', url: displayUrl(this.settings.fluxiondb.url) }, 'sender started');
     this.housekeeping = setInterval(() => this.prune(), this.settings.housekeepingIntervalMs);
@@ -293,6 +302,7 @@ export class Agent {
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
       ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
+      disk: this.queue.diskStatus(),
     };
   }
 
@@ -336,6 +346,30 @@ export class Agent {
     } catch (err) {
       this.warnings.warn('prune', { component: 'queue', err: (err as Error).message }, 'queue housekeeping failed; will retry');
     }
+    const disk = this.queue.diskStatus();
+    if (disk.full) {
+      this.warnings.warn(
+        'disk-full',
+        { component: 'queue', freeBytes: disk.freeBytes, pendingAcks: disk.pendingAcks, depth: this.queue.stats().depth },
+        'DISK FULL: still no room on the queue\'s filesystem; sending goes on, new readings are held back (MQTT) or dropped (serial) as on_full says',
+      );
+    }
+  }
+
+  /** Says when the queue's disk fills and when it has room again (bounded: one line per change, at most every 10 s). */
+  private watchDisk(): void {
+    this.queue.on('disk', (e) => {
+      const fields = { component: 'queue', why: e.why, freeBytes: e.status.freeBytes, fileCapBytes: e.status.maxBytes, pendingAcks: e.status.pendingAcks };
+      if (e.full) {
+        this.warnings.warn(
+          'disk-full',
+          fields,
+          'DISK FULL: the queue freed its reserve, pruned sent readings and confined its file; new readings are held back or dropped as on_full says until there is room (free space on the queue\'s filesystem)',
+        );
+      } else {
+        this.logger.info(fields, 'disk has room again: the queue takes new readings');
+      }
+    });
   }
 }
 

@@ -6,6 +6,7 @@
 import { stringify } from 'yaml';
 import { formatProblems, loadConfig, maskSecrets, problemsOf } from '../config/index.js';
 import { isAgentError, ErrorCodes } from '../errors.js';
+import { capWarning } from '../queue/index.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 
@@ -36,6 +37,9 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     const masked = maskSecrets(config);
     io.stdout.write(json ? `${JSON.stringify(masked, null, 2)}\n` : stringify(masked, { lineWidth: 0 }));
     if (warnings.length > 0) io.stderr.write(`${formatProblems(warnings).replace(/^/gm, 'warning: ')}\n`);
+    // The disk is looked at here, not in the config loader: it is a fact of this machine, now.
+    const space = capWarning(config.queue.path, config.queue.max_bytes);
+    if (space !== null) io.stderr.write(`warning: ${space}\n`);
     return ExitCodes.OK;
   } catch (err) {
     if (!isAgentError(err, ErrorCodes.CONFIG_INVALID)) throw err;

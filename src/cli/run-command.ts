@@ -108,6 +108,8 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   if (http !== null && settings.console !== null) logger.info({ component: 'console', url: `${http.url}/console/`, token: settings.console.token !== null }, 'web console served');
   await systemd.ready('running');
   systemd.startWatchdog(() => assessLiveness(agent.status(), Date.now(), rule).healthy);
+  // `systemctl status` says it too; the watchdog itself is not stopped by a full disk.
+  agent.queue.on('disk', (e) => void systemd.status(e.full ? 'DISK FULL: new readings held back or dropped, sending goes on' : 'running'));
   logger.info({ gateway: settings.gateway.id, config: configPath, version }, 'fluxion-edge running');
 
   markStarted();

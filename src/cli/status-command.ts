@@ -13,7 +13,7 @@ import type { AgentStatus } from '../agent.js';
 import { formatProblems, loadConfig, problemsOf } from '../config/index.js';
 import { ErrorCodes, isAgentError } from '../errors.js';
 import { Secrets } from '../shared/secrets.js';
-import { openQueueReadOnly, type QueueStats } from '../queue/index.js';
+import { filesystemSpace, openQueueReadOnly, type QueueStats } from '../queue/index.js';
 import type { LiveStatus } from '../service/http-server.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
@@ -45,7 +45,7 @@ export interface StatusReport {
   /** The endpoint asked, when health is on. */
   endpoint: string | null;
   live: LiveStatus | null;
-  queue: { path: string; stats: QueueStats } | null;
+  queue: { path: string; stats: QueueStats; disk: { freeBytes: number; totalBytes: number } | null } | null;
   /** Why a source could not be read. */
   notes: string[];
 }
@@ -96,7 +96,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     try {
       const ro = openQueueReadOnly(queuePath);
       try {
-        report.queue = { path: queuePath, stats: ro.stats() };
+        report.queue = { path: queuePath, stats: ro.stats(), disk: filesystemSpace(queuePath) };
       } finally {
         ro.close();
       }
@@ -163,6 +163,9 @@ function human(r: StatusReport, now: number): string {
     const drops = Object.entries(s.droppedByReason).filter(([, n]) => n > 0);
     out.push(`  dropped       ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
     out.push(`  totals        ${s.appended} queued, ${s.sent} sent since the file was created`);
+    const d = live?.status.disk;
+    if (d !== undefined) out.push(`  disk          ${diskLine(d)}`);
+    else if (q.disk !== null) out.push(`  disk          ${bytes(q.disk.freeBytes)} free of ${bytes(q.disk.totalBytes)}`);
   }
   for (const n of r.notes) out.push(`note: ${n}`);
   return `${out.join('\n')}\n`;
@@ -193,6 +196,16 @@ function liveLines(s: AgentStatus, rate: number, now: number): string[] {
     out.push(`metadata: ${md.state}, collection ${md.collection}: ${md.inSync} in sync, ${md.pending} pending, ${md.failed} failed${md.failed > 0 ? ' (fluxion-edge metadata status)' : ''}`);
   }
   return out;
+}
+
+function diskLine(d: NonNullable<AgentStatus['disk']>): string {
+  const free = d.freeBytes === null || d.totalBytes === null ? 'free space unknown' : `${bytes(d.freeBytes)} free of ${bytes(d.totalBytes)}`;
+  const parts = [free, `cap ${bytes(d.maxBytes)}`];
+  if (d.full) parts.push('DISK FULL (disk_full): free space on this filesystem');
+  else if (d.confined) parts.push('file confined to its size (the filesystem is full)');
+  if (d.pendingAcks > 0) parts.push(`${d.pendingAcks} acks waiting in memory`);
+  if (!d.reserveHeld && d.reserveBytes > 0 && (d.full || d.confined)) parts.push('reserve spent');
+  return parts.join(', ');
 }
 
 /** "3h 2m", "5m 10s", "42s", "850ms". */

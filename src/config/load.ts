@@ -140,7 +140,8 @@ function resolveConfig(p: ParsedConfig, baseDir: string, hostname: string): Edge
     queue: {
       ...p.queue,
       path: absolutePath(baseDir, p.queue.path),
-      retain_sent_bytes: p.queue.retain_sent_bytes ?? Math.floor(p.queue.max_bytes / 4),
+      // With max_bytes: auto the queue sizes this at start (25 % of the cap it chose).
+      ...(p.queue.max_bytes !== 'auto' ? { retain_sent_bytes: p.queue.retain_sent_bytes ?? Math.floor(p.queue.max_bytes / 4) } : {}),
     },
   };
   const m = p.mqtt;

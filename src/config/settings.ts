@@ -75,7 +75,8 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
     },
     health: {
       server: config.health.enabled ? { host: config.health.host, port: config.health.port } : null,
-      rule: { staleAfterMs: config.health.stale_after, queueMaxBytes: q.max_bytes, queueMaxRows: q.max_rows },
+      // With max_bytes: auto the health rule reads the cap the queue chose (status.disk.maxBytes).
+      rule: { staleAfterMs: config.health.stale_after, ...(q.max_bytes !== 'auto' ? { queueMaxBytes: q.max_bytes } : {}), queueMaxRows: q.max_rows },
     },
     console:
       config.console.enabled && config.health.enabled

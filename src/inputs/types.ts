@@ -19,6 +19,12 @@ export interface MessageSink {
    * `waitForRoom()` resolves, or after a short delay).
    */
   commit(messages: readonly RawMessage[]): CommitOutcome | void;
+  /**
+   * Gives up a group the sink refused with `EDGE_ERR_QUEUE_DISK_FULL`, counting its readings
+   * as dropped with reason `disk_full`: for inputs that cannot hold readings back (a serial
+   * device does not resend). Returns how many readings were counted. Optional.
+   */
+  dropRefused?(messages: readonly RawMessage[]): number;
   /** Resolves when the queue may have room again (after a QUEUE_FULL); `signal` aborts the wait. */
   waitForRoom(signal?: AbortSignal): Promise<void>;
   /**

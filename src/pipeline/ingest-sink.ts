@@ -15,7 +15,7 @@ import type { FluxionRecord } from '../client/types.js';
 import type { CommitOutcome, MessageSink, RawMessage } from '../inputs/types.js';
 import type { RuleSet } from '../mapping/index.js';
 import type { MetadataPair } from '../mapping/types.js';
-import { recordBytes, type DeadLetterInput, type SqliteQueue } from '../queue/index.js';
+import { DropReasons, recordBytes, type DeadLetterInput, type SqliteQueue } from '../queue/index.js';
 import { RateLimitedLog } from '../shared/rate-limited-log.js';
 
 interface MappedGroup {
@@ -70,6 +70,16 @@ export class IngestSink implements MessageSink {
     if (group.metadata.length > 0) this.onMetadata(group.metadata);
     this.fileDeadLetters(group.deadLetters);
     return { deadLettered: group.deadLetters.length };
+  }
+
+  dropRefused(messages: readonly RawMessage[]): number {
+    const group = this.refused?.messages === messages ? this.refused : null;
+    this.refused = null;
+    // Mapped readings when the group was mapped; else one per message (a line is a reading).
+    const n = group !== null ? group.records.length : messages.length;
+    this.counters.received += messages.length;
+    this.queue.noteDropped(DropReasons.DISK_FULL, n);
+    return n;
   }
 
   /**

@@ -3,7 +3,8 @@ import { QUEUE_MIGRATIONS, type QueueMigration } from './schema.js';
 
 export const QUEUE_DEFAULTS = {
   synchronous: 'full' as SynchronousMode,
-  maxBytes: 2 * 1024 ** 3,
+  /** Sized at start from the filesystem's free space (disk-space.ts). */
+  maxBytes: 'auto' as const,
   maxRows: 10_000_000,
   maxAgeMs: 0,
   onFull: 'drop_oldest' as OnFullPolicy,
@@ -17,7 +18,12 @@ export const QUEUE_DEFAULTS = {
 export interface ResolvedQueueOptions {
   path: string;
   synchronous: SynchronousMode;
+  /** The byte cap in force: with `auto`, set by start() from the free space (2 GiB until then). */
   maxBytes: number;
+  /** `maxBytes` was `auto`. */
+  autoMaxBytes: boolean;
+  /** `retainSentBytes` was not given: it follows `maxBytes` (retainSentShare). */
+  autoRetainSentBytes: boolean;
   maxRows: number;
   maxAgeMs: number;
   onFull: OnFullPolicy;
@@ -30,11 +36,14 @@ export interface ResolvedQueueOptions {
 }
 
 export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
-  const maxBytes = o.maxBytes ?? QUEUE_DEFAULTS.maxBytes;
+  const setting = o.maxBytes ?? QUEUE_DEFAULTS.maxBytes;
+  const maxBytes = setting === 'auto' ? 2 * 1024 ** 3 : setting;
   return {
     path: o.path,
     synchronous: o.synchronous ?? QUEUE_DEFAULTS.synchronous,
     maxBytes,
+    autoMaxBytes: setting === 'auto',
+    autoRetainSentBytes: o.retainSentBytes === undefined,
     maxRows: o.maxRows ?? QUEUE_DEFAULTS.maxRows,
     maxAgeMs: o.maxAgeMs ?? QUEUE_DEFAULTS.maxAgeMs,
     onFull: o.onFull ?? QUEUE_DEFAULTS.onFull,
@@ -45,6 +54,12 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     startupCheck: o.startupCheck ?? QUEUE_DEFAULTS.startupCheck,
     migrations: o.migrations ?? QUEUE_MIGRATIONS,
   };
+}
+
+/** Sets the byte cap once `auto` is resolved; retainSentBytes follows unless it was given. */
+export function setMaxBytes(o: ResolvedQueueOptions, maxBytes: number): void {
+  o.maxBytes = maxBytes;
+  if (o.autoRetainSentBytes) o.retainSentBytes = Math.floor(maxBytes * QUEUE_DEFAULTS.retainSentShare);
 }
 
 /** Rows and bytes above the caps if `addRows`/`addBytes` were stored now (<= 0: fits). */

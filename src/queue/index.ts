@@ -20,6 +20,7 @@ export { sqliteError } from './sqlite-errors.js';
 export { openQueueReadOnly, type ReadOnlyQueue } from './read-only.js';
 export { KvOutbox, readKvOutbox, type KvCounts, type KvEntry, type KvKey, type KvOp, type KvSource, type KvState, type KvWrite } from './kv-outbox.js';
 export { QUEUE_MIGRATIONS, applyMigrations, latestVersion, MetaKeys, type QueueMigration } from './schema.js';
+export { capWarning, DISK_PLAN, filesystemSpace, planDisk, type DiskPlan } from './disk-space.js';
 export { QUEUE_DEFAULTS, resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
 export { isCorruptionError } from './open-queue-file.js';
 export { recordBytes, PAGE_SCAN_SPAN } from './record-store.js';

@@ -26,6 +26,8 @@ export interface LeaseHost {
   withoutFsync<T>(fn: () => T): T;
   /** Rows left the unsent set: the oldest-unsent time and waiting appenders must look again. */
   changed(): void;
+  /** Runs a write that may wait for a full disk (disk-guard.ts); false when it was kept for later. */
+  deferWrite(write: () => void, giveUp: () => void): boolean;
 }
 
 export class LeaseOps {
@@ -67,18 +69,23 @@ export class LeaseOps {
       n = rows.length;
       b = rows.reduce((sum, r) => sum + r.bytes, 0);
     }
-    this.h.withoutFsync(() =>
-      this.h.write('ack', () => {
-        for (const r of runs) sent.add(r.lo, r.hi, at);
-        this.h.writer().moveCounts(-n, -b, n, b);
-        this.h.counters.add(MetaKeys.SENT, n);
-        this.h.writer().txBytes += 24 * runs.length;
-      }),
-    );
-    if (acked !== null) this.h.book.drop(lease.leaseId, acked, b);
-    if (acked === null || state.count === 0) this.h.book.end(lease.leaseId);
-    this.advanceCursorPast(at);
-    this.h.changed();
+    const record = (): void => {
+      this.h.withoutFsync(() =>
+        this.h.write('ack', () => {
+          for (const r of runs) sent.add(r.lo, r.hi, at);
+          this.h.writer().moveCounts(-n, -b, n, b);
+          this.h.counters.add(MetaKeys.SENT, n);
+          this.h.writer().txBytes += 24 * runs.length;
+        }),
+      );
+      if (acked !== null) this.h.book.drop(lease.leaseId, acked, b);
+      if (acked === null || state.count === 0) this.h.book.end(lease.leaseId);
+      this.advanceCursorPast(this.h.now());
+      this.h.changed();
+    };
+    // On a full disk the ack waits in memory and its rows stay leased, so they are not sent
+    // again meanwhile; given up (too many waiting), they go back to the pool.
+    this.h.deferWrite(record, () => this.h.book.end(lease.leaseId));
     return n;
   }
 

@@ -24,6 +24,11 @@ export class RecordWriter {
   txBytes = 0;
   /** Set when `onFull: 'block'` refused an append; cleared when room is signalled. */
   blocked = false;
+  /**
+   * The bytes the queue file can hold while the disk is full (disk-guard.ts), Infinity
+   * otherwise: below `maxBytes` it is the cap, so retained rows go first and `onFull` applies.
+   */
+  diskCap = Infinity;
 
   constructor(
     private readonly rec: RecordStore,
@@ -77,20 +82,24 @@ export class RecordWriter {
     let start = 0;
     let end = records.length;
     const droppedByReason: Partial<Record<DropReason, number>> = {};
+    const diskBound = this.diskCap < opts.maxBytes;
+    const caps = diskBound ? { maxRows: opts.maxRows, maxBytes: this.diskCap } : opts;
     const ex = excessOf(
       c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS),
       c.get(MetaKeys.UNSENT_BYTES) + c.get(MetaKeys.RETAINED_BYTES),
       records.length,
       total,
-      opts,
+      caps,
     );
     if (isOver(ex)) this.pruneSentFor(ex);
     // A group larger than the caps themselves would wait forever under `block`: it is taken
     // once nothing else is queued, the caps then exceeded by that one group.
-    const neverFits = records.length > opts.maxRows || total > opts.maxBytes;
+    const neverFits = records.length > caps.maxRows || total > caps.maxBytes;
     if (isOver(ex) && !(opts.onFull === 'block' && neverFits && c.get(MetaKeys.UNSENT_ROWS) === 0)) {
       if (opts.onFull === 'block') {
         this.blocked = true;
+        // A full disk is reported as such: inputs that cannot wait (serial) count it as `disk_full`.
+        if (diskBound) throw new AgentError(ErrorCodes.QUEUE_DISK_FULL, `the disk is full (the queue holds ${caps.maxBytes} bytes); holding new readings back`);
         throw new AgentError(ErrorCodes.QUEUE_FULL, `queue full (${opts.maxRows} rows / ${opts.maxBytes} bytes); holding new readings back`, {
           details: { rows: records.length, bytes: total, neverFits },
         });
@@ -133,6 +142,12 @@ export class RecordWriter {
 
   /** Deletes retained sent rows, oldest sent first, until `ex` is covered or none are left. */
   pruneSentFor(ex: Excess): void {
+    // Read about as many rows as the excess needs, not a whole chunk: at a cap (or on a full
+    // disk) every append prunes a group's worth, and reading 1,000 rows to delete 100 made
+    // those appends several times slower.
+    const rows = this.counters.get(MetaKeys.RETAINED_ROWS);
+    const avg = rows > 0 ? this.counters.get(MetaKeys.RETAINED_BYTES) / rows : 16;
+    const chunk = Math.min(SCAN_CHUNK, Math.max(ex.rows, Math.ceil((ex.bytes / avg) * 1.25)) + 8);
     this.deleteSentWhile(
       () => isOver(ex),
       (r) => {
@@ -140,6 +155,8 @@ export class RecordWriter {
         free(ex, r.bytes);
         return true;
       },
+      undefined,
+      chunk,
     );
   }
 
@@ -151,6 +168,7 @@ export class RecordWriter {
     more: () => boolean,
     pick: (r: IdBytes) => boolean,
     runsFrom: (limit: number) => SentRun[] = (limit) => this.sent.oldest(limit),
+    chunk = SCAN_CHUNK,
   ): number {
     let total = 0;
     while (more()) {
@@ -158,7 +176,7 @@ export class RecordWriter {
       if (runs.length === 0) break;
       for (const run of runs) {
         if (!more()) break;
-        const rows = this.rec.lightRange.all(run.lo, run.hi, SCAN_CHUNK) as IdBytes[];
+        const rows = this.rec.lightRange.all(run.lo, run.hi, chunk) as IdBytes[];
         let n = 0;
         let b = 0;
         for (const r of rows) {
@@ -166,7 +184,7 @@ export class RecordWriter {
           n++;
           b += r.bytes;
         }
-        const whole = n === rows.length && rows.length < SCAN_CHUNK;
+        const whole = n === rows.length && rows.length < chunk;
         const upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
         if (n > 0) this.rec.deleteRange.run(run.lo, upTo);
         if (upTo >= run.lo) this.sent.shrink(run, upTo);

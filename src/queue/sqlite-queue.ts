@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { Database, Transaction } from 'better-sqlite3';
 import type { FluxionRecord } from '../client/types.js';
 import { AgentError, ErrorCodes } from '../errors.js';
-import { resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
+import { resolveQueueOptions, setMaxBytes, type ResolvedQueueOptions } from './caps.js';
+import { DiskGuard } from './disk-guard.js';
+import { recordBytes } from './record-store.js';
 import { QueueCounters, statsFrom } from './counters.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { LeaseBook } from './leases.js';
@@ -23,6 +25,7 @@ import {
   type DeadLetterFilter,
   type DeadLetterSummary,
   type DeadLetterInput,
+  type DiskStatus,
   type DropReason,
   type Lease,
   type LeaseRequest,
@@ -75,6 +78,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   /** Enqueue time of the oldest unsent row; undefined = recompute on demand. */
   private oldest: number | null | undefined;
   private readonly waiters = new RoomWaiters((rows, bytes) => this.hasRoom(rows, bytes));
+  /** A full disk: reserve, confinement, acks kept in memory (disk-guard.ts). */
+  private readonly disk: DiskGuard;
 
   constructor(options: QueueOptions, deps: QueueDeps = {}) {
     super();
@@ -90,7 +95,19 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       now: this.now,
       maxRows: this.options.deadLetterMaxRows,
     });
+    this.disk = new DiskGuard(this.options.path, this.options.maxFileBytes, {
+      db: () => this.open().db,
+      writer: () => this.w,
+      counters: this.counters,
+      write: (op, fn) => this.write(op, fn),
+      now: this.now,
+      changed: (full, why) => {
+        this.emit('disk', { full, why, status: this.disk.status(this.options.maxBytes) });
+        if (!full) this.roomChanged();
+      },
+    });
     this.leases = new LeaseOps({
+      deferWrite: (write, giveUp) => this.disk.runOrDefer(write, giveUp),
       files: () => this.open(),
       book: this.book,
       counters: this.counters,
@@ -110,12 +127,10 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   start(): QueueStartInfo {
     if (this.o) return this.startInfo!;
     const opts = this.options;
-    const { db, corrupt } = openQueueFile(opts.path, {
-      synchronous: opts.synchronous,
-      maxFileBytes: opts.maxFileBytes,
-      startupCheck: opts.startupCheck,
-      now: this.now,
-    });
+    const plan = this.disk.planAtStart();
+    if (plan !== null && opts.autoMaxBytes) setMaxBytes(opts, plan.autoMaxBytes);
+    const fileOpts = { synchronous: opts.synchronous, maxFileBytes: opts.maxFileBytes, startupCheck: opts.startupCheck, now: this.now };
+    const { db, corrupt } = this.disk.open(() => openQueueFile(opts.path, fileOpts));
     try {
       const migratedFrom = applyMigrations(db, opts.migrations);
       const rec = new RecordStore(db);
@@ -144,6 +159,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.book.cursor = Math.min(Math.max(1, this.counters.get(MetaKeys.CURSOR)), this.w.lastId + 1);
       sent.load(this.book.cursor);
       this.oldest = undefined;
+      this.disk.configure();
       if (corrupt) this.write('start', () => this.counters.add(MetaKeys.CORRUPT_MOVED, 1));
       this.startInfo = { schemaVersion: this.o.schemaVersion, migratedFrom, corrupt };
     } catch (err) {
@@ -163,6 +179,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const o = this.o;
     if (!o) return;
     try {
+      this.disk.flushDeferred();
+      this.disk.clear();
       this.leases.advanceCursor();
       this.write('stop', () => this.counters.set(MetaKeys.CURSOR, this.book.cursor));
       o.db.pragma('optimize');
@@ -196,16 +214,18 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     // Checked here, once, so that every stored row can be sent as SQLite encodes it.
     const { good, bad } = splitInvalid(records);
     let purged = 0;
-    const result = this.write('append', () => {
-      const at = this.now();
-      const r = this.w.append(good, at);
-      if (bad.length > 0) {
-        this.w.txBytes += this.open().dead.add(bad, at);
-        this.counters.add(MetaKeys.DEAD_LETTERED, bad.length);
-        purged = this.dl.enforceCapInTxn();
-      }
-      return { ...r, invalid: bad.length };
-    });
+    const txn = (): AppendResult =>
+      this.write('append', () => {
+        const at = this.now();
+        const r = this.w.append(good, at);
+        if (bad.length > 0) {
+          this.w.txBytes += this.open().dead.add(bad, at);
+          this.counters.add(MetaKeys.DEAD_LETTERED, bad.length);
+          purged = this.dl.enforceCapInTxn();
+        }
+        return { ...r, invalid: bad.length };
+      });
+    const result = this.disk.run(txn, () => good.reduce((n, r) => n + recordBytes(r), 0));
     this.dl.emitCap(purged);
     this.afterAppend(result);
     return result;
@@ -305,8 +325,10 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   prune(): PruneResult {
     this.open();
+    this.disk.flushDeferred();
+    this.disk.tick();
     this.leases.advanceCursor();
-    const { prunedSent, droppedMaxAge, budgetLeft } = this.write('prune', () => this.w.pruneInTxn(this.now(), PRUNE_BUDGET));
+    const { prunedSent, droppedMaxAge, budgetLeft } = this.disk.run(() => this.write('prune', () => this.w.pruneInTxn(this.now(), PRUNE_BUDGET)));
     if (droppedMaxAge > 0) {
       this.oldest = undefined;
       this.emit('dropped', { reason: DropReasons.MAX_AGE, count: droppedMaxAge });
@@ -349,6 +371,16 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     return this.dl.purge(opts);
   }
 
+  /**
+   * Counts readings an input could neither store nor hold back (a serial line on a full
+   * disk) as dropped with `reason`; written to the file with the next transaction.
+   */
+  noteDropped(reason: DropReason, count: number): void {
+    if (count <= 0) return;
+    this.counters.add(MetaKeys.DROPPED_PREFIX + reason, count);
+    this.emit('dropped', { reason, count });
+  }
+
   stats(): QueueStats {
     const { dead } = this.open();
     if (this.oldest === undefined) this.oldest = this.leases.advanceCursor();
@@ -360,6 +392,12 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       leases: this.book.leaseCount,
       newestId: this.w.lastId,
     });
+  }
+
+  /** The queue's filesystem: free space, full or not, reserve, the cap in force, acks waiting in memory. */
+  diskStatus(): DiskStatus {
+    this.open();
+    return this.disk.status(this.options.maxBytes);
   }
 
   info(): QueueInfo {

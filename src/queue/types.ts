@@ -1,5 +1,8 @@
 import type { FluxionRecord } from '../client/types.js';
 import type { QueueMigration } from './schema.js';
+import type { DiskStatus } from './disk-space.js';
+
+export type { DiskStatus };
 
 /** What the queue does when an append would exceed `maxBytes` or `maxRows` (after pruning sent rows). */
 export type OnFullPolicy = 'drop_oldest' | 'drop_newest' | 'block';
@@ -20,8 +23,12 @@ export interface QueueOptions {
    * - `'off'`: no fsync at all; a power loss can corrupt the file. Tests and tmpfs only.
    */
   synchronous?: SynchronousMode;
-  /** Cap on the sum of row sizes (unsent + retained sent rows), in bytes. Default 2 GiB. */
-  maxBytes?: number;
+  /**
+   * Cap on the sum of row sizes (unsent + retained sent rows), in bytes. Default `'auto'`:
+   * half of the space the queue's filesystem has at start (its free space plus the queue's
+   * own files), at least 1 MiB and at most 4 GiB (disk-space.ts).
+   */
+  maxBytes?: number | 'auto';
   /**
    * Cap on the number of rows (unsent + retained sent rows). Default 10,000,000 (about
    * 1 GiB of 100-byte readings, a week of a busy gateway's backlog).
@@ -77,6 +84,8 @@ export const DropReasons = {
   FULL_DROP_OLDEST: 'queue_full_drop_oldest',
   FULL_DROP_NEWEST: 'queue_full_drop_newest',
   DEAD_LETTER_CAP: 'dead_letter_cap',
+  /** Readings an input could not store nor hold back (serial, polled) while the disk was full. */
+  DISK_FULL: 'disk_full',
 } as const;
 export type DropReason = (typeof DropReasons)[keyof typeof DropReasons];
 
@@ -290,6 +299,8 @@ export interface QueueStartInfo {
 
 export interface QueueEvents {
   dropped: [{ reason: DropReason; count: number }];
+  /** The disk became full (`full: true`) or usable again, with why and the disk's state. */
+  disk: [{ full: boolean; why: string; status: DiskStatus }];
   room: [];
   corrupt: [CorruptFileInfo];
 }

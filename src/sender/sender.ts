@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { isFluxionError, FluxionErrorCodes } from '../client/index.js';
 import { ErrorCodes } from '../errors.js';
 import { ReconnectLoop, type SessionEnd } from '../shared/reconnect-loop.js';
+import { ReconnectBackoff } from '../shared/reconnect-backoff.js';
+import { RateLimitedLog } from '../shared/rate-limited-log.js';
 import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-isolation.js';
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
@@ -45,6 +47,11 @@ export class Sender extends EventEmitter {
   private readonly suspects: Batch[] = [];
   private probeFailed = false;
   private authFailed = false;
+  /** Acks the queue could not record: leasing pauses with backoff instead of re-sending in a loop. */
+  private readonly ackBackoff: ReconnectBackoff;
+  private ackHoldUntil = 0;
+  private ackFailures = 0;
+  private readonly warnings: RateLimitedLog;
   private liveMark = 0;
   private readonly counters = {
     connections: 0,
@@ -80,6 +87,8 @@ export class Sender extends EventEmitter {
         now: this.now,
       },
     );
+    this.ackBackoff = new ReconnectBackoff({ baseMs: options.backoffBaseMs, capMs: options.backoffCapMs, resetAfterMs: 0 });
+    this.warnings = new RateLimitedLog(this.logger);
     this.resender = new Resender(
       {
         windowMs: options.resendAfterReconnectMs,
@@ -186,6 +195,11 @@ export class Sender extends EventEmitter {
   }
 
   private fillWindow(): void {
+    const hold = this.ackHoldUntil - this.now();
+    if (hold > 0) {
+      setTimeout(() => this.wake(), hold).unref();
+      return;
+    }
     while (this.inFlight.size < this.options.window) {
       const delay = this.bucket.delayMs();
       if (delay > 0) {
@@ -238,12 +252,18 @@ export class Sender extends EventEmitter {
       if (batch.probe) this.queue.ack(batch.lease, rows!.map((r) => r.id));
       else this.queue.ack(batch.lease);
     } catch (err) {
-      // E.g. a full disk: the rows stay unsent and go out again later (inserts are idempotent).
+      // The queue keeps acks of a full disk in memory itself; this is another failure. The
+      // rows stay unsent and go out again (inserts are idempotent), after a backoff: at once,
+      // it would be a loop of re-sends hammering the server and the log.
       this.noteError(err);
-      this.logger.error({ err: this.describe(err) }, 'cannot record an ack in the queue; the batch will be sent again');
+      this.ackFailures++;
+      const delay = this.ackBackoff.next();
+      this.ackHoldUntil = this.now() + delay;
+      this.warnings.warn('ack-failed', { err: this.describe(err), failures: this.ackFailures, retryInMs: delay }, 'cannot record an ack in the queue; the batch will be sent again after a pause');
       this.putBack(batch);
       return;
     }
+    this.ackBackoff.reset();
     const t = this.now();
     this.rtt.observe(t - started);
     this.resender.noteAcked(rows === null ? batch.lease.last : rows[rows.length - 1]!);

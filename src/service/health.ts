@@ -14,13 +14,16 @@ export interface HealthOptions {
   staleAfterMs: number;
   /** When the agent started, ms since the epoch: the grace period before the first ack. */
   startedAt: number;
-  /** The queue's byte cap (`queue.max_bytes`); unsent bytes at or above it count as full. Default: not checked. */
+  /** The queue's byte cap (`queue.max_bytes`); unsent bytes at or above it count as full. Default: the cap the queue reports (`status.disk.maxBytes`, e.g. from `auto`), else not checked. */
   queueMaxBytes?: number;
   /** The queue's row cap (`queue.max_rows`); unsent rows at or above it count as full. Default: not checked. */
   queueMaxRows?: number;
 }
 
 export const DEFAULT_STALE_AFTER_MS = 60_000;
+
+/** The reason `/healthz` gives for a full disk (a stable word at the start of its sentence). */
+export const DISK_FULL_REASON = 'disk_full';
 
 export interface HealthAssessment {
   healthy: boolean;
@@ -45,8 +48,13 @@ export function assessHealth(status: AgentStatus, now: number, options: HealthOp
       reasons.push(`${q.depth} readings queued, ${what} (limit ${seconds(options.staleAfterMs)})`);
     }
   }
-  if (options.queueMaxBytes !== undefined && q.bytes >= options.queueMaxBytes) {
-    reasons.push(`the queue is full: ${q.bytes} bytes unsent (max_bytes ${options.queueMaxBytes})`);
+  const disk = status.disk;
+  const maxBytes = options.queueMaxBytes ?? (disk !== undefined && !disk.confined ? disk.maxBytes : undefined);
+  if (disk?.full === true) {
+    const free = disk.freeBytes === null ? '' : ` (${disk.freeBytes} bytes free)`;
+    reasons.push(`${DISK_FULL_REASON}: the queue's filesystem is full${free}; new readings are held back or dropped as on_full says until space is freed`);
+  } else if (maxBytes !== undefined && q.bytes >= maxBytes) {
+    reasons.push(`the queue is full: ${q.bytes} bytes unsent (max_bytes ${maxBytes})`);
   } else if (options.queueMaxRows !== undefined && q.depth >= options.queueMaxRows) {
     reasons.push(`the queue is full: ${q.depth} readings unsent (max_rows ${options.queueMaxRows})`);
   }
@@ -58,7 +66,7 @@ function seconds(ms: number): string {
 }
 
 /**
- * What the systemd watchdog pings on: is the agent itself working, not is the world around
+ * What the systemd watchdog pings on (never stopped by a full disk, see below): is the agent itself working, not is the world around
  * it fine. A restart cannot bring back a FluxionDB server, a broker or a revoked key; during
  * such an outage the agent is doing its job (queueing, retrying with backoff), and restarting
  * it every few minutes would only re-run the queue's start-up check and wear the SD card.
@@ -68,6 +76,9 @@ function seconds(ms: number): string {
  */
 export function assessLiveness(status: AgentStatus, now: number, options: HealthOptions): HealthAssessment {
   const { sender, queue } = status;
+  // A full disk is not cured by a restart (it only re-runs the start-up check on the same
+  // full disk): the agent keeps sending and frees room itself, and /healthz reports it.
+  if (status.disk?.full === true) return { healthy: true, reasons: [] };
   if (sender.state === 'connected' && queue.depth > 0) {
     const age = now - (sender.lastAckAt ?? options.startedAt);
     if (age > options.staleAfterMs) {

@@ -51,6 +51,16 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
   e.metric('fluxion_edge_queue_oldest_unsent_age_seconds', 'gauge', 'Age of the oldest unsent record (0 when none).', (q.oldestUnsentAgeMs ?? 0) / 1000);
   e.metric('fluxion_edge_queue_bytes_written_total', 'counter', 'Estimated bytes written to the queue WAL since the file was created (flash wear).', q.bytesWritten);
 
+  const disk = status.disk;
+  if (disk !== undefined) {
+    e.metric('fluxion_edge_queue_max_bytes', 'gauge', 'The byte cap in force (queue.max_bytes as resolved from auto; lower while the disk is full).', disk.maxBytes);
+    if (disk.freeBytes !== null) e.metric('fluxion_edge_disk_free_bytes', 'gauge', "Free bytes of the queue's filesystem.", disk.freeBytes);
+    e.metric('fluxion_edge_disk_full', 'gauge', "1 while the queue's filesystem is full (/healthz says disk_full).", disk.full ? 1 : 0);
+    e.metric('fluxion_edge_disk_reserve_held', 'gauge', "1 while the queue's reserve file is in place (0: spent on a full disk).", disk.reserveHeld ? 1 : 0);
+    e.metric('fluxion_edge_disk_full_events_total', 'counter', 'Times the disk was found full since start.', disk.fullEvents);
+    e.metric('fluxion_edge_queue_pending_acks', 'gauge', 'Acks from FluxionDB kept in memory until the full disk takes them.', disk.pendingAcks);
+  }
+
   e.metric('fluxion_edge_sender_state', 'gauge', 'Sender state: 1 for the current one.', SENDER_STATES.map((state) => [{ state }, s.state === state ? 1 : 0] as const));
   e.metric('fluxion_edge_sender_connections_total', 'counter', 'Connections to FluxionDB that became ready since start.', s.connections);
   e.metric('fluxion_edge_sender_reconnects_total', 'counter', 'Failed connection attempts and dropped connections since start.', s.reconnects);

@@ -56,7 +56,7 @@ describe('fluxion-edge check and map (built CLI)', () => {
     expect(r.stderr.trimEnd().split('\n')).toEqual([
       `${file}:3:12 fluxiondb.api_key: environment variable UNSET_KEY_FOR_TEST is not set (set it, or give a default: \${UNSET_KEY_FOR_TEST:-value})`,
       `${file}:5:12 queue.on_full: must be one of drop_oldest, drop_newest, block (got "drop_old")`,
-      `${file}:6:14 queue.max_bytes: must be a size such as "512KiB", "1MiB", "2GB" (GB = 10^9 bytes, GiB = 2^30), or a number of bytes (got "2 gigs")`,
+      `${file}:6:14 queue.max_bytes: must be "auto" or a size such as "512KiB", "1MiB", "2GB" (GB = 10^9 bytes, GiB = 2^30), or a number of bytes (got "2 gigs")`,
       `${file}:8:3 sender.windw: unknown key (did you mean \`window\`?)`,
       `${file}:13:50 mqtt.subscriptions[0].document: '{y}': placeholder '{y}' is not a named wildcard of the topic (named wildcards: {x}; or use {payload.<path>})`,
     ]);

@@ -71,6 +71,7 @@ health: { enabled: true, port: ${healthPort}, stale_after: 1s }
     expect(text.stdout).toContain(`\nqueue: ${join(dir.path, 'queue.db')}\n`);
     expect(text.stdout).toMatch(/\n {2}unsent {8}20 \(\d+ B\), oldest queued \S+ ago\n/);
     expect(text.stdout).toContain('\n  dead letters  0 stored (0 in all)\n  dropped       none\n  totals        120 queued, 100 sent since the file was created\n');
+    expect(text.stdout).toMatch(/\n {2}disk {10}[\d.]+ \S+ free of [\d.]+ \S+, cap [\d.]+ \S+\n/);
 
     await health.stop();
     await agent.stop();
@@ -87,6 +88,7 @@ health: { enabled: true, port: ${healthPort}, stale_after: 1s }
     expect(byQueue.code).toBe(0);
     expect(byQueue.stdout.split('\n')[0]).toBe('agent: state unknown (health endpoint off)');
     expect(byQueue.stdout).toContain('\n  unsent        20 (');
+    expect(byQueue.stdout).toMatch(/\n {2}disk {10}[\d.]+ \S+ free of [\d.]+ \S+\n/);
 
     for (const out of [json, text, after, byQueue]) expect(out.stdout + out.stderr).not.toContain(TEST_KEY);
   });

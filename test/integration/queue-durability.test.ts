@@ -142,7 +142,8 @@ describe('queue file durability', () => {
   });
 
   it('reports a full disk as QUEUE_DISK_FULL, stores nothing, and works again once room is made', () => {
-    const q = open({ maxFileBytes: 256 * 1024, retainSentMs: 1 });
+    // `block`: a full disk applies on_full like a cap (drop_oldest would evict old rows to store new ones).
+    const q = open({ maxFileBytes: 256 * 1024, retainSentMs: 1, onFull: 'block' });
     q.start();
     let err: unknown;
     let stored = 0;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, int, size } from './units.js';
+import { duration, int, size, sizeOrAuto } from './units.js';
 
 export const queueSection = z
   .strictObject({
@@ -10,8 +10,9 @@ export const queueSection = z
       description:
         'How hard a commit waits for the disk. `full`: every commit is fsynced, so a committed reading survives a power loss (cost: one fsync per commit, 1-20 ms on SD cards, shared by a group of readings). `normal`: fsync at checkpoints only; the file never corrupts, but a power loss can lose the last commits (an agent crash loses nothing). `off`: no fsync; a power loss can corrupt the file (tests and tmpfs only).',
     }),
-    max_bytes: size({ min: 1 }).prefault('2GiB').meta({
-      description: 'Cap on the bytes of queued readings (unsent plus retained sent ones). When reached, `on_full` applies.',
+    max_bytes: sizeOrAuto({ min: 1 }).prefault('auto').meta({
+      description:
+        'Cap on the bytes of queued readings (unsent plus retained sent ones). When reached, `on_full` applies. `auto`: half of the space the queue\'s filesystem has at start (free space plus the queue\'s own files), at least 1 MiB and at most 4 GiB; the rest is left for SQLite\'s page overhead, the WAL, a small reserve file (`<path>.reserve`) and the system. A fixed cap above the free space draws a warning from `check` and at start.',
     }),
     max_rows: int(1).default(10_000_000).meta({
       description: 'Cap on the number of queued readings (unsent plus retained sent ones).',
@@ -21,7 +22,7 @@ export const queueSection = z
       description: 'Unsent readings older than this are dropped (0: never). Ages come from the wall clock, so a gateway that boots in 1970 and then syncs NTP would see old readings: the byte and row caps bound the disk anyway.',
     }),
     on_full: z.enum(['drop_oldest', 'drop_newest', 'block']).default('drop_oldest').meta({
-      description: 'When a cap is reached (after retained sent rows were pruned): `drop_oldest` evicts the oldest unsent readings, `drop_newest` refuses new ones, `block` holds inputs back (MQTT acknowledgements wait, so the broker keeps the messages; a commit group larger than a cap is taken once the queue is empty).',
+      description: 'When a cap is reached, or the disk is full (after retained sent rows were pruned): `drop_oldest` evicts the oldest unsent readings, `drop_newest` refuses new ones, `block` holds inputs back (MQTT acknowledgements wait, so the broker keeps the messages; serial lines that cannot wait are counted as dropped, reason `disk_full` on a full disk; a commit group larger than a cap is taken once the queue is empty).',
     }),
     retain_sent: duration().prefault('24h').meta({
       description: 'How long sent readings are kept for replay and for the resend after a reconnect (an ack from FluxionDB is not yet durable).',

@@ -115,6 +115,8 @@ function unitValue(kind: 'duration' | 'size', pattern: string, help: string, par
         ctx.issues.push({ code: 'custom', input: v, message: `must be ${help}${typeof v === 'number' ? ' (a whole number, >= 0)' : ''}` });
         return z.NEVER;
       }
+      // Negative: a keyword (sizeOrAuto's `auto`), mapped by the caller; no value is negative.
+      if (n < 0) return n;
       if (n < min) ctx.issues.push({ code: 'custom', input: v, message: `must be at least ${show(min)}` });
       else if (b.max !== undefined && n > b.max) ctx.issues.push({ code: 'custom', input: v, message: `must be at most ${show(b.max)}` });
       return n;
@@ -130,6 +132,14 @@ export function duration(b: Bounds = {}) {
 /** A size, yielding bytes. */
 export function size(b: Bounds = {}) {
   return unitValue('size', SIZE_PATTERN, SIZE_HELP, parseSize, formatSize, b);
+}
+
+/** A size, or `auto` (the component sizes it at run time): yields bytes or the string `'auto'`. */
+export function sizeOrAuto(b: Bounds = {}) {
+  const help = `"auto" or ${SIZE_HELP}`;
+  return unitValue('size', `^\\s*auto\\s*$|${SIZE_PATTERN}`, help, (v) => (typeof v === 'string' && v.trim() === 'auto' ? -1 : parseSize(v)), formatSize, b).transform(
+    (n): number | 'auto' => (n === -1 ? 'auto' : n),
+  );
 }
 
 /** An instant: an ISO 8601 date-time with a zone, or milliseconds since the epoch; yields ms. */

@@ -7,9 +7,12 @@
  * so `delayMs` (`commit_delay`, 250 ms by default) is also the loss window of a crash or a
  * power cut.
  *
- * A commit refused for a full queue or disk keeps its group and retries that very group (the
- * sink recognises it and does not map it twice) after `waitForRoom()` or a pause; meanwhile
- * the port is paused, so the device's own flow control (or the kernel buffer) holds the rest.
+ * A commit refused for a full queue keeps its group and retries that very group (the sink
+ * recognises it and does not map it twice) after `waitForRoom()`; meanwhile the port is
+ * paused, so the device's own flow control (or the kernel buffer) holds the rest. A commit
+ * refused for a full disk (after the queue made what room it could) drops the group,
+ * counted as `disk_full` (a device does not resend; a paused port would lose the lines
+ * uncounted in the kernel buffer), and reading goes on.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -35,6 +38,8 @@ export class LineCommitter {
   committed = 0;
   /** Lines the sink dead-lettered. */
   deadLettered = 0;
+  /** Readings dropped because the disk was full (reason `disk_full`). */
+  droppedDiskFull = 0;
   /** True while commits are refused (queue or disk full). */
   waiting = false;
   lastError: { message: string; at: number } | null = null;
@@ -104,6 +109,15 @@ export class LineCommitter {
         this.deadLettered += outcome?.deadLettered ?? 0;
       } catch (err) {
         this.lastError = { message: (err as Error).message, at: this.deps.now() };
+        if (isAgentError(err, ErrorCodes.QUEUE_DISK_FULL) && this.deps.sink.dropRefused !== undefined) {
+          // A device does not resend, and holding lines in memory on a full disk only delays
+          // the loss: count them as dropped (reason disk_full) and keep reading the port.
+          const n = this.deps.sink.dropRefused(group);
+          this.ready.shift();
+          this.droppedDiskFull += n;
+          this.logs.warn('dropped', { dropped: this.droppedDiskFull }, 'disk full: serial readings that cannot be stored are dropped (counted as disk_full)');
+          continue;
+        }
         if (!this.stopped) this.retryLater(err);
         return;
       }

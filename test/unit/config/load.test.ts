@@ -22,8 +22,9 @@ describe('loading a config', () => {
         request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8 * 1024 * 1024,
       },
       queue: {
-        path: '/var/lib/fluxion-edge/queue.db', synchronous: 'full', max_bytes: 2 * 1024 ** 3, max_rows: 10_000_000, max_age: 0,
-        on_full: 'drop_oldest', retain_sent: 86_400_000, retain_sent_bytes: 512 * 1024 ** 2, dead_letter_max_rows: 100_000, startup_check: 'quick',
+        // max_bytes auto: the queue sizes it (and retain_sent_bytes, 25 % of it) from the free space at start.
+        path: '/var/lib/fluxion-edge/queue.db', synchronous: 'full', max_bytes: 'auto', max_rows: 10_000_000, max_age: 0,
+        on_full: 'drop_oldest', retain_sent: 86_400_000, dead_letter_max_rows: 100_000, startup_check: 'quick',
       },
       sender: {
         batch_max_records: 1000, batch_max_bytes: 1024 * 1024, linger: 20, window: 4, request_timeout: 15_000,

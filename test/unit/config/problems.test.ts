@@ -67,7 +67,7 @@ describe('config problems', () => {
     const text = `${MINIMAL}queue:\n  max_rows: many\n  max_bytes: 2 gigs\nsender:\n  window: 1.5\n  batch_max_records: -1\nmqtt:\n  clean: "no"\n  protocol_version: 3\n  url: http://broker\n  subscriptions: []\n`;
     expect(brief(problemsFor(text))).toEqual([
       'queue.max_rows: must be a number (got "many")',
-      'queue.max_bytes: must be a size such as "512KiB", "1MiB", "2GB" (GB = 10^9 bytes, GiB = 2^30), or a number of bytes (got "2 gigs")',
+      'queue.max_bytes: must be "auto" or a size such as "512KiB", "1MiB", "2GB" (GB = 10^9 bytes, GiB = 2^30), or a number of bytes (got "2 gigs")',
       'sender.window: must be a whole number (got 1.5)',
       'sender.batch_max_records: must be at least 1 (got -1)',
       'mqtt.clean: must be true or false (got "no")',
