@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import type { FluxionRecord } from './client/types.js';
 import type { CommitOutcome, MessageSink, RawMessage } from './inputs/types.js';
-import type { RuleSet } from './mapping/index.js';
+import { deadLetterReason, type RuleSet } from './mapping/index.js';
 import type { MetadataPair } from './mapping/types.js';
 import { recordBytes, type DeadLetterInput, type SqliteQueue } from './queue/index.js';
 import { RateLimitedLog } from './service/logger.js';
@@ -104,12 +104,12 @@ export class IngestSink implements MessageSink {
         // The common case on the hot path: nothing to file, nothing to allocate.
         if (r.rejections.length === 0) continue;
       }
-      const reasons = r.ok ? r.rejections.map((x) => `${x.code}: ${x.reason}`) : [`${r.code}: ${r.reason}`];
+      const reason = deadLetterReason(r)!;
       const origin = msg.topic ?? msg.port ?? null;
-      deadLetters.push({ reason: reasons.join('; '), source: msg.source, origin, payload: toStored(msg.payload) });
+      deadLetters.push({ reason, source: msg.source, origin, payload: toStored(msg.payload) });
       this.warnings.warn(
         `unmapped:${origin ?? ''}`,
-        { source: msg.source, origin, reason: reasons[0] },
+        { source: msg.source, origin, reason },
         'message could not be mapped; kept as a dead letter',
       );
     }

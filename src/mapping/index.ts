@@ -10,6 +10,7 @@ import type { MappingOptions, MappingProblem, MappingRuleSpec } from './types.js
 
 export { MappingConfigError } from './errors.js';
 export { CollisionGuard } from './collisions.js';
+export { deadLetterReason } from './dead-letter-reason.js';
 export type { RuleSet } from './rule-set.js';
 export {
   MAPPING_DEFAULTS,
@@ -23,6 +24,7 @@ export {
   type MappingOptions,
   type MappingProblem,
   type MappingRuleSpec,
+  type MatchSpec,
   type MapResult,
   type MapSuccess,
   type MetadataPair,
