@@ -162,7 +162,7 @@ export class Agent {
     );
     if (mqtt !== undefined) await this.startMqtt(mqtt, this.sink);
     for (const s of serial) {
-      const input = new SerialInput(s.input, { sink: this.sink, logger: this.logger.child({ component: 'serial', port: s.input.name }) });
+      const input = new SerialInput(s.input, { sink: this.sink, logger: this.logger.child({ component: 'serial' }) });
       this.serial.push(input);
       await input.start();
     }

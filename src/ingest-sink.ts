@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { FluxionRecord } from './client/types.js';
-import type { CommitOutcome, MessageSink, RawMessage } from './inputs/types.js';
+import type { CommitOutcome, MessageSink, RawMessage, RejectedMessage } from './inputs/types.js';
 import { deadLetterReason, type RuleSet } from './mapping/index.js';
 import type { MetadataPair } from './mapping/types.js';
 import { recordBytes, type DeadLetterInput, type SqliteQueue } from './queue/index.js';
@@ -58,7 +58,7 @@ export class IngestSink implements MessageSink {
     this.rules = rules;
   }
 
-  commit(messages: readonly RawMessage[]): CommitOutcome {
+  commit(messages: readonly (RawMessage | RejectedMessage)[]): CommitOutcome {
     const group = this.refused?.messages === messages ? this.refused : this.map(messages);
     this.refused = group;
     // Throws QUEUE_FULL / DISK_FULL with nothing stored: the input retries this very group.
@@ -92,11 +92,18 @@ export class IngestSink implements MessageSink {
     this.fileDeadLetters([{ reason, source: msg.source, origin, payload: toStored(msg.payload) }]);
   }
 
-  private map(messages: readonly RawMessage[]): MappedGroup {
+  private map(messages: readonly (RawMessage | RejectedMessage)[]): MappedGroup {
     const records: FluxionRecord[] = [];
     const deadLetters: DeadLetterInput[] = [];
     const metadata: MetadataPair[] = [];
     for (const msg of messages) {
+      if ('rejection' in msg) {
+        // Rejected by its input (an over-long line): filed in its place, so dead letters keep arrival order.
+        const origin = msg.topic ?? msg.port ?? null;
+        deadLetters.push({ reason: msg.rejection, source: msg.source, origin, payload: toStored(msg.payload) });
+        this.warnings.warn(`unframed:${origin ?? ''}`, { source: msg.source, origin, reason: msg.rejection }, 'input rejected a message before mapping; kept as a dead letter');
+        continue;
+      }
       const r = this.rules.map(msg);
       if (r.ok) {
         for (const rec of r.records) records.push(rec);

@@ -23,6 +23,8 @@ import { spawn } from 'node:child_process';
 export interface SdNotifyLogger {
   warn(obj: object, msg?: string): void;
 }
+// The caller binds the component (`logger.child({ component: 'systemd' })`): a key bound
+// there and written again here would appear twice in one JSON line.
 
 export interface SdNotifyOptions {
   /** The process environment: NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID and PATH are read. */
@@ -151,7 +153,7 @@ export class SdNotifier {
     if (this.warned) return;
     this.warned = true;
     this.logger?.warn(
-      { component: 'systemd', message: assignments[0], reason: why },
+      { message: assignments[0], reason: why },
       'cannot notify systemd (check that systemd-notify is installed and the unit has NotifyAccess=all); later failures are not logged',
     );
   }

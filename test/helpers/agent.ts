@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { AgentSettings } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
 import type { DevServer } from '../../src/devserver/index.js';
+import { parseStrictJson } from './strict-json.js';
 import { DEFAULT_SENDER_OPTIONS } from '../../src/sender/types.js';
 
 export const TEST_KEY = 'test-master-key-0123456789';
@@ -22,11 +23,14 @@ export function agentSettings(
   };
 }
 
-/** A logger that keeps lines in memory, so tests can read what the agent said. */
+/**
+ * A logger that keeps lines in memory, so tests can read what the agent said. Lines are
+ * parsed strictly: a key twice in one line (a child binding written again) fails the test.
+ */
 export function memoryLogger(level: pino.LevelWithSilent = 'info'): { logger: pino.Logger; lines: () => Array<Record<string, unknown>> } {
   const lines: string[] = [];
   const logger = pino({ level }, { write: (s: string) => void lines.push(s) });
-  return { logger, lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return { logger, lines: () => lines.map((l) => parseStrictJson(l) as Record<string, unknown>) };
 }
 
 /** `count` records over `docs` documents of collection `col`, distinct timestamps, data naming their index. */
