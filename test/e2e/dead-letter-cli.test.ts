@@ -114,7 +114,7 @@ describe('fluxion-edge dead-letter (built CLI)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(
       'retried 2, re-queued 2 records, skipped 2\n' +
-        'skipped 2: raw messages without a record; re-mapping raw payloads needs --config, which a later version adds\n',
+        'skipped 2: raw messages without a record; give --config FILE to map them again with its rules\n',
     );
     expect(r.stderr).toBe('dead-letter retry: 4/4 dead letters\n');
 
