@@ -98,7 +98,7 @@ export class DeadLetterOps {
         retried += 1;
       }
       appendResult = this.host.appendInTxn(records);
-      return { retried, records: appendResult.accepted, skipped, ...(opts.remap ? { reasonsUpdated } : {}) };
+      return { retried, records: appendResult.accepted, skipped, ...(reasonsUpdated > 0 ? { reasonsUpdated } : {}) };
     });
     if (appendResult) this.host.afterAppend(appendResult);
     return result;
