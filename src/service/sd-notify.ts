@@ -14,8 +14,10 @@
  * Where NOTIFY_SOCKET is unset (not under systemd, or Type=simple), nothing runs at all.
  *
  * The watchdog: systemd sets WATCHDOG_USEC (and WATCHDOG_PID) when the unit has
- * `WatchdogSec=`. We ping at half that interval, and only while the health predicate holds,
- * so a wedged pipeline, not only a dead process, gets the service restarted.
+ * `WatchdogSec=`. We ping at half that interval, and only while the liveness predicate holds
+ * (service/health.ts assessLiveness: not while connected with a backlog and no ack for
+ * health.stale_after), so a wedged pipeline, not only a dead process, gets the service
+ * restarted, while an outage of the server, which a restart cannot fix, does not.
  */
 import { spawn } from 'node:child_process';
 
