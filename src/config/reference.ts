@@ -56,7 +56,9 @@ export function renderReference(): string {
     const required = root.required?.includes(section) === true;
     out.push(`## \`${section}\`${required ? ' (required)' : ''}\n\n${node.description ?? ''}\n`);
     out.push('| key | type | default | description |', '|---|---|---|---|');
-    for (const row of rows(section, node)) {
+    // A section that is a list (serial: one entry per port) documents its entries' keys.
+    const items = node.type === 'array' && node.items !== undefined && objectShape(node.items)?.properties !== undefined ? node.items : null;
+    for (const row of items !== null ? rows(`${section}[]`, items) : rows(section, node)) {
       out.push(`| \`${row.key}\` | ${typeOf(row.node)} | ${defaultOf(row.node)} | ${cell(row.node.description ?? '')} |`);
     }
     out.push('');
@@ -119,7 +121,9 @@ function typeOf(n: JsonSchemaNode): string {
 function defaultOf(n: JsonSchemaNode): string {
   if (n.default === undefined) return '';
   if (typeof n.default === 'object' && n.default !== null && Object.keys(n.default).length === 0) return '';
-  return `\`${typeof n.default === 'string' ? n.default : JSON.stringify(n.default)}\``;
+  // A string default with a control character (the delimiter's "\n") is shown escaped: raw, it would break the table row.
+  const text = typeof n.default === 'string' && !/[\u0000-\u001f]/.test(n.default) ? n.default : JSON.stringify(n.default);
+  return `\`${text}\``;
 }
 
 function cell(text: string): string {
