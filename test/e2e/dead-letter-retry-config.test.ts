@@ -6,14 +6,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from '../../src/agent.js';
-import { DevServer } from '../../src/devserver/index.js';
 import { nmeaChecksum } from '../../src/mapping/nmea.js';
 import { readKvOutbox, SqliteQueue } from '../../src/queue/index.js';
-import { agentSettings, memoryLogger, TEST_KEY } from '../helpers/agent.js';
+import { sendQueueToDevServer, TEST_KEY } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
-import { waitFor } from '../helpers/wait.js';
 
 const AT = Date.UTC(2025, 0, 10, 8, 0, 0);
 const RMC = (() => {
@@ -90,13 +87,7 @@ serial:
     expect(readKvOutbox(queuePath).map((e) => [e.col, e.key, e.value, e.state])).toEqual([['metadata', 'meter:firmware', '2.1.3', 'pending']]);
 
     // An agent then sends what was queued.
-    const server = new DevServer({ port: 0, masterKey: TEST_KEY });
-    await server.start();
-    cleanups.push(() => server.stop());
-    const agent = new Agent(agentSettings(dir.path, server.url), memoryLogger('silent').logger);
-    cleanups.push(() => agent.stop());
-    await agent.start();
-    await waitFor(() => agent.status().queue.depth === 0, { what: 'the re-queued records sent' });
+    const server = await sendQueueToDevServer(dir.path, cleanups);
     expect(server.records('machines', 'press-1')).toEqual([{ ts: AT, data: '{"state":"run","speed":1200}' }]);
     expect(server.records('gps', 'truck-7')).toEqual([{ ts: Date.UTC(2024, 4, 17, 12, 35, 19), data: '{"lat":48.1173,"lon":11.516666667}' }]);
     expect(server.records('telemetry', 'd-1')).toEqual([{ ts: AT, data: '{"t":1}' }]);

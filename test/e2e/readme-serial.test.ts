@@ -16,7 +16,7 @@ import { TEST_KEY } from '../helpers/agent.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { REPO_ROOT, shellCommands, yamlExample } from '../helpers/readme.js';
-import { startPtyPair, type PtyPair } from '../helpers/socat.js';
+import { startPtyPair } from '../helpers/socat.js';
 import { parseLogLines } from '../helpers/strict-json.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -33,19 +33,16 @@ describe('README serial examples (built CLI, real ptys)', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function pair(): Promise<PtyPair> {
-    const p = await startPtyPair();
-    cleanups.push(() => p.stop());
-    return p;
-  }
-
   it('files dead letters only for lines no rule took, in arrival order; no log line has a key twice', async () => {
     const dir = tempDir();
     cleanups.push(() => dir.cleanup());
     const server = new DevServer({ port: 0, masterKey: TEST_KEY });
     await server.start();
     cleanups.push(() => server.stop());
-    const [line1, meter] = [await pair(), await pair()];
+    const line1 = await startPtyPair();
+    cleanups.push(() => line1.stop());
+    const meter = await startPtyPair();
+    cleanups.push(() => meter.stop());
     const brokerPort = await freePort();
 
     // The README's ports, as written, with their device paths pointed at the ptys.

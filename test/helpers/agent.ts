@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import pino from 'pino';
-import type { AgentSettings } from '../../src/agent.js';
+import { Agent, type AgentSettings } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
-import type { DevServer } from '../../src/devserver/index.js';
+import { DevServer } from '../../src/devserver/index.js';
+import { waitFor } from './wait.js';
 import { parseStrictJson } from './strict-json.js';
 import { DEFAULT_SENDER_OPTIONS } from '../../src/sender/types.js';
 
@@ -57,4 +58,19 @@ export function missingOn(server: DevServer, records: readonly FluxionRecord[]):
     if (points.get(r.ts) !== r.data) missing.push(r);
   }
   return missing;
+}
+
+/**
+ * Starts a dev server and an agent on the queue file in `dir` (`queue.db`) and waits until the
+ * agent sent every queued record; both are stopped by `cleanups`. Returns the server.
+ */
+export async function sendQueueToDevServer(dir: string, cleanups: Array<() => unknown>): Promise<DevServer> {
+  const server = new DevServer({ port: 0, masterKey: TEST_KEY });
+  await server.start();
+  cleanups.push(() => server.stop());
+  const agent = new Agent(agentSettings(dir, server.url), memoryLogger('silent').logger);
+  cleanups.push(() => agent.stop());
+  await agent.start();
+  await waitFor(() => agent.status().queue.depth === 0, { what: 'the queued records sent' });
+  return server;
 }
