@@ -282,4 +282,27 @@ ${serialYaml}`;
     // Every line read was committed: mapped, filtered or dead-lettered (the over-long one too).
     expect(port('gps')).toMatchObject({ linesRead: 9, linesRejected: 3, committed: 9 });
   });
+  it('the field trial: NMEA, CSV and key=value rules on one port, no match; dead letters only for lines no rule took', async () => {
+    const dev = await pair();
+    const { server, agent } = await setup(`
+  - name: line1
+    path: ${dev.agentPath}
+    rules:
+      - { collection: gps, document: truck-7, format: nmea, timestamp: { field: time, unit: iso }, fields: { lat: lat, lon: lon } }
+      - { collection: energy, document: meter-1, format: csv, csv: { header: [ts, v, i, p] }, timestamp: { field: ts, unit: ms }, coerce: number }
+      - { collection: plc, document: plc-1, format: kv, fields: { state: state, speed: speed } }
+`);
+    const fix = Math.floor(Date.now() / 1000) * 1000 - 5000;
+    const csv = Array.from({ length: 2000 }, (_, i) => `${BASE_TS + i},230.${i % 10},4.2,966\r\n`).join('');
+    await dev.write(`${nmea(`GPGGA,${hhmmss(fix)},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,`)}\r\n`);
+    await dev.write(`${nmea('GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00')}\r\n`);
+    await dev.write(csv);
+    await dev.write('state=run speed=1200\r\n???\r\n');
+    await waitFor(() => server.recordCount() === 1 + 2000 + 1 && agent.status().ingest.received === 2004, { what: 'every line mapped' });
+    expect(server.records('gps', 'truck-7')).toHaveLength(1);
+    expect(server.records('plc', 'plc-1')).toEqual([{ ts: expect.any(Number), data: '{"state":"run","speed":1200}' }]);
+    expect(agent.queue.listDeadLetters({ limit: 10 }).map((d) => d.reason)).toEqual([
+      "rules[0] parse_error: not an NMEA sentence (no leading $); rules[1] parse_error: csv line has 1 cells, the header has 4; rules[2] parse_error: kv pair '???' has no '='",
+    ]);
+  });
 });
