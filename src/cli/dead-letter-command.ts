@@ -30,7 +30,9 @@ commands:
                                  put their records back in the queue as unsent rows. With
                                  --config, raw messages (MQTT payloads, serial lines) are mapped
                                  again with that config's rules: what maps is queued, what does
-                                 not stays with its new reason; without it they are skipped.
+                                 not stays with its new reason (lines a serial input cut, too
+                                 long or incomplete, stay as they are); without it they are
+                                 skipped.
                                  Stop the agent first: retry refuses while the file is open in
                                  another process.
   purge (--id N ... | --older-than DURATION | --all)

@@ -11,6 +11,9 @@ import { compileRules, deadLetterReason, type RawMessage } from '../mapping/inde
 import { holdsSecret, metadataKey } from '../metadata/static-metadata.js';
 import { KvOutbox, type DeadLetter, type KvWrite, type SqliteQueue } from '../queue/index.js';
 
+/** Reasons line-framer.ts gives for bytes that are not a whole line. */
+const CUT_BY_INPUT = /^(?:too_large: line of |parse_error: incomplete line|parse_error: \d+ bytes outside any frame)/;
+
 export interface Remapper {
   remap(dl: DeadLetter): FluxionRecord[] | null | { reason: string };
   /** Metadata pairs written to the outbox so far. */
@@ -31,6 +34,9 @@ export function remapper(settings: EdgeSettings, queue: SqliteQueue): Remapper {
     remap(dl) {
       if (dl.record !== null) return [dl.record];
       if (dl.payload === null || (dl.source !== 'mqtt' && dl.source !== 'serial') || dl.origin === null) return null;
+      // What a serial input cut (the head of an over-long line, a line cut by a disconnect,
+      // bytes outside any frame) is not a whole line: mapped, it could give a wrong reading.
+      if (dl.source === 'serial' && CUT_BY_INPUT.test(dl.reason)) return null;
       // The dead letter's time is when the message was received: rules that stamp readings
       // with the receive time keep their original time.
       const msg: RawMessage =

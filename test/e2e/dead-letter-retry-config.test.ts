@@ -37,6 +37,8 @@ describe('fluxion-edge dead-letter retry --config (built CLI)', () => {
       { reason: "no_rule: no rule matches port 'gps'", source: 'serial', origin: 'gps', payload: Buffer.from(RMC) },
       { reason: "parse_error: kv pair 'FW' has no '='", source: 'serial', origin: 'meter', payload: Buffer.from('FW=2.1.3') },
       { reason: 'parse_error: payload does not match the regex', source: 'serial', origin: 'meter', payload: Buffer.from('garbage') },
+      // The head of an over-long line: not a whole line, never mapped again.
+      { reason: 'too_large: line of 5000 bytes is over max_line_bytes (16); its first 16 bytes are kept', source: 'serial', origin: 'meter', payload: Buffer.from('V=230.1 I=4.20 P') },
       { reason: 'server_rejected', source: 'sender', record: { col: 'telemetry', doc: 'd-1', ts: AT, data: '{"t":1}' } },
     ]);
     queue.stop();
@@ -72,7 +74,7 @@ serial:
     const r = await runCli(['dead-letter', 'retry', '--config', configPath, '--all']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(
-      'retried 4, re-queued 3 records, skipped 2\n' +
+      'retried 4, re-queued 3 records, skipped 3\n' +
         '1 metadata pairs recorded for the metadata sync\n' +
         'still unmapped 2: kept with the reason the current rules give (fluxion-edge dead-letter list)\n',
     );
@@ -82,6 +84,7 @@ serial:
     expect(after.listDeadLetters().map((d) => [d.id, d.origin, d.reason])).toEqual([
       [2, 'plc/press-2/status', 'bad_type: field \'speed\' is "", not a number'],
       [5, 'meter', 'rules[0] no_rule: not selected: the line does not start with "FW="; rules[1] parse_error: payload does not match the regex'],
+      [6, 'meter', 'too_large: line of 5000 bytes is over max_line_bytes (16); its first 16 bytes are kept'],
     ]);
     after.stop();
     expect(readKvOutbox(queuePath).map((e) => [e.col, e.key, e.value, e.state])).toEqual([['metadata', 'meter:firmware', '2.1.3', 'pending']]);
