@@ -131,4 +131,32 @@ describe("README's map commands, as written (built CLI)", () => {
       expect(out.records.length).toBe(1);
     }
   });
+  it('map --port shows which rule of the port took a line, or every rule\'s reason', async () => {
+    const dir = tempDir();
+    try {
+      const configPath = join(dir.path, 'config.yaml');
+      writeFileSync(configPath, `fluxiondb: { url: "ws://127.0.0.1:1", api_key: k }\n${yamlExample('one port, three devices')}`, { mode: 0o600 });
+      const took = await runCli(['map', '--config', configPath, '--port', 'line1', '--payload', 'state=run speed=1200', '--received-at', String(BASE_TS)]);
+      expect({ code: took.code, out: JSON.parse(took.stdout) as unknown }).toEqual({
+        code: 0,
+        out: { records: [{ col: 'plc', doc: 'plc-1', ts: BASE_TS, ts_iso: new Date(BASE_TS).toISOString(), data: '{"state":"run","speed":1200}' }], metadata: [] },
+      });
+      const none = await runCli(['map', '--config', configPath, '--port', 'line1', '--payload', '1,2,3']);
+      expect({ code: none.code, out: JSON.parse(none.stdout) as unknown }).toEqual({
+        code: 1,
+        out: {
+          rejected: 'no_rule',
+          reason: 'not selected: the line does not start with "$"',
+          rule: 0,
+          rejections: [
+            { rule: 0, code: 'no_rule', reason: 'not selected: the line does not start with "$"' },
+            { rule: 1, code: 'no_rule', reason: 'not selected: the line has 3 cells, not 4' },
+            { rule: 2, code: 'no_rule', reason: 'not selected: the line does not match /^state=/' },
+          ],
+        },
+      });
+    } finally {
+      dir.cleanup();
+    }
+  });
 });
