@@ -189,7 +189,8 @@ export class CompiledRuleSet implements RuleSet {
         const text = this.text();
         const why = text instanceof ParseFailure ? text.reason : selector.test(text);
         if (why !== null) {
-          (tried ??= []).push({ rule: rule.index, portRule: rule.portIndex, code: 'no_rule', reason: `not selected: the line ${why}` });
+          const reason = text instanceof ParseFailure ? `not selected: ${why}` : `not selected: the line ${why}`;
+          (tried ??= []).push({ rule: rule.index, portRule: rule.portIndex, code: 'no_rule', reason });
           continue;
         }
       }

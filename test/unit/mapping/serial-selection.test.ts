@@ -69,6 +69,13 @@ describe('match: a rule takes the lines it selects', () => {
     );
   });
 
+  it('selects nothing in a line that is not UTF-8, and says so', () => {
+    const r = selected.map({ source: 'serial', port: 'line1', payload: Buffer.from([0x24, 0xff, 0xfe]), receivedAt: RECEIVED });
+    expect(deadLetterReason(r)).toBe(
+      'rules[0] no_rule: not selected: payload is not valid UTF-8; rules[1] no_rule: not selected: payload is not valid UTF-8; rules[2] no_rule: not selected: payload is not valid UTF-8',
+    );
+  });
+
   it('checks match settings', () => {
     expect(checkRules([{ ...kvRule, match: {} }, { ...kvRule, match: { regex: '(', cells: 0, nmea_type: 'gga', other: 1 } as never }])).toEqual([
       { path: 'rules[0].match', message: 'give at least one of prefix, regex, nmea_type, cells', rule: 0, field: 'match' },
