@@ -10,16 +10,17 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
 import type { FluxionClientOptions } from './client/types.js';
+import { remapper } from './pipeline/dead-letter-remap.js';
 import { IngestSink, type IngestCounters } from './pipeline/ingest-sink.js';
 import { ModbusInput, type ModbusBusOptions } from './inputs/modbus/index.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
 import { compileRules, RECENT_READINGS, type RuleSet } from './mapping/index.js';
-import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, RawMessage } from './mapping/types.js';
+import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, MetadataPair, RawMessage } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
-import { capWarning, SqliteQueue, type DeadLetter, type DiskStatus, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
+import { capWarning, SqliteQueue, type DiskStatus, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './shared/rate-limited-log.js';
@@ -181,7 +182,7 @@ export class Agent {
     );
     if (mqtt !== undefined) await this.startMqtt(mqtt, this.sink);
     for (const s of serial) {
-      const input = new SerialInput(s.input, { sink: this.sink, logger: this.logger.child({ component: 'serial', port: s.input.name }) });
+      const input = new SerialInput(s.input, { sink: this.sink, logger: this.logger.child({ component: 'serial' }) });
       this.serial.push(input);
       await input.start();
     }
@@ -270,24 +271,15 @@ export class Agent {
    * append share one transaction. Metadata pairs the mapping yields go to the metadata sync.
    */
   retryDeadLetters(ids: readonly number[]): RetryDeadLettersResult {
-    const rules = compileRules(allRules(this.inputs), this.inputs.mapping);
-    const pairs: Parameters<MetadataSync['onMetadata']>[0][number][] = [];
-    const remap = (dl: DeadLetter) => {
-      if (dl.record !== null) return [dl.record];
-      if (dl.payload === null || dl.origin === null || (dl.source !== 'mqtt' && dl.source !== 'serial')) return null;
-      const msg: RawMessage = dl.source === 'mqtt'
-        ? { source: 'mqtt', topic: dl.origin, payload: dl.payload, receivedAt: dl.at }
-        : { source: 'serial', port: dl.origin, payload: dl.payload, receivedAt: dl.at };
-      const r = rules.map(msg);
-      if (!r.ok || (r.records.length === 0 && r.metadata.length === 0)) return null;
-      pairs.push(...r.metadata);
-      return [...r.records];
-    };
+    // Pairs go to the metadata sync after the transaction, so that its outbox write is its own.
+    const pairs: MetadataPair[] = [];
+    const { remap } = remapper({ rules: allRules(this.inputs), mapping: this.inputs.mapping, onMetadata: (p) => pairs.push(...p) });
     const result = this.queue.retryDeadLetters({ ids, remap });
     if (result.records > 0) this.sender.notify(result.records);
     if (pairs.length > 0) this.metadata?.onMetadata(pairs);
     return result;
   }
+
 
   /** The embedded broker's URL once started (devices publish there), else null. */
   get embeddedBrokerUrl(): string | null {

@@ -7,11 +7,14 @@
  */
 import { existsSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { formatProblems, loadConfig, problemsOf, type EdgeSettings } from '../config/index.js';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
-import { SqliteQueue, openQueueReadOnly, type DeadLetter } from '../queue/index.js';
+import { KvOutbox, SqliteQueue, openQueueReadOnly, type DeadLetter, type KvWrite } from '../queue/index.js';
 import { queueFileInUse } from '../queue/read-only.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args.js';
+import { remapper } from '../pipeline/dead-letter-remap.js';
+import { metadataKey } from '../metadata/static-metadata.js';
 import { pickSubcommand } from './subcommands.js';
 import { parseDuration } from './duration.js';
 import { Progress } from './progress.js';
@@ -24,16 +27,22 @@ Dead letters are what the agent could not deliver: raw messages that no mapping 
 commands:
   list [--limit N] [--json]      the oldest N (default 50, 0 = all), then the total;
                                  --json: one JSON object per line on stdout, the total on stderr
-  retry (--id N ... | --all)     put their records back in the queue as unsent rows; raw
-                                 messages are skipped (re-mapping them needs --config, which a
-                                 later version adds). Stop the agent first: retry refuses while
-                                 the file is open in another process.
+  retry (--id N ... | --all) [--config FILE]
+                                 put their records back in the queue as unsent rows. With
+                                 --config, raw messages (MQTT payloads, serial lines) are mapped
+                                 again with that config's rules: what maps is queued, what does
+                                 not stays with its new reason (lines a serial input cut, too
+                                 long or incomplete, stay as they are); without it they are
+                                 skipped.
+                                 Stop the agent first: retry refuses while the file is open in
+                                 another process.
   purge (--id N ... | --older-than DURATION | --all)
                                  delete them for good (DURATION: 90s, 30m, 2h, 7d); safe while
                                  the agent runs
 
 options:
-  --queue FILE                   the agent's queue file (required)
+  --queue FILE                   the agent's queue file (required; retry --config: default
+                                 queue.path of the config)
   --id N                         a dead letter's id; repeat it or separate ids with commas
   -h, --help                     show this help
 
@@ -82,6 +91,17 @@ const list: Handler = async (path, parsed, io) => {
 const retry: Handler = async (path, parsed, io) => {
   const ids = idsOption(parsed);
   if ((ids === undefined) === (parsed.values.all !== true)) throw usageError('dead-letter retry needs --id N (one or more) or --all');
+  const configPath = stringOption(parsed, 'config');
+  let settings: EdgeSettings | null = null;
+  if (configPath !== undefined) {
+    try {
+      settings = loadConfig(configPath, io.env).settings;
+    } catch (err) {
+      if (!isAgentError(err, ErrorCodes.CONFIG_INVALID)) throw err;
+      io.stderr.write(`fluxion-edge dead-letter retry: invalid configuration ${configPath}:\n${formatProblems(problemsOf(err))}\n`);
+      return ExitCodes.CONFIG;
+    }
+  }
   if (queueFileInUse(path)) {
     throw new AgentError(
       ErrorCodes.QUEUE_BUSY,
@@ -89,6 +109,7 @@ const retry: Handler = async (path, parsed, io) => {
     );
   }
   return withQueue(path, async (queue) => {
+    const remap = settings === null ? null : cliRemapper(settings, queue);
     const targets = ids ?? allIds(queue);
     const progress = new Progress({
       label: 'dead-letter retry',
@@ -97,14 +118,15 @@ const retry: Handler = async (path, parsed, io) => {
       stream: io.stderr,
       isTTY: io.stderr.isTTY === true,
     });
-    const sum = { retried: 0, records: 0, skipped: 0 };
+    const sum = { retried: 0, records: 0, skipped: 0, reasonsUpdated: 0 };
     try {
       for (let i = 0; i < targets.length; i += CHUNK) {
         const chunk = targets.slice(i, i + CHUNK);
-        const r = queue.retryDeadLetters({ ids: chunk, limit: chunk.length });
+        const r = queue.retryDeadLetters({ ids: chunk, limit: chunk.length, ...(remap !== null ? { remap: (dl) => remap.remap(dl) } : {}) });
         sum.retried += r.retried;
         sum.records += r.records;
         sum.skipped += r.skipped;
+        sum.reasonsUpdated += r.reasonsUpdated ?? 0;
         progress.update(i + chunk.length);
         await nextTurn();
       }
@@ -112,8 +134,12 @@ const retry: Handler = async (path, parsed, io) => {
       progress.finish();
     }
     io.stdout.write(`retried ${sum.retried}, re-queued ${sum.records} records, skipped ${sum.skipped}\n`);
-    if (sum.skipped > 0) {
-      io.stdout.write(`skipped ${sum.skipped}: raw messages without a record; re-mapping raw payloads needs --config, which a later version adds\n`);
+    if (remap !== null && remap.metadataPairs > 0) io.stdout.write(`${remap.metadataPairs} metadata pairs recorded for the metadata sync\n`);
+    if (remap !== null && sum.reasonsUpdated > 0) {
+      io.stdout.write(`still unmapped ${sum.reasonsUpdated}: kept with the reason the current rules give (fluxion-edge dead-letter list)\n`);
+    }
+    if (remap === null && sum.skipped > 0) {
+      io.stdout.write(`skipped ${sum.skipped}: raw messages without a record; give --config FILE to map them again with its rules\n`);
     }
     return notFound(io, 'retry', targets.length - sum.retried - sum.skipped);
   });
@@ -140,7 +166,7 @@ const purge: Handler = async (path, parsed, io) => {
 /** Subcommands: their own options (beside --queue and --help) and what they do. */
 const COMMANDS: Record<string, { options: OptionSpec; handler: Handler }> = {
   list: { options: { limit: { type: 'string' }, json: { type: 'boolean' } }, handler: list },
-  retry: { options: ID, handler: retry },
+  retry: { options: { ...ID, config: { type: 'string', short: 'c' } }, handler: retry },
   purge: { options: { ...ID, 'older-than': { type: 'string' } }, handler: purge },
 };
 
@@ -167,6 +193,20 @@ function allIds(queue: SqliteQueue): number[] {
     page = queue.listDeadLetters({ afterId: ids[ids.length - 1]!, limit: CHUNK });
   }
   return ids;
+}
+
+/** --queue, or (retry --config) the config's queue.path. */
+function queuePath(parsed: ParsedArgs, io: CommandIo): string {
+  const queue = stringOption(parsed, 'queue');
+  if (queue !== undefined) return queue;
+  const config = stringOption(parsed, 'config');
+  if (config === undefined) return stringOption(parsed, 'queue', true);
+  try {
+    return loadConfig(config, io.env).settings.agent.queue.path;
+  } catch {
+    // The handler loads it again and reports its problems.
+    return '';
+  }
 }
 
 /** `--id 3 --id 5,7` -> [3, 5, 7] (deduplicated), or undefined when absent. */
@@ -268,7 +308,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       io.stdout.write(USAGE);
       return ExitCodes.OK;
     }
-    return await command.handler(stringOption(parsed, 'queue', true), parsed, io);
+    return await command.handler(queuePath(parsed, io), parsed, io);
   } catch (err) {
     if (isAgentError(err, ErrorCodes.USAGE)) {
       io.stderr.write(`fluxion-edge dead-letter ${name}: ${err.message}\n`);
@@ -278,4 +318,26 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`fluxion-edge dead-letter ${name}: ${code}${err instanceof Error ? err.message : String(err)}\n`);
     return ExitCodes.FAILURE;
   }
+}
+
+/**
+ * The agent is stopped: metadata pairs of re-mapped messages go straight to the metadata
+ * outbox in the queue file (empty values and secrets left out, as the agent's sync does),
+ * and the agent writes them out when it runs.
+ */
+function cliRemapper(settings: EdgeSettings, queue: SqliteQueue): ReturnType<typeof remapper> {
+  const md = settings.metadata;
+  let outbox: KvOutbox | null = null;
+  return remapper({
+    rules: [...(settings.mqtt?.rules ?? []), ...(settings.serial ?? []).flatMap((s) => s.rules), ...(settings.modbus ?? []).flatMap((m) => m.rules)],
+    mapping: settings.mapping,
+    onMetadata: (pairs) => {
+      const writes: KvWrite[] = pairs
+        .filter((p) => p.value.length > 0 && !settings.secrets.heldBy(p.value))
+        .map((p) => ({ col: md.collection, key: metadataKey(md.keyTemplate, p.device, p.key), value: p.value, source: 'dynamic' }));
+      if (writes.length === 0) return;
+      outbox ??= new KvOutbox(queue.database);
+      outbox.set(writes);
+    },
+  });
 }

@@ -56,7 +56,8 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`${formatProblems(problemsOf(err))}\n`);
     return ExitCodes.CONFIG;
   }
-  const rules = [...(settings.mqtt?.rules ?? [])];
+  // Every input's rules, MQTT first, exactly as the agent compiles them (so rule indexes agree).
+  const rules = [...(settings.mqtt?.rules ?? []), ...(settings.serial ?? []).flatMap((s) => s.rules)];
   const result = compileRules(rules, settings.mapping).map(req.message);
   io.stdout.write(`${JSON.stringify(present(result, settings), null, 2)}\n`);
   return result.ok ? ExitCodes.OK : ExitCodes.FAILURE;
@@ -101,11 +102,14 @@ const TO_MS: Readonly<Record<string, number>> = { s: 1000, ms: 1, us: 0.001 };
 
 export function present(result: MapResult, settings: EdgeSettings): unknown {
   if (!result.ok) {
+    // Serial rules are numbered within their port, as the config lists them (`serial[i].rules[n]`).
+    const rejections = result.rejections.map((r) => ({ rule: r.portRule ?? r.rule, code: r.code, reason: r.reason }));
+    const lead = result.rejections.find((r) => r.rule === result.rule);
     return {
       rejected: result.code,
       reason: result.reason,
-      ...(result.rule !== undefined ? { rule: result.rule } : {}),
-      ...(result.rejections.length > 1 ? { rejections: result.rejections } : {}),
+      ...(result.rule !== undefined ? { rule: lead?.portRule ?? result.rule } : {}),
+      ...(rejections.length > 1 ? { rejections } : {}),
     };
   }
   const m = settings.mapping;

@@ -54,7 +54,7 @@ export async function reloadAgent(
     if (needRestart.length > 0) {
       log.warn({ needRestart }, 'config reloaded; these changes take effect only after a restart');
     }
-    log.info({ level: next.log.level, resubscribed: applied.resubscribed }, 'config reloaded: mappings and log level applied');
+    log.info({ logLevel: next.log.level, resubscribed: applied.resubscribed }, 'config reloaded: mappings and log level applied');
     return inForce;
   } catch (err) {
     log.error({ err: (err as Error).message }, 'reload failed while applying the mappings; the running mappings stay');

@@ -141,7 +141,8 @@ function fetchLive(url: string, token: string | null): Promise<LiveStatus> {
   });
 }
 
-function human(r: StatusReport, now: number): string {
+/** The plain-text report (exported for tests). */
+export function human(r: StatusReport, now: number): string {
   const out: string[] = [];
   const live = r.live;
   if (live !== null) {
@@ -179,6 +180,11 @@ function liveLines(s: AgentStatus, rate: number, now: number): string[] {
   for (const i of s.inputs) {
     const last = i.lastMessageAt === null ? 'no message yet' : `last message ${span(now - i.lastMessageAt)} ago`;
     out.push(`  ${i.name.padEnd(width)}  ${i.state.padEnd(12)} ${i.received} received, ${last}`);
+    const polls = (i as { polls?: { sent: number; answered: number; timeouts: number; skipped: number } }).polls;
+    if (polls !== undefined) {
+      const missed = polls.timeouts > 0 ? ' (missed polls: the device did not answer in poll.response_timeout)' : '';
+      out.push(`  ${''.padEnd(width)}  polls: ${polls.sent} sent, ${polls.answered} answered, ${polls.timeouts} timeouts, ${polls.skipped} skipped${missed}`);
+    }
     if (i.lastError !== null) out.push(`  ${''.padEnd(width)}  last error ${span(now - i.lastError.at)} ago: ${i.lastError.message}`);
     out.push(...modbusDeviceLines(i, 0));
   }

@@ -134,17 +134,17 @@ export function numericChecks(valid: ValidAt): RawProblem[] {
   if (keepalive !== undefined && keepalive % 1000 !== 0) {
     problems.push({ path: ['mqtt', 'keepalive'], message: `must be a whole number of seconds, e.g. "30s" (got ${keepalive} ms)` });
   }
-  // Not numeric, but it needs the parsed values (the default collection) that only `valid` gives.
-  problems.push(...metadataCollectionChecks(valid));
   return problems;
 }
 
 /**
  * The metadata collection must hold no readings: deleting the last document of a
  * collection deletes its key/values too. Only literal collection names are compared; a
- * template (`{site}`) is known only at run time.
+ * template (`{site}`) is known only at run time. The rules are read one by one from the
+ * (substituted) `tree`, so that a problem elsewhere in a rule list does not hide this one.
  */
-export function metadataCollectionChecks(valid: ValidAt): RawProblem[] {
+export function metadataCollectionChecks(valid: ValidAt, tree: Record<string, unknown>): RawProblem[] {
+  // Parsed by its own schema: the default ('metadata') when absent.
   const col = valid(['metadata', 'collection']);
   if (typeof col !== 'string') return [];
   const users: string[] = [];
@@ -154,8 +154,9 @@ export function metadataCollectionChecks(valid: ValidAt): RawProblem[] {
       if (isMap(r) && r.kind !== 'metadata' && r.collection === col) users.push(`${where}[${i}]`);
     });
   };
-  scan(valid(['mqtt', 'subscriptions']), 'mqtt.subscriptions');
-  const ports = valid(['serial']);
+  const mqtt = tree.mqtt;
+  if (isMap(mqtt)) scan(mqtt.subscriptions, 'mqtt.subscriptions');
+  const ports = tree.serial;
   if (Array.isArray(ports)) ports.forEach((p: unknown, i) => isMap(p) && scan(p.rules, `serial[${i}].rules`));
   if (users.length === 0) return [];
   return [{

@@ -9,8 +9,9 @@ import { readFileSync, statSync } from 'node:fs';
 import type { z } from 'zod';
 import { hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { metadataOverlapWarnings } from './metadata-overlap.js';
 import { serialRuleProblems, subscriptionProblems } from './rules-problems.js';
-import { consoleChecks, numericChecks, presenceChecks, serialChecks, type ValidAt } from './cross-checks.js';
+import { consoleChecks, metadataCollectionChecks, numericChecks, presenceChecks, serialChecks, type ValidAt } from './cross-checks.js';
 import { modbusChecks } from './modbus-checks.js';
 import type { Env } from './env-substitution.js';
 import { substituteEnv } from './env-substitution.js';
@@ -82,6 +83,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     ...modbusChecks(rawTree),
     ...numericChecks(validAt(tree)),
     ...consoleChecks(validAt(tree), rawTree),
+    ...metadataCollectionChecks(validAt(tree), tree),
     ...rulesProblems,
     ...files.problems,
   ]);
@@ -169,6 +171,7 @@ function riskWarnings(raw: Record<string, unknown>, config: EdgeConfig, worldRea
   if (config.mqtt?.clean === true) {
     warnings.push({ path: ['mqtt', 'clean'], message: 'clean: true turns the persistent session off: messages published while the agent is down or reconnecting are lost' });
   }
+  warnings.push(...metadataOverlapWarnings(config));
   if (config.queue.synchronous === 'off') {
     warnings.push({ path: ['queue', 'synchronous'], message: 'synchronous: off never fsyncs: a power loss can lose readings and corrupt the queue file (use full, or normal)' });
   }

@@ -61,8 +61,8 @@ export function renderReference(): string {
     out.push(`## \`${section}\`${required ? ' (required)' : ''}\n\n${node.description ?? ''}\n\n${reloadNote(node)}\n`);
     out.push('| key | type | default | description |', '|---|---|---|---|');
     // A section that is a list (serial ports, Modbus buses) documents the keys of its entries.
-    const entries = node.type === 'array' && node.items !== undefined ? rows(`${section}[]`, node.items) : rows(section, node);
-    for (const row of entries) {
+    const items = node.type === 'array' && node.items !== undefined && objectShape(node.items)?.properties !== undefined ? node.items : null;
+    for (const row of items !== null ? rows(`${section}[]`, items) : rows(section, node)) {
       const live = isLiveOnReload(row.node) ? '*Live on reload.* ' : '';
       out.push(`| \`${row.key}\` | ${typeOf(row.node)} | ${defaultOf(row.node)} | ${live}${cell(row.node.description ?? '')} |`);
     }
@@ -140,7 +140,9 @@ function typeOf(n: JsonSchemaNode): string {
 function defaultOf(n: JsonSchemaNode): string {
   if (n.default === undefined) return '';
   if (typeof n.default === 'object' && n.default !== null && Object.keys(n.default).length === 0) return '';
-  return `\`${typeof n.default === 'string' ? n.default : JSON.stringify(n.default)}\``;
+  // A string default with a control character (the delimiter's "\n") is shown escaped: raw, it would break the table row.
+  const text = typeof n.default === 'string' && !/[\u0000-\u001f]/.test(n.default) ? n.default : JSON.stringify(n.default);
+  return `\`${text}\``;
 }
 
 function cell(text: string): string {

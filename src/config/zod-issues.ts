@@ -81,8 +81,8 @@ export function valueAt(tree: unknown, path: ConfigPath): unknown {
 
 function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
-  if (Array.isArray(v)) return 'a list';
-  if (v !== null && typeof v === 'object') return 'a map';
+  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list of ${v.length}`;
+  if (v !== null && typeof v === 'object') return Object.keys(v).length === 0 ? 'an empty map' : 'a map';
   return String(v);
 }
 

@@ -18,7 +18,7 @@ export interface MessageSink {
    * messages unacknowledged and call `commit` again with the same group later (after
    * `waitForRoom()` resolves, or after a short delay).
    */
-  commit(messages: readonly RawMessage[]): CommitOutcome | void;
+  commit(messages: readonly (RawMessage | RejectedMessage)[]): CommitOutcome | void;
   /**
    * Gives up a group the sink refused with `EDGE_ERR_QUEUE_DISK_FULL`, counting its readings
    * as dropped with reason `disk_full`: for inputs that cannot hold readings back (a serial
@@ -34,6 +34,15 @@ export interface MessageSink {
    * Optional: an input whose sink lacks it drops such messages, counted as rejected.
    */
   deadLetter?(message: RawMessage, reason: string): void;
+}
+
+/**
+ * A message its input rejected before any mapping (an over-long serial line, bytes outside
+ * any frame), handed to `commit` among the others in arrival order: the sink files it as a
+ * dead letter with `rejection` (e.g. `too_large: ...`), in its place.
+ */
+export interface RejectedMessage extends RawMessage {
+  rejection: string;
 }
 
 /** What a sink may report about a committed group (serial inputs count their rejected lines). */

@@ -10,6 +10,7 @@ import type { MappingOptions, MappingProblem, MappingRuleSpec } from './types.js
 
 export { MappingConfigError } from './errors.js';
 export { CollisionGuard, RECENT_READINGS } from './collisions.js';
+export { deadLetterReason } from './dead-letter-reason.js';
 export type { RuleSet } from './rule-set.js';
 export { mqttSubscriptions, type MqttSubscription } from './subscriptions.js';
 export {
@@ -24,6 +25,7 @@ export {
   type MappingOptions,
   type MappingProblem,
   type MappingRuleSpec,
+  type MatchSpec,
   type MapResult,
   type MapSuccess,
   type MetadataPair,

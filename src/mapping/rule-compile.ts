@@ -3,6 +3,7 @@
  * the form the hot path uses. Every problem is reported, not only the first.
  */
 import { compileFieldPath, type FieldPath } from './field-paths.js';
+import { compileSelector, type LineSelector } from './line-selector.js';
 import { buildParser, checkFormat, type PayloadParser } from './payload-formats.js';
 import { compileTemplate, type Template } from './template.js';
 import { compileTopicPattern, TopicPattern } from './topic-pattern.js';
@@ -41,13 +42,17 @@ export interface CompiledRule {
   passthrough: boolean;
   /** False when nothing needs the parsed payload (passthrough of a non-JSON format). */
   needsParse: boolean;
+  /** `match:` (serial rules): the lines this rule owns; null: it tries every line of its port. */
+  selector: LineSelector | null;
+  /** Serial rules: index among the rules of the same port (set by the rule set); else -1. */
+  portIndex: number;
 }
 
 type Problems = Array<[string, string]>;
 
 const RULE_KEYS = new Set([
   'topic', 'port', 'qos', 'collection', 'document', 'format', 'kv', 'csv', 'regex', 'nmea',
-  'timestamp', 'fields', 'coerce', 'tags', 'passthrough', 'kind',
+  'timestamp', 'fields', 'coerce', 'tags', 'passthrough', 'kind', 'match',
 ]);
 const UNITS: readonly string[] = ['s', 'ms', 'us', 'ns', 'iso'];
 const COERCE: readonly string[] = ['none', 'number', 'string'];
@@ -135,6 +140,9 @@ export function compileRule(
     : null;
 
   const timestamp = compileTimestamp(spec.timestamp, problems);
+  if (spec.match !== undefined && spec.topic !== undefined) problems.push(['match', 'only for serial rules (an MQTT rule selects by its topic)']);
+  const csvDelimiter = (spec.csv as { delimiter?: unknown } | undefined)?.delimiter;
+  const selector = compileSelector(spec.match, typeof csvDelimiter === 'string' ? csvDelimiter : ',', problems);
 
   const passthrough = spec.passthrough ?? false;
   if (typeof passthrough !== 'boolean') problems.push(['passthrough', 'must be true or false']);
@@ -191,6 +199,8 @@ export function compileRule(
       passthrough: isPassthrough,
       // NMEA is always parsed: its checksum decides whether the line is kept at all.
       needsParse: !isPassthrough || parser.format === 'json' || parser.format === 'nmea' || timestamp !== null || templatesNeedPayload,
+      selector,
+      portIndex: -1,
     },
     problems,
   };

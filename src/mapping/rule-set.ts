@@ -81,6 +81,11 @@ export class CompiledRuleSet implements RuleSet {
     this.ruleCount = rules.length;
     this.mqttRules = rules.filter((r) => r.pattern !== null);
     this.serialRules = rules.filter((r) => r.port !== null);
+    const perPort = new Map<string, number>();
+    for (const r of this.serialRules) {
+      r.portIndex = perPort.get(r.port!) ?? 0;
+      perPort.set(r.port!, r.portIndex + 1);
+    }
     const slots = new Map<PayloadParser, number>();
     for (const r of rules) {
       if (!slots.has(r.parser)) slots.set(r.parser, slots.size);
@@ -130,27 +135,19 @@ export class CompiledRuleSet implements RuleSet {
     if (size > this.maxBytes) {
       return this.fail('too_large', `payload of ${size} bytes is over max_payload_bytes (${this.maxBytes})`);
     }
-    let rules: CompiledRule[];
-    let levels: string[] | null = null;
-    if (msg.source === 'mqtt') {
-      if (msg.topic === undefined) return this.fail('no_rule', 'MQTT message without a topic');
-      rules = this.mqttRules;
-      levels = msg.topic.split('/');
-    } else {
-      rules = this.serialRules;
-    }
+    if (msg.source !== 'mqtt') return this.mapLine(msg);
+    if (msg.topic === undefined) return this.fail('no_rule', 'MQTT message without a topic');
+    const rules = this.mqttRules;
+    const levels = msg.topic.split('/');
 
-    this.gen++;
-    this.curPayload = payload;
-    this.curText = undefined;
-    this.curReceivedAt = msg.receivedAt;
+    this.begin(msg);
     let records: FluxionRecord[] | null = null;
     let metadata: MetadataPair[] | null = null;
     let rejections: RuleRejection[] | null = null;
     let matched = 0;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      if (levels !== null ? !rule.pattern!.match(levels, rule.captures) : rule.port !== msg.port) continue;
+      if (!rule.pattern!.match(levels, rule.captures)) continue;
       matched++;
       const out = rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
       if (out === SKIPPED) continue;
@@ -167,24 +164,93 @@ export class CompiledRuleSet implements RuleSet {
         metadata = metadata === null ? (out as MetadataPair[]) : metadata.concat(out as MetadataPair[]);
       }
     }
-    this.curPayload = '';
-    this.curText = undefined;
-    if (matched === 0) {
-      const where = levels !== null ? `topic '${msg.topic}'` : `port '${String(msg.port)}'`;
-      return this.fail('no_rule', `no rule matches ${where}`);
-    }
+    this.end();
+    if (matched === 0) return this.fail('no_rule', `no rule matches topic '${msg.topic}'`);
     if (records === null && metadata === null) {
-      if (rejections === null) {
-        // Every matching rule skipped it (an unlisted NMEA sentence): dropped, counted, no dead letter.
-        this.c.filtered++;
-        return { ok: true, records: [], metadata: [], matched, rejections: [] };
-      }
+      if (rejections === null) return this.filtered(matched);
       const first = rejections[0]!;
       return { ok: false, code: first.code, reason: first.reason, rule: first.rule, rejections: rejections! };
     }
+    return this.success(records, metadata, matched, rejections ?? []);
+  }
+
+  /**
+   * A serial line: its port's rules in order, and the first that takes the line decides.
+   * A rule with `match` takes every line its match selects (its rejection is the line's dead
+   * letter, later rules are not tried); a rule without takes a line only by mapping it. A
+   * line no rule took is a dead letter with every rule's reason; one a rule skipped (an
+   * unlisted NMEA sentence) and none took is filtered.
+   */
+  private mapLine(msg: RawMessage): MapResult {
+    const rules = this.serialRules;
+    this.begin(msg);
+    let tried: RuleRejection[] | null = null;
+    let matched = 0;
+    let skipped = false;
+    let result: MapResult | null = null;
+    for (let i = 0; i < rules.length && result === null; i++) {
+      const rule = rules[i]!;
+      if (rule.port !== msg.port) continue;
+      matched++;
+      const selector = rule.selector;
+      if (selector !== null) {
+        const text = this.text();
+        const why = text instanceof ParseFailure ? text.reason : selector.test(text);
+        if (why !== null) {
+          const reason = text instanceof ParseFailure ? `not selected: ${why}` : `not selected: the line ${why}`;
+          (tried ??= []).push({ rule: rule.index, portRule: rule.portIndex, code: 'no_rule', reason });
+          continue;
+        }
+      }
+      const out = rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
+      if (out === SKIPPED) {
+        skipped = true;
+        if (selector !== null) result = this.filtered(matched);
+      } else if (out instanceof Rejection) {
+        const rejection = { rule: rule.index, portRule: rule.portIndex, code: out.code, reason: out.reason };
+        if (selector !== null) {
+          this.rejected[out.code]++;
+          result = { ok: false, code: out.code, reason: out.reason, rule: rule.index, rejections: [rejection] };
+        } else (tried ??= []).push(rejection);
+      } else if (rule.kind === 'records') {
+        result = this.success([out as FluxionRecord], null, matched, []);
+      } else {
+        result = this.success(null, out as MetadataPair[], matched, []);
+      }
+    }
+    this.end();
+    if (result !== null) return result;
+    if (matched === 0) return this.fail('no_rule', `no rule matches port '${String(msg.port)}'`);
+    if (skipped) return this.filtered(matched);
+    // No rule took the line: every rule's reason goes with it (the first real rejection leads).
+    const all = tried!;
+    const lead = all.find((r) => r.code !== 'no_rule') ?? all[0]!;
+    for (const r of all) this.rejected[r.code]++;
+    return { ok: false, code: lead.code, reason: lead.reason, rule: lead.rule, rejections: all };
+  }
+
+  private begin(msg: RawMessage): void {
+    this.gen++;
+    this.curPayload = msg.payload;
+    this.curText = undefined;
+    this.curReceivedAt = msg.receivedAt;
+  }
+
+  private end(): void {
+    this.curPayload = '';
+    this.curText = undefined;
+  }
+
+  /** Every rule that saw the message skipped it (an unlisted NMEA sentence): dropped, counted, no dead letter. */
+  private filtered(matched: number): MapResult {
+    this.c.filtered++;
+    return { ok: true, records: [], metadata: [], matched, rejections: [] };
+  }
+
+  private success(records: FluxionRecord[] | null, metadata: MetadataPair[] | null, matched: number, rejections: RuleRejection[]): MapResult {
     this.c.records += records?.length ?? 0;
     this.c.metadata += metadata?.length ?? 0;
-    return { ok: true, records: records ?? [], metadata: metadata ?? [], matched, rejections: rejections ?? [] };
+    return { ok: true, records: records ?? [], metadata: metadata ?? [], matched, rejections };
   }
 
   private fail(code: RejectCode, reason: string): MapResult {

@@ -52,6 +52,22 @@ export interface NmeaFormatSpec {
   require_fix?: boolean;
 }
 
+/**
+ * Which lines of a serial port a rule takes as its own (`match:`). Every condition given must
+ * hold. A rule whose match holds decides the line alone: its records, or its rejection as
+ * the line's dead letter; later rules are not tried.
+ */
+export interface MatchSpec {
+  /** The line starts with this text, e.g. `$GP` or `FW=`. */
+  prefix?: string;
+  /** A JavaScript regular expression found in the line (searched; anchor it with `^`). */
+  regex?: string;
+  /** An NMEA sentence of this type (any talker: `GGA` is $GPGGA and $GNGGA), or of one of these. */
+  nmea_type?: string | readonly string[];
+  /** A CSV line with exactly this many cells (split at the rule's `csv.delimiter`, default `,`; quotes respected). */
+  cells?: number;
+}
+
 /** One mapping rule, exactly as the config file states it. */
 export interface MappingRuleSpec {
   /**
@@ -118,6 +134,11 @@ export interface MappingRuleSpec {
    * device named by `document`, one per selected field and tag, value stringified.
    */
   kind?: 'records' | 'metadata';
+  /**
+   * Serial rules: the lines this rule takes (see MatchSpec). Absent: the rule tries every
+   * line of its port, and the first rule (in order) that maps a line wins it.
+   */
+  match?: MatchSpec;
 }
 
 export interface CollectionSettings {
@@ -205,6 +226,8 @@ export const REJECT_CODES: readonly RejectCode[] = [
 export interface RuleRejection {
   /** Index of the rule in the list given to compileRules. */
   rule: number;
+  /** Serial rules: the rule's index among its port's `rules` (what the config file shows). */
+  portRule?: number;
   code: RejectCode;
   reason: string;
 }
@@ -218,7 +241,7 @@ export interface MapSuccess {
   ok: true;
   records: FluxionRecord[];
   metadata: MetadataPair[];
-  /** How many rules matched the topic or port. */
+  /** How many rules matched the topic; serial: how many of the port's rules were tried until one took the line. */
   matched: number;
   rejections: RuleRejection[];
 }

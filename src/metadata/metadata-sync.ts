@@ -55,6 +55,11 @@ export class MetadataSync {
   private resyncWanted = false;
   private readonly verdicts = new WriteVerdicts();
   private readonly counters = { written: 0, deleted: 0, skipped: 0, resyncs: 0, heartbeats: 0 };
+  /**
+   * Keys `metadata.devices` sets. The config wins over a device's own report of the same key
+   * (a `kind: metadata` rule): otherwise the value would flip on every report and resync.
+   */
+  private configKeys = new Set<string>();
   private lastResyncAt: number | null = null;
   private lastCounts = { acked: 0, pending: 0, failed: 0 };
   /** Waiters of `whenIdle()`: resolved when nothing is pending after a resync. */
@@ -108,11 +113,12 @@ export class MetadataSync {
     if (this.outbox === null || this.link.stopping) return;
     const writes: KvWrite[] = [];
     for (const p of pairs) {
-      if (p.value.length === 0 || this.secrets.heldBy(p.value)) {
+      const key = metadataKey(this.options.keyTemplate, p.device, p.key);
+      if (p.value.length === 0 || this.secrets.heldBy(p.value) || this.configKeys.has(key)) {
         this.counters.skipped++;
         continue;
       }
-      writes.push({ col: this.options.collection, key: metadataKey(this.options.keyTemplate, p.device, p.key), value: p.value, source: 'dynamic' });
+      writes.push({ col: this.options.collection, key, value: p.value, source: 'dynamic' });
     }
     this.enqueue(writes, 'dynamic');
   }
@@ -202,6 +208,7 @@ export class MetadataSync {
    */
   private applyDesired(announce = true): void {
     const o = this.options;
+    this.configKeys = new Set(Object.entries(o.devices).flatMap(([device, fields]) => Object.keys(fields).map((f) => metadataKey(o.keyTemplate, device, f))));
     const { pairs, skipped } = staticPairs(o.devices, o.keyTemplate, this.secrets);
     if (announce) this.counters.skipped += skipped.length;
     for (const s of announce ? skipped : []) {

@@ -55,7 +55,7 @@ export interface MetadataStatus {
   written: number;
   /** `deleteValue` acknowledged since start (prune). */
   deleted: number;
-  /** Pairs left out since start: empty values (the server refuses them) or values holding a secret. */
+  /** Pairs left out since start: empty values (the server refuses them), values holding a secret, or device reports of a key `metadata.devices` sets (the config wins). */
   skipped: number;
   /** Full resyncs done since start. */
   resyncs: number;

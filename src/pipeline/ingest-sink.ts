@@ -12,8 +12,8 @@
  */
 import type { Logger } from 'pino';
 import type { FluxionRecord } from '../client/types.js';
-import type { CommitOutcome, MessageSink, RawMessage } from '../inputs/types.js';
-import type { RuleSet } from '../mapping/index.js';
+import type { CommitOutcome, MessageSink, RawMessage, RejectedMessage } from '../inputs/types.js';
+import { deadLetterReason, type RuleSet } from '../mapping/index.js';
 import type { MetadataPair } from '../mapping/types.js';
 import { DropReasons, recordBytes, type DeadLetterInput, type SqliteQueue } from '../queue/index.js';
 import { RateLimitedLog } from '../shared/rate-limited-log.js';
@@ -58,7 +58,7 @@ export class IngestSink implements MessageSink {
     this.rules = rules;
   }
 
-  commit(messages: readonly RawMessage[]): CommitOutcome {
+  commit(messages: readonly (RawMessage | RejectedMessage)[]): CommitOutcome {
     const group = this.refused?.messages === messages ? this.refused : this.map(messages);
     this.refused = group;
     // Throws QUEUE_FULL / DISK_FULL with nothing stored: the input retries this very group.
@@ -102,11 +102,18 @@ export class IngestSink implements MessageSink {
     this.fileDeadLetters([{ reason, source: msg.source, origin, payload: toStored(msg.payload) }]);
   }
 
-  private map(messages: readonly RawMessage[]): MappedGroup {
+  private map(messages: readonly (RawMessage | RejectedMessage)[]): MappedGroup {
     const records: FluxionRecord[] = [];
     const deadLetters: DeadLetterInput[] = [];
     const metadata: MetadataPair[] = [];
     for (const msg of messages) {
+      if ('rejection' in msg) {
+        // Rejected by its input (an over-long line): filed in its place, so dead letters keep arrival order.
+        const origin = msg.topic ?? msg.port ?? null;
+        deadLetters.push({ reason: msg.rejection, source: msg.source, origin, payload: toStored(msg.payload) });
+        this.warnings.warn(`unframed:${origin ?? ''}`, { source: msg.source, origin, reason: msg.rejection }, 'input rejected a message before mapping; kept as a dead letter');
+        continue;
+      }
       const r = this.rules.map(msg);
       if (r.ok) {
         for (const rec of r.records) records.push(rec);
@@ -114,12 +121,12 @@ export class IngestSink implements MessageSink {
         // The common case on the hot path: nothing to file, nothing to allocate.
         if (r.rejections.length === 0) continue;
       }
-      const reasons = r.ok ? r.rejections.map((x) => `${x.code}: ${x.reason}`) : [`${r.code}: ${r.reason}`];
+      const reason = deadLetterReason(r)!;
       const origin = msg.topic ?? msg.port ?? null;
-      deadLetters.push({ reason: reasons.join('; '), source: msg.source, origin, payload: toStored(msg.payload) });
+      deadLetters.push({ reason, source: msg.source, origin, payload: toStored(msg.payload) });
       this.warnings.warn(
         `unmapped:${origin ?? ''}`,
-        { source: msg.source, origin, reason: reasons[0] },
+        { source: msg.source, origin, reason },
         'message could not be mapped; kept as a dead letter',
       );
     }

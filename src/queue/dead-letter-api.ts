@@ -88,8 +88,14 @@ export class DeadLetterOps {
       const records: FluxionRecord[] = [];
       let retried = 0;
       let skipped = 0;
+      let reasonsUpdated = 0;
       for (const dl of picked) {
         const recs = opts.remap ? opts.remap(dl) : dl.record ? [dl.record] : null;
+        if (recs !== null && !Array.isArray(recs)) {
+          if (store.setReason(dl.id, recs.reason)) reasonsUpdated += 1;
+          skipped += 1;
+          continue;
+        }
         if (!recs) {
           skipped += 1;
           continue;
@@ -99,7 +105,7 @@ export class DeadLetterOps {
         retried += 1;
       }
       appendResult = this.host.appendInTxn(records);
-      return { retried, records: appendResult.accepted, skipped };
+      return { retried, records: appendResult.accepted, skipped, ...(reasonsUpdated > 0 ? { reasonsUpdated } : {}) };
     });
     if (appendResult) this.host.afterAppend(appendResult);
     return result;

@@ -24,6 +24,7 @@ export class DeadLetterStore {
   private readonly list: Statement;
   private readonly get: Statement;
   private readonly remove: Statement;
+  private readonly updateReason: Statement;
   private readonly purgeOldest: Statement;
   private readonly purgeBefore: Statement;
   private readonly count: Statement;
@@ -39,6 +40,7 @@ export class DeadLetterStore {
     this.list = db.prepare('SELECT * FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?');
     this.get = db.prepare('SELECT * FROM dead_letters WHERE id = ?');
     this.remove = db.prepare('DELETE FROM dead_letters WHERE id = ?');
+    this.updateReason = db.prepare('UPDATE dead_letters SET reason = ? WHERE id = ?');
     this.purgeOldest = db.prepare(
       'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?)',
     );
@@ -103,6 +105,11 @@ export class DeadLetterStore {
   byId(id: number): DeadLetter | undefined {
     const row = this.get.get(id) as DeadLetterRow | undefined;
     return row && toDeadLetter(row);
+  }
+
+  /** Replaces a dead letter's reason (a retry found a new one); false when the id is gone. */
+  setReason(id: number, reason: string): boolean {
+    return this.updateReason.run(reason, id).changes > 0;
   }
 
   delete(id: number): boolean {

@@ -213,10 +213,11 @@ export interface RetryDeadLettersOptions {
   limit?: number;
   /**
    * Turns a dead letter into records (e.g. re-runs the mapping on its payload); return
-   * null to leave it in place. Default: its stored record, or null if it has none.
-   * Runs inside the transaction: synchronous and pure.
+   * null to leave it in place, or `{ reason }` to leave it in place with that new reason
+   * (it still cannot be mapped, now for this reason). Default: its stored record, or null
+   * if it has none. Runs inside the transaction: synchronous.
    */
-  remap?: (dl: DeadLetter) => FluxionRecord[] | null;
+  remap?: (dl: DeadLetter) => FluxionRecord[] | null | { reason: string };
 }
 
 export interface RetryDeadLettersResult {
@@ -224,8 +225,10 @@ export interface RetryDeadLettersResult {
   retried: number;
   /** Records appended. */
   records: number;
-  /** Dead letters left in place (no record, or remap returned null). */
+  /** Dead letters left in place (no record, or remap returned null or a new reason). */
   skipped: number;
+  /** Of those skipped, the ones remap gave a new reason. */
+  reasonsUpdated?: number;
 }
 
 export interface PruneResult {

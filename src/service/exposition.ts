@@ -1,7 +1,7 @@
 /** Prometheus text exposition: `# HELP`, `# TYPE` and samples, written in order. */
 
 type Labels = Readonly<Record<string, string>>;
-type Sample = readonly [labels: Labels, value: number];
+export type Sample = readonly [labels: Labels, value: number];
 
 export class Exposition {
   private readonly out: string[] = [];

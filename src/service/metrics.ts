@@ -10,7 +10,7 @@ import type { AgentStatus } from '../agent.js';
 import type { InputStatus } from '../inputs/types.js';
 import { RTT_BUCKETS_S } from '../sender/rtt-histogram.js';
 import type { SenderState } from '../sender/types.js';
-import { Exposition } from './exposition.js';
+import { Exposition, type Sample } from './exposition.js';
 import { modbusMetrics } from './modbus-metrics.js';
 
 /** The round-trip histogram as the sender keeps it: cumulative counts per `RTT_BUCKETS_S` bound. */
@@ -25,6 +25,8 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const SENDER_STATES: readonly SenderState[] = ['idle', 'connecting', 'connected', 'backoff', 'auth_failed', 'stopped'];
 const INPUT_STATES: readonly InputStatus['state'][] = ['starting', 'connected', 'disconnected', 'waiting', 'stopped'];
 
+/** A polled serial port's counters (SerialInputStatus.polls). */
+type PollCounts = { sent: number; answered: number; timeouts: number; skipped: number };
 export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
   const e = new Exposition();
   const { queue: q, sender: s, ingest } = status;
@@ -79,6 +81,17 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
   e.metric('fluxion_edge_input_state', 'gauge', 'Input state (MQTT, serial ports): 1 for the current one.', inputs.flatMap((i) => INPUT_STATES.map((state) => [{ input: i.name, state }, i.state === state ? 1 : 0] as const)));
   e.metric('fluxion_edge_input_received_total', 'counter', 'Messages or lines an input received since start.', inputs.map((i) => [{ input: i.name }, i.received] as const));
   e.metric('fluxion_edge_input_committed_total', 'counter', 'Messages an input had committed to the queue since start.', inputs.map((i) => [{ input: i.name }, i.committed] as const));
+  const polled = inputs.flatMap((i) => {
+    const polls = (i as { polls?: PollCounts }).polls;
+    return polls === undefined ? [] : [{ input: i.name, polls }];
+  });
+  if (polled.length > 0) {
+    const each = (pick: (p: PollCounts) => number): Sample[] => polled.map((p) => [{ input: p.input }, pick(p.polls)] as const);
+    e.metric('fluxion_edge_serial_polls_sent_total', 'counter', 'Poll commands written to a serial port since start.', each((p) => p.sent));
+    e.metric('fluxion_edge_serial_polls_answered_total', 'counter', 'Polls answered by a line within poll.response_timeout since start.', each((p) => p.answered));
+    e.metric('fluxion_edge_serial_polls_timeouts_total', 'counter', 'Polls not answered within poll.response_timeout since start.', each((p) => p.timeouts));
+    e.metric('fluxion_edge_serial_polls_skipped_total', 'counter', 'Polls not written because the port was not open since start.', each((p) => p.skipped));
+  }
 
   const m = status.mapping;
   if (m !== null) {

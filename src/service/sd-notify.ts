@@ -14,8 +14,10 @@
  * Where NOTIFY_SOCKET is unset (not under systemd, or Type=simple), nothing runs at all.
  *
  * The watchdog: systemd sets WATCHDOG_USEC (and WATCHDOG_PID) when the unit has
- * `WatchdogSec=`. We ping at half that interval, and only while the health predicate holds,
- * so a wedged pipeline, not only a dead process, gets the service restarted.
+ * `WatchdogSec=`. We ping at half that interval, and only while the liveness predicate holds
+ * (service/health.ts assessLiveness: not while connected with a backlog and no ack for
+ * health.stale_after), so a wedged pipeline, not only a dead process, gets the service
+ * restarted, while an outage of the server, which a restart cannot fix, does not.
  */
 import { spawn } from 'node:child_process';
 
@@ -23,6 +25,8 @@ import { spawn } from 'node:child_process';
 export interface SdNotifyLogger {
   warn(obj: object, msg?: string): void;
 }
+// The caller binds the component (`logger.child({ component: 'systemd' })`): a key bound
+// there and written again here would appear twice in one JSON line.
 
 export interface SdNotifyOptions {
   /** The process environment: NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID and PATH are read. */
@@ -151,7 +155,7 @@ export class SdNotifier {
     if (this.warned) return;
     this.warned = true;
     this.logger?.warn(
-      { component: 'systemd', message: assignments[0], reason: why },
+      { message: assignments[0], reason: why },
       'cannot notify systemd (check that systemd-notify is installed and the unit has NotifyAccess=all); later failures are not logged',
     );
   }

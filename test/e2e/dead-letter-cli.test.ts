@@ -4,7 +4,7 @@ import { Agent } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { SqliteQueue, type DeadLetterInput } from '../../src/queue/index.js';
-import { agentSettings, memoryLogger, missingOn, TEST_KEY, ingest } from '../helpers/agent.js';
+import { agentSettings, ingest, memoryLogger, missingOn, sendQueueToDevServer, TEST_KEY } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -114,7 +114,7 @@ describe('fluxion-edge dead-letter (built CLI)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(
       'retried 2, re-queued 2 records, skipped 2\n' +
-        'skipped 2: raw messages without a record; re-mapping raw payloads needs --config, which a later version adds\n',
+        'skipped 2: raw messages without a record; give --config FILE to map them again with its rules\n',
     );
     expect(r.stderr).toBe('dead-letter retry: 4/4 dead letters\n');
 
@@ -123,13 +123,7 @@ describe('fluxion-edge dead-letter (built CLI)', () => {
     expect(queue.listDeadLetters().map((d) => d.id)).toEqual([2, 3]);
     queue.stop();
 
-    const server = new DevServer({ port: 0, masterKey: TEST_KEY });
-    await server.start();
-    cleanups.push(() => server.stop());
-    const agent = new Agent(agentSettings(dir.path, server.url), memoryLogger('silent').logger);
-    cleanups.push(() => agent.stop());
-    await agent.start();
-    await waitFor(() => agent.status().queue.depth === 0, { what: 'the re-queued records sent' });
+    const server = await sendQueueToDevServer(dir.path, cleanups);
     expect(missingOn(server, [REC_1, REC_2])).toEqual([]);
     expect(server.recordCount()).toBe(2);
   });

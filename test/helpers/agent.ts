@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import pino from 'pino';
-import type { Agent, AgentSettings } from '../../src/agent.js';
+import { Agent, type AgentSettings } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
-import type { DevServer } from '../../src/devserver/index.js';
+import { DevServer } from '../../src/devserver/index.js';
 import type { AppendResult } from '../../src/queue/index.js';
+import { waitFor } from './wait.js';
+import { parseStrictJson } from './strict-json.js';
 import { DEFAULT_SENDER_OPTIONS } from '../../src/sender/types.js';
 
 export const TEST_KEY = 'test-master-key-0123456789';
@@ -33,11 +35,14 @@ export function ingest(agent: Agent, records: readonly FluxionRecord[]): AppendR
   return result;
 }
 
-/** A logger that keeps lines in memory, so tests can read what the agent said. */
+/**
+ * A logger that keeps lines in memory, so tests can read what the agent said. Lines are
+ * parsed strictly: a key twice in one line (a child binding written again) fails the test.
+ */
 export function memoryLogger(level: pino.LevelWithSilent = 'info'): { logger: pino.Logger; lines: () => Array<Record<string, unknown>> } {
   const lines: string[] = [];
   const logger = pino({ level }, { write: (s: string) => void lines.push(s) });
-  return { logger, lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return { logger, lines: () => lines.map((l) => parseStrictJson(l) as Record<string, unknown>) };
 }
 
 /** `count` records over `docs` documents of collection `col`, distinct timestamps, data naming their index. */
@@ -64,4 +69,19 @@ export function missingOn(server: DevServer, records: readonly FluxionRecord[]):
     if (points.get(r.ts) !== r.data) missing.push(r);
   }
   return missing;
+}
+
+/**
+ * Starts a dev server and an agent on the queue file in `dir` (`queue.db`) and waits until the
+ * agent sent every queued record; both are stopped by `cleanups`. Returns the server.
+ */
+export async function sendQueueToDevServer(dir: string, cleanups: Array<() => unknown>): Promise<DevServer> {
+  const server = new DevServer({ port: 0, masterKey: TEST_KEY });
+  await server.start();
+  cleanups.push(() => server.stop());
+  const agent = new Agent(agentSettings(dir, server.url), memoryLogger('silent').logger);
+  cleanups.push(() => agent.stop());
+  await agent.start();
+  await waitFor(() => agent.status().queue.depth === 0, { what: 'the queued records sent' });
+  return server;
 }

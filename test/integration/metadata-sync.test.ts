@@ -174,4 +174,19 @@ describe('metadata sync against the dev server', () => {
     expect(Date.parse(next)).toBeGreaterThan(Date.parse(first));
     expect(agent.status().metadata!.heartbeats).toBeGreaterThanOrEqual(2);
   });
+  it('keeps the config\'s value of a key a device rule reports too: no flipping between the two', async () => {
+    const { dir, server } = await setup();
+    const agent = await startAgent(settingsOf({ dir, serverUrl: server.url, metadata: STATIC, mqtt: true }));
+    await settled(agent);
+    const pub = await mqtt.connectAsync(agent.embeddedBrokerUrl!, { clientId: 'meta-overlap', clean: true });
+    cleanups.push(() => pub.endAsync());
+    await pub.publishAsync('devices/device-1/meta', JSON.stringify({ model: 'TH-300', firmware: '2.1.0' }), { qos: 1, retain: true });
+    await waitFor(() => server.values('metadata')['device-1:firmware'] === '2.1.0', { what: 'the reported firmware stored' });
+    const skipped = agent.status().metadata!.skipped;
+    await pub.publishAsync('devices/device-1/meta', JSON.stringify({ model: 'TH-400', firmware: '2.2.0' }), { qos: 1, retain: true });
+    await waitFor(() => server.values('metadata')['device-1:firmware'] === '2.2.0', { what: 'the second report stored' });
+    expect(server.values('metadata')['device-1:model']).toBe('TH-200');
+    expect(agent.status().metadata!.skipped).toBe(skipped + 1);
+    expect(readKvOutbox(join(dir, 'queue.db')).find((e) => e.key === 'device-1:model')).toMatchObject({ value: 'TH-200', source: 'static' });
+  });
 });

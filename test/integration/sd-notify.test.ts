@@ -1,30 +1,10 @@
-/**
- * sd_notify through systemd-notify, received on a real unix datagram socket. Node cannot
- * bind one, so a few lines of python3 do: they print each datagram as one JSON line.
- * systemd-notify follows each message with BARRIER=1 and waits until the receiver read
- * it, as systemd does; the receiver reads it like any datagram (its fd is discarded).
- */
+/** sd_notify through systemd-notify, received on a real unix datagram socket (helpers/notify-socket.ts). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { SdNotifier } from '../../src/service/sd-notify.js';
+import { notifyReceiver, type NotifyReceiver } from '../helpers/notify-socket.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-
-const RECEIVER = `
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print(json.dumps("LISTENING"), flush=True)
-while True:
-    print(json.dumps(s.recv(65536).decode()), flush=True)
-`;
-
-interface Receiver {
-  path: string;
-  /** Datagrams received so far, BARRIER=1 left out. */
-  messages(): string[];
-}
 
 describe('SdNotifier (systemd-notify to a real NOTIFY_SOCKET)', () => {
   const cleanups: Array<() => unknown> = [];
@@ -32,21 +12,10 @@ describe('SdNotifier (systemd-notify to a real NOTIFY_SOCKET)', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function receiver(): Promise<Receiver> {
-    const dir = tempDir();
-    const path = join(dir.path, 'notify.sock');
-    const child: ChildProcess = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-    cleanups.push(() => dir.cleanup(), () => child.kill('SIGKILL'));
-    const lines: string[] = [];
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      for (const p of parts) lines.push(JSON.parse(p) as string);
-    });
-    await waitFor(() => lines.includes('LISTENING'), { what: 'the python3 receiver' });
-    return { path, messages: () => lines.filter((l) => l !== 'LISTENING' && l !== 'BARRIER=1') };
+  async function receiver(): Promise<NotifyReceiver> {
+    const r = await notifyReceiver();
+    cleanups.push(() => r.stop());
+    return r;
   }
 
   it('sends READY=1 with a status, WATCHDOG=1 while healthy only, and STOPPING=1, in order', async () => {

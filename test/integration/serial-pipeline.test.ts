@@ -256,9 +256,8 @@ ${serialYaml}`;
       `${good(0)}\r\n`,
       `${badSum}\r\n`,
       `${good(1)}\r\n`,
-      Buffer.from([0x00, 0xff, 0xfe, 0x81, 0x24, 0x0a]),
-      `${good(2)}\r\n`,
-      `$GPRMC,${'9'.repeat(500)}\r\n`,
+      // One read: the invalid line waits for its commit group when the over-long one is framed.
+      Buffer.concat([Buffer.from([0x00, 0xff, 0xfe, 0x81, 0x24, 0x0a]), Buffer.from(`${good(2)}\r\n$GPRMC,${'9'.repeat(500)}\r\n`)]),
       `${good(3)}\r\n`,
       `${nmea('GPGGA,120004.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,')}\r\n`,
       `${good(4)}\r\n`,
@@ -268,11 +267,11 @@ ${serialYaml}`;
     expect(server.records('gps', 'truck-7')).toEqual(
       [0, 1, 2, 3, 4].map((i) => ({ ts: Date.UTC(2024, 4, 17, 12, 0, i), data: '{"lat":48.1173,"lon":11.516666667}' })),
     );
-    // Framing rejects are filed at once, mapping rejects with their commit group: order by reason.
+    // In arrival order: a framing reject (the over-long line) is committed in its place among
+    // the lines around it, not filed ahead of those read before it.
     const dead = agent.queue
       .listDeadLetters({ limit: 10 })
-      .map((d) => ({ reason: d.reason, origin: d.origin, source: d.source }))
-      .sort((a, b) => a.reason.localeCompare(b.reason));
+      .map((d) => ({ reason: d.reason, origin: d.origin, source: d.source }));
     expect(dead).toEqual([
       { source: 'serial', origin: 'gps', reason: `parse_error: NMEA checksum mismatch: sentence says 00, computed ${nmeaChecksum(badSum.slice(1, -3))}` },
       { source: 'serial', origin: 'gps', reason: 'parse_error: payload is not valid UTF-8' },
@@ -280,6 +279,30 @@ ${serialYaml}`;
     ]);
     // The GGA line is valid but not listed: filtered, not a dead letter.
     expect(agent.status().mapping!.filtered).toBe(1);
-    expect(port('gps')).toMatchObject({ linesRead: 9, linesRejected: 3, committed: 8 });
+    // Every line read was committed: mapped, filtered or dead-lettered (the over-long one too).
+    expect(port('gps')).toMatchObject({ linesRead: 9, linesRejected: 3, committed: 9 });
+  });
+  it('the field trial: NMEA, CSV and key=value rules on one port, no match; dead letters only for lines no rule took', async () => {
+    const dev = await pair();
+    const { server, agent } = await setup(`
+  - name: line1
+    path: ${dev.agentPath}
+    rules:
+      - { collection: gps, document: truck-7, format: nmea, timestamp: { field: time, unit: iso }, fields: { lat: lat, lon: lon } }
+      - { collection: energy, document: meter-1, format: csv, csv: { header: [ts, v, i, p] }, timestamp: { field: ts, unit: ms }, coerce: number }
+      - { collection: plc, document: plc-1, format: kv, fields: { state: state, speed: speed } }
+`);
+    const fix = Math.floor(Date.now() / 1000) * 1000 - 5000;
+    const csv = Array.from({ length: 2000 }, (_, i) => `${BASE_TS + i},230.${i % 10},4.2,966\r\n`).join('');
+    await dev.write(`${nmea(`GPGGA,${hhmmss(fix)},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,`)}\r\n`);
+    await dev.write(`${nmea('GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00')}\r\n`);
+    await dev.write(csv);
+    await dev.write('state=run speed=1200\r\n???\r\n');
+    await waitFor(() => server.recordCount() === 1 + 2000 + 1 && agent.status().ingest.received === 2004, { what: 'every line mapped' });
+    expect(server.records('gps', 'truck-7')).toHaveLength(1);
+    expect(server.records('plc', 'plc-1')).toEqual([{ ts: expect.any(Number), data: '{"state":"run","speed":1200}' }]);
+    expect(agent.queue.listDeadLetters({ limit: 10 }).map((d) => d.reason)).toEqual([
+      "rules[0] parse_error: not an NMEA sentence (no leading $); rules[1] parse_error: csv line has 1 cells, the header has 4; rules[2] parse_error: kv pair '???' has no '='",
+    ]);
   });
 });

@@ -13,8 +13,8 @@ export const healthSection = z
     port: int(1, 65535).default(9464).meta({ description: 'TCP port of the endpoint.' }),
     stale_after: duration({ min: 1000 }).prefault('60s').meta({
       description:
-        'With readings queued, the agent is unhealthy (`/healthz` 503, no systemd watchdog ping) when no batch was acknowledged for this long.',
+        'With readings queued, the agent is unhealthy (`/healthz` 503) when no batch was acknowledged for this long. The systemd watchdog is not pinged only when the sender is connected all that time (a wedged pipeline, which a restart cures); while FluxionDB, the broker or the key is down it goes on being pinged, since a restart cannot bring them back (the agent queues and retries).',
     }),
   })
   .prefault({})
-  .meta({ description: 'Health check, metrics and live status over HTTP; the health rule also gates the systemd watchdog.' });
+  .meta({ description: 'Health check, metrics and live status over HTTP. `stale_after` also decides when the systemd watchdog stops being pinged (a wedged pipeline only).' });

@@ -28,7 +28,7 @@ const metadataObject = z
       .default({})
       .meta({
         description:
-          'Static metadata: `<device>: { <field>: value }`, e.g. `device-1: { location: warehouse-1, model: TH-200 }`. Each field becomes one key/value pair; only changed values are written. Applied live on reload.',
+          'Static metadata: `<device>: { <field>: value }`, e.g. `device-1: { location: warehouse-1, model: TH-200 }`. Each field becomes one key/value pair; only changed values are written. Applied live on reload. A key set here and also reported by a device (a `kind: metadata` rule) keeps the value set here: the report of it is ignored and counted as skipped (`check` warns).',
       }),
     prune: z.boolean().default(false).meta({
       description: 'Delete from FluxionDB the keys of fields removed from `devices` (and the heartbeat keys when it is turned off). Off: they stay on the server, untouched.',

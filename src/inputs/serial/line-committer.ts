@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, isAgentError } from '../../errors.js';
 import { RateLimitedLog } from '../../shared/rate-limited-log.js';
-import type { MessageSink, RawMessage } from '../types.js';
+import type { MessageSink, RawMessage, RejectedMessage } from '../types.js';
 
 export const MAX_GROUP_LINES = 1000;
 const RETRY_MS = 1000;
@@ -43,8 +43,8 @@ export class LineCommitter {
   /** True while commits are refused (queue or disk full). */
   waiting = false;
   lastError: { message: string; at: number } | null = null;
-  private open: RawMessage[] = [];
-  private readonly ready: RawMessage[][] = [];
+  private open: Array<RawMessage | RejectedMessage> = [];
+  private readonly ready: Array<Array<RawMessage | RejectedMessage>> = [];
   private timer: NodeJS.Timeout | null = null;
   private retrying = false;
   private stopped = false;
@@ -58,7 +58,8 @@ export class LineCommitter {
     this.logs = new RateLimitedLog(deps.logger, LOG_INTERVAL_MS, deps.now);
   }
 
-  add(line: RawMessage): void {
+  /** A line, or a line the framer rejected (committed in its place, so dead letters keep arrival order). */
+  add(line: RawMessage | RejectedMessage): void {
     this.open.push(line);
     if (this.open.length >= MAX_GROUP_LINES) this.flush();
     else if (this.timer === null) this.timer = setTimeout(this.onTimer, this.delayMs);

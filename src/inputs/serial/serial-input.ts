@@ -26,6 +26,7 @@ const GONE_CHECK_MS = 1000;
 
 export interface SerialInputDeps {
   sink: MessageSink;
+  /** The input binds `port` itself: pass a logger without it (a key bound twice appears twice in a JSON line). */
   logger: Logger;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
@@ -47,23 +48,24 @@ export class SerialInput implements Input {
   private committer: LineCommitter;
   private poller: Poller | null = null;
   private linesRead = 0;
-  private framerRejected = 0;
   private reopens = 0;
   private lastLineAt: number | null = null;
   private lastError: { message: string; at: number } | null = null;
   private readonly now: () => number;
+  private readonly log: Logger;
 
   constructor(
     private readonly options: SerialPortOptions,
-    private readonly deps: SerialInputDeps,
+    deps: SerialInputDeps,
   ) {
     this.now = deps.now ?? Date.now;
     // Started over each time the port opens, however briefly.
     this.backoff = new ReconnectBackoff({ baseMs: options.reopenBaseMs, capMs: options.reopenCapMs, resetAfterMs: 0 });
+    this.log = deps.logger.child({ port: options.name });
     this.framer = new LineFramer(options, { line: (b) => this.onLine(b), reject: (b, r) => this.onReject(b, r) });
     this.committer = new LineCommitter(options.commitDelayMs, {
       sink: deps.sink,
-      logger: deps.logger,
+      logger: this.log,
       pause: () => this.port?.pause(),
       resume: () => this.port?.resume(),
       now: this.now,
@@ -83,10 +85,10 @@ export class SerialInput implements Input {
     }
     this.lifecycle = 'started';
     if (o.poll !== undefined) {
-      this.poller = new Poller(o.poll, o.encoding, { write: (cmd) => this.write(cmd), logger: this.deps.logger, now: this.now });
+      this.poller = new Poller(o.poll, o.encoding, { write: (cmd) => this.write(cmd), logger: this.log, now: this.now });
       this.poller.start();
     }
-    this.deps.logger.info({ port: o.name, path: o.path, baud: o.baudRate }, 'serial input opening');
+    this.log.info({ path: o.path, baud: o.baudRate }, 'serial input opening');
     await this.open();
   }
 
@@ -117,7 +119,7 @@ export class SerialInput implements Input {
       path: this.options.path,
       portState: this.portOpen ? 'open' : this.lifecycle === 'started' ? 'waiting' : 'closed',
       linesRead: this.linesRead,
-      linesRejected: this.framerRejected + this.committer.deadLettered,
+      linesRejected: this.committer.deadLettered,
       lastLineAt: this.lastLineAt,
       reopens: this.reopens,
       ...(p !== null ? { polls: { sent: p.sent, answered: p.answered, timeouts: p.timeouts, skipped: p.skipped } } : {}),
@@ -174,9 +176,9 @@ export class SerialInput implements Input {
     const o = this.options;
     if (this.wasOpenOnce) {
       this.reopens++;
-      this.deps.logger.info({ port: o.name, path: o.path }, 'serial port is back; reading again');
+      this.log.info({ path: o.path }, 'serial port is back; reading again');
     } else {
-      this.deps.logger.info({ port: o.name, path: o.path }, 'serial port open');
+      this.log.info({ path: o.path }, 'serial port open');
     }
     this.wasOpenOnce = true;
     this.away = false;
@@ -188,8 +190,8 @@ export class SerialInput implements Input {
     if (this.lifecycle !== 'started') return;
     if (!this.away) {
       this.away = true;
-      this.deps.logger.warn(
-        { port: this.options.name, path: this.options.path, err: err.message },
+      this.log.warn(
+        { path: this.options.path, err: err.message },
         'serial port not available; retrying until the device is there',
       );
     }
@@ -206,7 +208,7 @@ export class SerialInput implements Input {
     this.committer.flush();
     if (this.lifecycle !== 'started') return;
     this.away = true;
-    this.deps.logger.warn({ port: this.options.name, path: this.options.path }, 'serial port closed (unplugged?); reopening when the device is back');
+    this.log.warn({ path: this.options.path }, 'serial port closed (unplugged?); reopening when the device is back');
     this.scheduleReopen();
   }
 
@@ -230,10 +232,10 @@ export class SerialInput implements Input {
   private onReject(bytes: Buffer, reason: string): void {
     const at = this.now();
     this.linesRead++;
-    this.framerRejected++;
     this.lastLineAt = at;
-    // Copied: a dead letter may wait for a later write, the read buffer must not.
-    this.deps.sink.deadLetter?.(this.message(Buffer.from(bytes), at), reason);
+    // Copied: it waits in the commit group, the read buffer must not. Committed with the lines
+    // around it (not filed at once), so its dead letter keeps its place in arrival order.
+    this.committer.add({ ...this.message(Buffer.from(bytes), at), rejection: reason });
   }
 
   private message(bytes: Buffer, at: number): RawMessage {
@@ -257,7 +259,7 @@ export class SerialInput implements Input {
 
   private recordError(message: string): void {
     this.lastError = { message, at: this.now() };
-    this.deps.logger.debug({ port: this.options.name, err: message }, 'serial port error');
+    this.log.debug({ err: message }, 'serial port error');
   }
 
   private async shutdown(): Promise<void> {
@@ -276,8 +278,8 @@ export class SerialInput implements Input {
     if (wasStarted) {
       this.framer.end('incomplete line: the agent stopped before its delimiter');
       const lost = this.committer.stop();
-      if (lost > 0) this.deps.logger.warn({ port: this.options.name, lines: lost }, 'serial input stopped with lines the queue refused; they are lost');
-      this.deps.logger.info({ port: this.options.name, lines: this.linesRead, committed: this.committer.committed }, 'serial input stopped');
+      if (lost > 0) this.log.warn({ lines: lost }, 'serial input stopped with lines the queue refused; they are lost');
+      this.log.info({ lines: this.linesRead, committed: this.committer.committed }, 'serial input stopped');
     }
     this.lifecycle = 'stopped';
   }

@@ -73,7 +73,7 @@ describe('config problems', () => {
       'mqtt.clean: must be true or false (got "no")',
       'mqtt.protocol_version: must be one of 4, 5 (got 3)',
       'mqtt.url: must be an mqtt://, mqtts://, ws:// or wss:// URL, e.g. mqtt://broker.local:1883 (got "http://broker")',
-      'mqtt.subscriptions: must list at least one subscription (a topic and how to map it) (got a list)',
+      'mqtt.subscriptions: must list at least one subscription (a topic and how to map it) (got an empty list)',
     ]);
   });
 

@@ -84,11 +84,11 @@ ${RULE}`));
       'serial[0].frame_regex: must not match an empty string (a frame needs at least one byte) (got "a*")',
       'serial[0].reopen.base: must not exceed reopen.cap (1s) (got 10s)',
       'serial[0].poll.schedule: must be a cron expression; six fields for seconds, e.g. "*/10 * * * * *" (every 10 s) (got "every 10s")',
-      'serial[0].rules[0].topic: unknown key (known keys: kind, collection, document, format, kv, csv, regex, nmea, timestamp, fields, coerce, tags, passthrough)',
+      'serial[0].rules[0].topic: unknown key (known keys: kind, collection, document, format, kv, csv, regex, nmea, timestamp, fields, coerce, tags, passthrough, match)',
       "serial[0].rules[0].nmea.sentences[0]: must be one of GGA, RMC (got \"GSV\")",
       expect.stringMatching(/^serial\[0\]\.rules\[1\]\.document: '\{device\}': /),
       'serial[1].path: serial[0] reads the same device (a port can be read by one entry only)',
-      'serial[1].rules: must list at least one rule (how a line becomes readings) (got a list)',
+      'serial[1].rules: must list at least one rule (how a line becomes readings) (got an empty list)',
       "serial[2].path: port name 'ttyUSB0' is also the name of serial[0] (names must be unique: set name)",
     ]);
   });
