@@ -22,6 +22,8 @@ import { SqliteQueue, type AppendResult, type QueueOptions, type QueueStats } fr
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './service/logger.js';
+import { SparkplugHost } from './sparkplug/sparkplug-host.js';
+import type { SparkplugHostOptions, SparkplugStatus } from './sparkplug/types.js';
 import { version } from './version.js';
 
 export interface AgentSettings {
@@ -43,6 +45,8 @@ export interface AgentInputSettings {
     /** Start an in-process broker first and point the input at it. */
     embeddedBroker?: EmbeddedBrokerOptions;
     rules: MappingRuleSpec[];
+    /** Sparkplug host settings, when a rule has `format: sparkplug_b`. */
+    sparkplug?: SparkplugHostOptions;
   };
   /** One entry per serial port; its rules carry `port: <name>`. */
   serial?: Array<{ input: SerialPortOptions; rules: MappingRuleSpec[] }>;
@@ -56,6 +60,8 @@ export interface AgentStatus {
   mapping: MappingCounters | null;
   /** Metadata sync; absent when the agent runs without it. */
   metadata?: MetadataStatus;
+  /** Sparkplug B edge nodes and STATE; absent without `format: sparkplug_b` rules. */
+  sparkplug?: SparkplugStatus;
 }
 
 export class Agent {
@@ -74,6 +80,8 @@ export class Agent {
   /** MQTT filters that reloads removed (see reloadInputs). */
   private readonly removedFilters = new Set<string>();
   private serial: SerialInput[] = [];
+  /** Sparkplug B host side (alias tables persisted, rebirths, STATE); null without Sparkplug rules. */
+  private sparkplug: SparkplugHost | null = null;
   /** Device metadata in the KV store, on a connection of its own; null without metadata settings. */
   readonly metadata: MetadataSync | null;
 
@@ -148,8 +156,12 @@ export class Agent {
     const mqtt = this.inputs.mqtt;
     const serial = this.inputs.serial ?? [];
     if (mqtt === undefined && serial.length === 0) return;
+    if (mqtt?.sparkplug !== undefined) {
+      this.sparkplug = new SparkplugHost(mqtt.sparkplug, { queue: this.queue, logger: this.logger.child({ component: 'sparkplug' }) });
+      this.sparkplug.start();
+    }
     // One rule set for every input, so one sink (and one collision guard) serves them all.
-    this.rules = compileRules([...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)], this.inputs.mapping);
+    this.rules = compileRules([...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)], this.inputs.mapping, this.mappingContext());
     this.sink = new IngestSink(
       this.rules,
       this.queue,
@@ -178,7 +190,7 @@ export class Agent {
     }
     const subscriptions = this.rules!.mqttFilters();
     this.mqttOptions = input;
-    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }) });
+    this.mqtt = new MqttInput({ ...input, subscriptions }, this.mqttDeps(sink));
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', url: redactedUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
   }
@@ -203,7 +215,7 @@ export class Agent {
    */
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
-    const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping);
+    const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping, this.mappingContext());
     const previous = this.rules.mqttFilters();
     const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
     this.inputs = inputs;
@@ -217,7 +229,7 @@ export class Agent {
     for (const f of previous) this.removedFilters.add(f.filter);
     for (const f of subscriptions) this.removedFilters.delete(f.filter);
     const unsubscribe = [...this.removedFilters];
-    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }) });
+    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, this.mqttDeps(this.sink));
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', subscriptions: subscriptions.map((f) => f.filter) }, 'MQTT input resubscribed');
     return { resubscribed: true };
@@ -244,6 +256,7 @@ export class Agent {
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
       ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
+      ...(this.sparkplug !== null ? { sparkplug: this.sparkplug.status() } : {}),
     };
   }
 
@@ -255,6 +268,7 @@ export class Agent {
     this.state = 'stopped';
     // Inputs first: no more acks upstream for anything that could not be committed.
     for (const s of this.serial) await s.stop();
+    await this.sparkplug?.stop();
     await this.mqtt?.stop();
     await this.broker?.stop();
     await this.metadata?.stop();
@@ -262,6 +276,28 @@ export class Agent {
     await this.sender.stop(this.settings.stopDeadlineMs);
     this.queue.stop();
     this.logger.info('agent stopped');
+  }
+
+  /** What stateful formats keep across reloads (the Sparkplug decoder and its node state). */
+  private mappingContext(): { sparkplug?: SparkplugHost['decoder']; sparkplugCertificates?: boolean } {
+    const sp = this.sparkplug;
+    return sp === null ? {} : { sparkplug: sp.decoder, sparkplugCertificates: sp.options.retainedBirths };
+  }
+
+  /** The MQTT input's collaborators; with Sparkplug, the host's work after each commit, its STATE will and birth. */
+  private mqttDeps(sink: IngestSink): ConstructorParameters<typeof MqttInput>[1] {
+    const logger = this.logger.child({ component: 'mqtt' });
+    const sp = this.sparkplug;
+    if (sp === null) return { sink, logger };
+    const queue = this.queue;
+    sp.attach(
+      { publish: (topic, payload, opts) => this.mqtt?.publish(topic, payload, opts) ?? Promise.resolve(false) },
+      () => this.rules,
+      // Writable: the input is not waiting for room, and a blocking queue has room.
+      () => this.mqtt?.status().state !== 'waiting' && (queue.options.onFull !== 'block' || queue.hasRoom()),
+    );
+    const deps = { sink: sp.wrap(sink), logger, onReady: () => sp.onReady() };
+    return sp.options.primaryHostId === null ? deps : { ...deps, will: () => sp.will()! };
   }
 
   private prune(): void {

@@ -15,6 +15,9 @@ import { ParseFailure, ParseSkip, type PayloadParser } from './payload-formats.j
 import type { CompiledRule } from './rule-compile.js';
 import { convertTimestamp, msToOutput, outputDigits } from './timestamps.js';
 import { filterCovers } from './topic-pattern.js';
+import type { SparkplugDecoder, SparkplugEvent } from './sparkplug/decoder.js';
+import { renderSparkplug, SparkplugOutput } from './sparkplug/rule-output.js';
+import { CERTIFICATES_PREFIX } from './sparkplug/topic.js';
 import {
   MAPPING_DEFAULTS,
   REJECT_CODES,
@@ -70,8 +73,18 @@ export class CompiledRuleSet implements RuleSet {
     messages: 0, records: 0, metadata: 0, badTimestamps: 0, clockUnsynced: 0, tagClashes: 0, metadataSkipped: 0, filtered: 0,
   };
   private readonly rejected: Record<RejectCode, number>;
+  /** The Sparkplug event of the message being mapped, valid when spGen is current. */
+  private spGen = -1;
+  private spEvent: SparkplugEvent | null = null;
 
-  constructor(rules: CompiledRule[], options: MappingOptions) {
+  constructor(
+    rules: CompiledRule[],
+    options: MappingOptions,
+    /** Decodes `format: sparkplug_b` messages against the node state (kept across reloads by the caller). */
+    private readonly sparkplug: SparkplugDecoder | null = null,
+    /** Also subscribe to the retained births of Sparkplug-aware brokers (`$sparkplug/certificates/`). */
+    private readonly certificates = false,
+  ) {
     this.ruleCount = rules.length;
     this.mqttRules = rules.filter((r) => r.pattern !== null);
     this.serialRules = rules.filter((r) => r.port !== null);
@@ -104,11 +117,16 @@ export class CompiledRuleSet implements RuleSet {
   mqttFilters(): Array<{ filter: string; qos: 0 | 1 | 2 }> {
     const distinct = [...new Set(this.mqttRules.map((r) => r.pattern!.filter))];
     const kept = distinct.filter((f) => !distinct.some((g) => g !== f && covers(g, f) && !covers(f, g)));
-    return kept.map((filter) => {
+    const out = kept.map((filter) => {
       let qos: 0 | 1 | 2 = 0;
       for (const r of this.mqttRules) if (r.qos > qos && covers(filter, r.pattern!.filter)) qos = r.qos;
       return { filter, qos };
     });
+    if (this.certificates) {
+      const births = new Set(this.mqttRules.filter((r) => r.sparkplug !== null && !r.pattern!.filter.startsWith('$share/')).map((r) => r.pattern!.filter));
+      for (const f of births) if (kept.includes(f)) out.push({ filter: CERTIFICATES_PREFIX + f, qos: 1 });
+    }
+    return out;
   }
 
   serialPorts(): string[] {
@@ -128,10 +146,13 @@ export class CompiledRuleSet implements RuleSet {
     }
     let rules: CompiledRule[];
     let levels: string[] | null = null;
+    let certificate = false;
     if (msg.source === 'mqtt') {
       if (msg.topic === undefined) return this.fail('no_rule', 'MQTT message without a topic');
       rules = this.mqttRules;
-      levels = msg.topic.split('/');
+      // A retained Sparkplug birth kept by the broker: matched as the birth topic it copies.
+      certificate = msg.topic.startsWith(CERTIFICATES_PREFIX);
+      levels = (certificate ? msg.topic.slice(CERTIFICATES_PREFIX.length) : msg.topic).split('/');
     } else {
       rules = this.serialRules;
     }
@@ -146,11 +167,17 @@ export class CompiledRuleSet implements RuleSet {
     let matched = 0;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
+      if (certificate && rule.sparkplug === null) continue;
       if (levels !== null ? !rule.pattern!.match(levels, rule.captures) : rule.port !== msg.port) continue;
       matched++;
-      const out = rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
+      const out = rule.sparkplug !== null ? this.mapSparkplug(rule, msg, levels!, certificate) : rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
       if (out === SKIPPED) continue;
-      if (out instanceof Rejection) {
+      if (out instanceof SparkplugOutput) {
+        if (out.records.length > 0) records = records === null ? out.records : records.concat(out.records);
+        if (out.metadata.length > 0) metadata = metadata === null ? out.metadata : metadata.concat(out.metadata);
+        // A death or a certificate makes neither records nor a rejection: still handled.
+        if (records === null && metadata === null) records = [];
+      } else if (out instanceof Rejection) {
         this.rejected[out.code]++;
         (rejections ??= []).push({ rule: rule.index, code: out.code, reason: out.reason });
       } else if (rule.kind === 'records') {
@@ -265,6 +292,32 @@ export class CompiledRuleSet implements RuleSet {
     if (data instanceof Rejection) return data;
     if (fromReceiveTime && msg.receivedAt < this.floorMs) this.c.clockUnsynced++;
     return { col, doc, ts: this.guard.admit(col, doc, ts), data };
+  }
+
+  /** A Sparkplug message for one rule: decoded once per message (seq, aliases), rendered per rule. */
+  private mapSparkplug(rule: CompiledRule, msg: RawMessage, levels: readonly string[], certificate: boolean): SparkplugOutput | Rejection | typeof SKIPPED {
+    if (this.sparkplug === null) return new Rejection('parse_error', 'format: sparkplug_b needs the Sparkplug decoder (internal)');
+    if (this.spGen !== this.gen) {
+      this.spGen = this.gen;
+      this.spEvent = this.sparkplug.accept(levels, msg.payload, msg.receivedAt, certificate, msg.replayed === true);
+    }
+    const ev = this.spEvent!;
+    if (ev.kind === 'skip') return SKIPPED;
+    if (ev.kind === 'reject') return new Rejection(ev.code, ev.reason);
+    const col = rule.collection!;
+    const fixed = this.ruleDigits[rule.index]!;
+    return renderSparkplug(ev, {
+      collection: col,
+      document: rule.document,
+      tags: rule.tags,
+      parts: rule.sparkplug!,
+      captures: rule.captures,
+      digits: fixed >= 0 ? fixed : (this.collectionDigits.get(col.staticValue ?? '') ?? this.defaultDigits),
+      floorMs: this.floorMs,
+      receivedAt: msg.receivedAt,
+      guard: this.guard,
+      counters: this.c,
+    });
   }
 
   private mapMetadata(rule: CompiledRule, msg: RawMessage): MetadataPair[] | Rejection | typeof SKIPPED {

@@ -1,0 +1,106 @@
+/**
+ * A decoded Sparkplug message rendered for one `format: sparkplug_b` rule: readings that
+ * share a timestamp become one record (`data` = metric name -> value, plus the rule's
+ * tags), different timestamps separate records; metadata facts become pairs of the node's
+ * or device's document.
+ */
+import type { FluxionRecord } from '../../client/types.js';
+import type { CollisionGuard } from '../collisions.js';
+import { Rejection } from '../rejection.js';
+import type { Template } from '../template.js';
+import { msToOutput } from '../timestamps.js';
+import type { MetadataPair } from '../types.js';
+import type { SparkplugEvent } from './decoder.js';
+
+/** Placeholders every Sparkplug rule may use besides its topic's own names. */
+export const SPARKPLUG_NAMES = ['group', 'node', 'device', 'message_type'] as const;
+export const DEFAULT_DEVICE_DOCUMENT = '{group}/{node}/{device}';
+export const DEFAULT_NODE_DOCUMENT = '{group}/{node}';
+
+/** What a compiled rule holds for Sparkplug. */
+export interface SparkplugRuleParts {
+  /** Document of node messages (NBIRTH, NDATA, NDEATH). */
+  nodeDocument: Template;
+  /** Capture slots of group, node, device, message_type (after the topic's own names). */
+  slots: readonly number[];
+}
+
+/** The records and pairs one rule makes of a message. */
+export class SparkplugOutput {
+  constructor(
+    readonly records: FluxionRecord[],
+    readonly metadata: MetadataPair[],
+  ) {}
+}
+
+export interface RenderContext {
+  collection: Template;
+  document: Template;
+  tags: ReadonlyArray<{ name: string; template: Template }>;
+  parts: SparkplugRuleParts;
+  /** The rule's capture scratch space, topic names already filled in. */
+  captures: string[];
+  digits: number;
+  floorMs: number;
+  receivedAt: number;
+  guard: CollisionGuard;
+  counters: { badTimestamps: number; tagClashes: number; metadataSkipped: number };
+}
+
+export function renderSparkplug(event: Extract<SparkplugEvent, { kind: 'ok' }>, c: RenderContext): SparkplugOutput | Rejection {
+  const t = event.topic;
+  const cap = c.captures;
+  const [gs, ns, ds, ts] = c.parts.slots as [number, number, number, number];
+  cap[gs] = t.group;
+  cap[ns] = t.node;
+  cap[ts] = t.type;
+  const docOf = (device: string): string => {
+    cap[ds] = device;
+    return (device === '' ? c.parts.nodeDocument : c.document).render(cap, undefined, undefined) ?? '';
+  };
+
+  const metadata: MetadataPair[] = [];
+  for (const fact of event.meta) {
+    const device = docOf(fact.device);
+    if (device === '') {
+      c.counters.metadataSkipped += fact.fields.length;
+      continue;
+    }
+    for (const [key, value] of fact.fields) metadata.push({ device, key, value });
+  }
+  if (event.readings.length === 0) return new SparkplugOutput([], metadata);
+
+  const doc = docOf(t.device);
+  if (doc === '') return new Rejection('invalid_record', 'document template rendered empty');
+  const col = c.collection.render(cap, undefined, undefined) ?? '';
+  if (col === '') return new Rejection('invalid_record', `collection template '${c.collection.source}' rendered empty`);
+
+  // Readings grouped by timestamp, in the order their timestamps first appear.
+  const byTs = new Map<number, Record<string, unknown>>();
+  for (const r of event.readings) {
+    let ms = r.ts;
+    if (ms < c.floorMs || !Number.isSafeInteger(ms)) {
+      c.counters.badTimestamps++;
+      ms = c.receivedAt;
+    }
+    let data = byTs.get(ms);
+    if (data === undefined) {
+      data = {};
+      byTs.set(ms, data);
+    }
+    data[r.name] = r.value;
+  }
+  const records: FluxionRecord[] = [];
+  for (const [ms, data] of byTs) {
+    for (const tag of c.tags) {
+      if (Object.hasOwn(data, tag.name)) {
+        c.counters.tagClashes++;
+        continue;
+      }
+      data[tag.name] = tag.template.render(cap, undefined, undefined) ?? '';
+    }
+    const out = msToOutput(ms, c.digits);
+    records.push({ col, doc, ts: c.guard.admit(col, doc, out), data: JSON.stringify(data) });
+  }
+  return new SparkplugOutput(records, metadata);
+}
