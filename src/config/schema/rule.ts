@@ -9,6 +9,12 @@ import type { MappingRuleSpec } from '../../mapping/types.js';
 const COERCE = ['none', 'number', 'string'] as const;
 const TEMPLATE_HELP = 'Placeholders: `{name}` a named wildcard of the topic, `{payload.path}` a scalar of the parsed payload.';
 
+const TEXT_FORMATS = ['json', 'value', 'kv', 'csv', 'regex', 'nmea'] as const;
+const TEXT_FORMAT_HELP = 'Payload format: `json`, `value` (a bare number or text, field `value`), `kv` (`t=21.5 h=40`), `csv` (needs `csv.header`), `regex` (needs `regex`), `nmea` (NMEA 0183 GGA/RMC, checksum verified; fields sentence, talker, time (UTC fix, ISO), lat, lon (decimal degrees), alt, fix_quality, satellites, hdop, geoid_sep, status, speed_knots, speed_kmh, course, mag_var).';
+
+/** The formats of a serial rule (every one but sparkplug_b, which is MQTT only). */
+export const textFormatSchema = z.enum(TEXT_FORMATS).default('json').meta({ description: TEXT_FORMAT_HELP });
+
 export const ruleSchema = z.strictObject({
   topic: z.string().min(1).meta({
     description:
@@ -24,8 +30,8 @@ export const ruleSchema = z.strictObject({
     description: `Collection template (required for kind: records, not allowed for kind: metadata). ${TEMPLATE_HELP}`,
   }),
   document: z.string().min(1).optional().meta({ description: `Document template (for kind: metadata, the device). Required, except with format: sparkplug_b (default \`{group}/{node}/{device}\`). ${TEMPLATE_HELP}` }),
-  format: z.enum(['json', 'value', 'kv', 'csv', 'regex', 'nmea', 'sparkplug_b']).default('json').meta({
-    description: 'Payload format: `json`, `value` (a bare number or text, field `value`), `kv` (`t=21.5 h=40`), `csv` (needs `csv.header`), `regex` (needs `regex`), `nmea` (NMEA 0183 GGA/RMC, checksum verified; fields sentence, talker, time (UTC fix, ISO), lat, lon (decimal degrees), alt, fix_quality, satellites, hdop, geoid_sep, status, speed_knots, speed_kmh, course, mag_var), `sparkplug_b` (Sparkplug B protobuf on `spBv1.0/...`: one record per timestamp of metric name -> value, births and deaths as metadata; see docs/sparkplug.md).',
+  format: z.enum([...TEXT_FORMATS, 'sparkplug_b']).default('json').meta({
+    description: `${TEXT_FORMAT_HELP.slice(0, -1)}, \`sparkplug_b\` (MQTT only: Sparkplug B protobuf on \`spBv1.0/...\`, one record per timestamp of metric name -> value, births and deaths as metadata; see docs/sparkplug.md).`,
   }),
   kv: z
     .strictObject({

@@ -82,8 +82,8 @@ export function scalarValue(h: ProtoScalarHolder, type: number): JsonValue {
     case DataTypes.String:
     case DataTypes.Text:
     case DataTypes.UUID:
-      if (has(h, 'string_value')) return h.string_value!;
-      throw new ValueError('String without string_value');
+      // Some encoders leave an empty string off the wire: absent reads as empty.
+      return has(h, 'string_value') ? h.string_value! : '';
     default:
       throw new ValueError(`data type ${type} is not a scalar`);
   }
@@ -125,9 +125,9 @@ export function metricValue(m: ProtoMetric, type: number): JsonValue {
   }
 }
 
+/** Some encoders leave an empty bytes value off the wire: absent reads as empty. */
 function bytesOf(m: ProtoMetric): Uint8Array {
-  if (!has(m, 'bytes_value')) throw new ValueError('bytes type without bytes_value');
-  return m.bytes_value!;
+  return has(m, 'bytes_value') ? m.bytes_value! : new Uint8Array(0);
 }
 
 /** A DataSet as rows of named columns: `[{"col": value, ...}, ...]`. */

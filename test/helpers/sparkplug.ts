@@ -1,0 +1,92 @@
+/**
+ * An independent Sparkplug B encoder for tests: Eclipse Tahu's `sparkplug-payload` (its own
+ * protobufjs 6 generated code), never the agent's decoder. Arrays (Sparkplug 3.0) are not
+ * in that package, so they are packed here by hand, per the specification, into the raw
+ * generated message.
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+interface TahuPayloadCodec {
+  encodePayload(p: unknown): Uint8Array;
+  decodePayload(b: Uint8Array): unknown;
+}
+interface RawMessageType {
+  decode(b: Uint8Array): Record<string, unknown> & { metrics: Array<Record<string, unknown>> };
+  encode(m: unknown): { finish(): Uint8Array };
+  fromObject(o: unknown): unknown;
+}
+
+const codec = (require('sparkplug-payload') as { get(ns: string): TahuPayloadCodec }).get('spBv1.0');
+const RawPayload = (require('sparkplug-payload/lib/sparkplugPayloadProto') as { org: { eclipse: { tahu: { protobuf: { Payload: RawMessageType } } } } }).org.eclipse.tahu.protobuf.Payload;
+export const Long = require('long') as { fromString(s: string, unsigned?: boolean): unknown };
+
+/** Tahu's object form: `{ timestamp, seq, metrics: [{ name, alias, type, value, timestamp, isHistorical }] }`. */
+export function encodeTahu(payload: unknown): Buffer {
+  return Buffer.from(codec.encodePayload(payload));
+}
+
+/**
+ * Re-encodes a payload with every metric's name and datatype removed (alias only), as edge
+ * nodes send data after their birth; and with the given raw metrics (arrays) appended.
+ */
+export function aliasOnly(bytes: Uint8Array, extra: Array<Record<string, unknown>> = []): Buffer {
+  const m = RawPayload.decode(bytes);
+  const metrics = m.metrics.map((x) => {
+    const o = { ...x } as Record<string, unknown>;
+    delete o.name;
+    delete o.datatype;
+    return o;
+  });
+  return Buffer.from(RawPayload.encode(RawPayload.fromObject({ ...toPlain(m), metrics: [...metrics.map(toPlain), ...extra] })).finish());
+}
+
+/** Appends raw metrics (e.g. arrays) to a Tahu-encoded payload. */
+export function withRawMetrics(bytes: Uint8Array, extra: Array<Record<string, unknown>>): Buffer {
+  const m = RawPayload.decode(bytes);
+  return Buffer.from(RawPayload.encode(RawPayload.fromObject({ ...toPlain(m), metrics: [...m.metrics.map(toPlain), ...extra] })).finish());
+}
+
+function toPlain(x: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(x)) out[k] = x[k];
+  return out;
+}
+
+/** Sparkplug 3.0 array metrics, packed little-endian by hand (type numbers 22-34). */
+export const ArrayTypes = {
+  Int8Array: 22, Int16Array: 23, Int32Array: 24, Int64Array: 25, UInt8Array: 26, UInt16Array: 27, UInt32Array: 28,
+  UInt64Array: 29, FloatArray: 30, DoubleArray: 31, BooleanArray: 32, StringArray: 33, DateTimeArray: 34,
+} as const;
+
+export function packArray(type: number, values: ReadonlyArray<number | bigint | boolean | string>): Buffer {
+  const sizes: Record<number, number> = { 22: 1, 23: 2, 24: 4, 25: 8, 26: 1, 27: 2, 28: 4, 29: 8, 30: 4, 31: 8, 34: 8 };
+  if (type === ArrayTypes.StringArray) return Buffer.concat(values.map((v) => Buffer.from(`${String(v)}\0`, 'utf8')));
+  if (type === ArrayTypes.BooleanArray) {
+    const b = Buffer.alloc(4 + Math.ceil(values.length / 8));
+    b.writeUInt32LE(values.length, 0);
+    values.forEach((v, i) => {
+      if (v === true) b[4 + (i >> 3)]! |= 0x80 >> (i & 7);
+    });
+    return b;
+  }
+  const size = sizes[type]!;
+  const b = Buffer.alloc(size * values.length);
+  values.forEach((v, i) => {
+    const o = i * size;
+    switch (type) {
+      case 22: b.writeInt8(Number(v), o); break;
+      case 23: b.writeInt16LE(Number(v), o); break;
+      case 24: b.writeInt32LE(Number(v), o); break;
+      case 25: b.writeBigInt64LE(BigInt(v as number | bigint), o); break;
+      case 26: b.writeUInt8(Number(v), o); break;
+      case 27: b.writeUInt16LE(Number(v), o); break;
+      case 28: b.writeUInt32LE(Number(v), o); break;
+      case 29: case 34: b.writeBigUInt64LE(BigInt(v as number | bigint), o); break;
+      case 30: b.writeFloatLE(Number(v), o); break;
+      case 31: b.writeDoubleLE(Number(v), o); break;
+    }
+  });
+  return b;
+}
