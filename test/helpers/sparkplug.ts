@@ -90,3 +90,49 @@ export function packArray(type: number, values: ReadonlyArray<number | bigint | 
   });
   return b;
 }
+
+/** The parts of Tahu's `sparkplug-client` (an edge node on its own mqtt.js 4 connection) the tests use. */
+export interface TahuEdgeNode {
+  seq: number;
+  bdSeq: number;
+  client: { publish(topic: string, msg: Buffer, opts?: unknown, cb?: unknown): unknown };
+  publishNodeBirth(p: unknown): void;
+  publishNodeData(p: unknown): void;
+  publishDeviceBirth(device: string, p: unknown): void;
+  publishDeviceData(device: string, p: unknown): void;
+  publishDeviceDeath(device: string, p: unknown): void;
+  stop(): void;
+  on(event: 'birth' | 'connect' | 'close', fn: () => void): unknown;
+  on(event: 'ncmd', fn: (payload: { metrics?: Array<{ name?: string; value?: unknown }> }) => void): unknown;
+  encodePayload(p: unknown): Uint8Array;
+}
+
+/**
+ * Starts an edge node with Eclipse Tahu's client. Its publishes are made QoS 1 (the
+ * specification has nodes publish data at QoS 0 and store and forward themselves; QoS 1
+ * lets the broker keep what the agent misses while it is down, which is what the tests
+ * check). A payload with a `raw` list gets those raw metrics (arrays) appended.
+ */
+export function startEdgeNode(opts: { url: string; group: string; node: string; publishDeath?: boolean }): TahuEdgeNode {
+  const { newClient } = require('sparkplug-client') as { newClient(config: Record<string, unknown>): TahuEdgeNode };
+  const node = newClient({
+    serverUrl: opts.url,
+    username: '',
+    password: '',
+    clientId: `edge-${opts.node}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    groupId: opts.group,
+    edgeNode: opts.node,
+    publishDeath: opts.publishDeath ?? false,
+    version: 'spBv1.0',
+  });
+  const mq = node.client;
+  const publish = mq.publish.bind(mq);
+  mq.publish = (topic: string, msg: Buffer, o?: unknown, cb?: unknown) => publish(topic, msg, { qos: 1, ...((o as object | undefined) ?? {}) }, cb);
+  const encode = node.encodePayload.bind(node);
+  node.encodePayload = (p: unknown) => {
+    const raw = (p as { raw?: Array<Record<string, unknown>> }).raw;
+    const bytes = encode(p);
+    return raw === undefined ? bytes : withRawMetrics(bytes, raw);
+  };
+  return node;
+}
