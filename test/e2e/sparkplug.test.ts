@@ -14,7 +14,7 @@ import { SqliteQueue } from '../../src/queue/index.js';
 import { memoryLogger, TEST_KEY } from '../helpers/agent.js';
 import { startCli } from '../helpers/cli.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
-import { ArrayTypes, encodeTahu, Long, packArray, startEdgeNode, type TahuEdgeNode } from '../helpers/sparkplug.js';
+import { aliasOnly, ArrayTypes, encodeTahu, Long, packArray, startEdgeNode, type TahuEdgeNode } from '../helpers/sparkplug.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -216,6 +216,22 @@ describe('Sparkplug B through a real broker', () => {
     const sp = agent.status().sparkplug!;
     expect(sp.nodes['g/n1']).toMatchObject({ unresolved: 2, seqGaps: 1, rebirthRequests: 2 });
     expect(sp.resolved).toBe(2);
+  });
+
+  it('reads the retained births a Sparkplug-aware broker keeps under $sparkplug/certificates/ at start', async () => {
+    const { broker, server, configPath } = await setup();
+    const pub = await mqtt.connectAsync(broker.url, { clientId: `cert-${process.pid}` });
+    cleanups.push(() => pub.endAsync());
+    // What HiveMQ's Sparkplug extension or Mosquitto 2.1 would have kept of the node's birth.
+    const birth = encodeTahu({ timestamp: T0, seq: 0, metrics: [{ name: 'bdSeq', type: 'UInt64', value: 1 }, { name: 'flow', alias: 5, type: 'Double', value: 0 }] });
+    await pub.publishAsync('$sparkplug/certificates/spBv1.0/g/NBIRTH/n3', birth, { qos: 1, retain: true });
+    const { agent } = await inProcessAgent(configPath);
+    await waitFor(() => agent.status().sparkplug?.nodes['g/n3']?.births === 1, { what: 'the retained birth read' });
+    await pub.publishAsync('spBv1.0/g/NDATA/n3', aliasOnly(encodeTahu({ timestamp: T0 + 7, seq: 12, metrics: [{ alias: 5, type: 'Double', value: 2.5 }] })), { qos: 1 });
+    await waitFor(() => server.records('plant', 'g/n3').length === 1, { what: 'data resolved with the retained birth' });
+    // The certificate gives aliases and metadata, not a second record of the birth values.
+    expect(server.records('plant', 'g/n3')).toEqual([{ ts: T0 + 7, data: '{"flow":2.5}' }]);
+    expect(agent.status().sparkplug!.nodes['g/n3']).toMatchObject({ unresolved: 0, rebirthRequests: 0 });
   });
 
   it('SIGKILLed while aliased data flows and restarted: every reading lands with its name; STATE online, then its will', async () => {
