@@ -14,7 +14,7 @@ import { SqliteQueue } from '../../src/queue/index.js';
 import { memoryLogger, TEST_KEY } from '../helpers/agent.js';
 import { startCli } from '../helpers/cli.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
-import { aliasOnly, ArrayTypes, encodeTahu, Long, packArray, startEdgeNode, type TahuEdgeNode } from '../helpers/sparkplug.js';
+import { aliasOnly, ArrayTypes, encodeTahu, Long, packArray, scalarBirthData, scalarBirthMetrics, startEdgeNode, type TahuEdgeNode } from '../helpers/sparkplug.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -48,21 +48,7 @@ mqtt:
 /** The birth of every data type a Tahu node can send (arrays appended raw). */
 function birthMetrics(): unknown[] {
   return [
-    { name: 'i8', alias: 1, type: 'Int8', value: -5 },
-    { name: 'i16', alias: 2, type: 'Int16', value: -300 },
-    { name: 'i32', alias: 3, type: 'Int32', value: -70000 },
-    { name: 'i64', alias: 4, type: 'Int64', value: Long.fromString('-9007199254740993') },
-    { name: 'u8', alias: 5, type: 'UInt8', value: 250 },
-    { name: 'u16', alias: 6, type: 'UInt16', value: 65000 },
-    { name: 'u32', alias: 7, type: 'UInt32', value: 4_000_000_000 },
-    { name: 'u64', alias: 8, type: 'UInt64', value: Long.fromString('18446744073709551615', true) },
-    { name: 'f', alias: 9, type: 'Float', value: 21.7, properties: { engUnit: { type: 'String', value: 'C' } } },
-    { name: 'd', alias: 10, type: 'Double', value: 0.1 },
-    { name: 'b', alias: 11, type: 'Boolean', value: true },
-    { name: 's', alias: 12, type: 'String', value: 'x' },
-    { name: 'dt', alias: 13, type: 'DateTime', value: T0 },
-    { name: 'txt', alias: 14, type: 'Text', value: 't' },
-    { name: 'id', alias: 15, type: 'UUID', value: 'u-1' },
+    ...scalarBirthMetrics(T0),
     { name: 'ds', alias: 16, type: 'DataSet', value: { numOfColumns: 1, columns: ['c'], types: ['Int16'], rows: [[-2]] } },
     { name: 'raw', alias: 17, type: 'Bytes', value: Buffer.from([9]) },
     { name: 'tpl', alias: 18, type: 'Template', value: { templateRef: 'T', metrics: [{ name: 'm', type: 'Int8', value: -1 }] } },
@@ -158,7 +144,7 @@ describe('Sparkplug B through a real broker', () => {
     const nodeRecords = server.records('plant', 'plant1/edge1');
     expect(nodeRecords.map((r) => r.ts)).toEqual([T0, T0 + 1000, T0 + 2000, T0 + 3000, T0 + 4000, T0 + 5000]);
     for (let k = 1; k <= 5; k++) expect(JSON.parse(nodeRecords[k]!.data)).toEqual(expectedData(k));
-    expect(JSON.parse(nodeRecords[0]!.data)).toMatchObject({ i8: -5, i64: '-9007199254740993', u64: '18446744073709551615', f: 21.7, nul: null, 'tpl/m': -1 });
+    expect(JSON.parse(nodeRecords[0]!.data)).toMatchObject({ ...scalarBirthData(T0), nul: null, 'tpl/m': -1, a_u64: ['18446744073709551615', 0] });
     expect(server.records('plant', 'plant1/edge1/pump').map((r) => JSON.parse(r.data) as unknown)).toEqual([1500, 1501, 1502, 1503, 1504, 1505].map((rpm) => ({ rpm })));
 
     const kv = server.values('metadata');

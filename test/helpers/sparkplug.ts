@@ -54,6 +54,36 @@ function toPlain(x: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** Birth metrics of every scalar type (aliases 1-15), with values at their limits, in Tahu's object form. */
+export function scalarBirthMetrics(t0: number): unknown[] {
+  return [
+    { name: 'i8', alias: 1, type: 'Int8', value: -5 },
+    { name: 'i16', alias: 2, type: 'Int16', value: -300 },
+    { name: 'i32', alias: 3, type: 'Int32', value: -70000 },
+    { name: 'i64', alias: 4, type: 'Int64', value: Long.fromString('-9007199254740993') },
+    { name: 'u8', alias: 5, type: 'UInt8', value: 250 },
+    { name: 'u16', alias: 6, type: 'UInt16', value: 65000 },
+    { name: 'u32', alias: 7, type: 'UInt32', value: 4_000_000_000 },
+    { name: 'u64', alias: 8, type: 'UInt64', value: Long.fromString('18446744073709551615', true) },
+    { name: 'f', alias: 9, type: 'Float', value: 21.7, properties: { engUnit: { type: 'String', value: '°C' } } },
+    { name: 'd', alias: 10, type: 'Double', value: 3.141592653589793 },
+    { name: 'b', alias: 11, type: 'Boolean', value: true },
+    { name: 's', alias: 12, type: 'String', value: 'hello' },
+    { name: 'dt', alias: 13, type: 'DateTime', value: t0 - 5 },
+    { name: 'txt', alias: 14, type: 'Text', value: 'a longer text' },
+    { name: 'id', alias: 15, type: 'UUID', value: '123e4567-e89b-12d3-a456-426614174000' },
+  ];
+}
+
+/** The values of scalarBirthMetrics as the agent writes them. */
+export function scalarBirthData(t0: number): Record<string, unknown> {
+  return {
+    i8: -5, i16: -300, i32: -70000, i64: '-9007199254740993', u8: 250, u16: 65000, u32: 4000000000,
+    u64: '18446744073709551615', f: 21.7, d: 3.141592653589793, b: true, s: 'hello', dt: t0 - 5, txt: 'a longer text',
+    id: '123e4567-e89b-12d3-a456-426614174000',
+  };
+}
+
 /** Sparkplug 3.0 array metrics, packed little-endian by hand (type numbers 22-34). */
 export const ArrayTypes = {
   Int8Array: 22, Int16Array: 23, Int32Array: 24, Int64Array: 25, UInt8Array: 26, UInt16Array: 27, UInt32Array: 28,

@@ -12,15 +12,9 @@ import { SPARKPLUG_B_PROTO } from './sparkplug-b-proto.js';
 /** A 64-bit field as protobufjs hands it: a Long (low and high 32 bits), or a plain number. */
 export type Wire64 = number | { low: number; high: number; unsigned: boolean };
 
-export interface ProtoPropertyValue {
+export interface ProtoPropertyValue extends ProtoScalarHolder {
   type?: number;
   is_null?: boolean;
-  int_value?: number;
-  long_value?: Wire64;
-  float_value?: number;
-  double_value?: number;
-  boolean_value?: boolean;
-  string_value?: string;
   propertyset_value?: ProtoPropertySet;
   propertysets_value?: { propertyset?: ProtoPropertySet[] };
 }

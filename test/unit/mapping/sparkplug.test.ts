@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkRules, compileRules, SparkplugDecoder, SparkplugState, type MapResult, type RawMessage } from '../../../src/mapping/index.js';
-import { aliasOnly, ArrayTypes, encodeTahu, Long, packArray, withRawMetrics } from '../../helpers/sparkplug.js';
+import { aliasOnly, ArrayTypes, encodeTahu, Long, packArray, scalarBirthData, scalarBirthMetrics, withRawMetrics } from '../../helpers/sparkplug.js';
 
 const T0 = 1_750_000_000_000;
 const RULE = { topic: 'spBv1.0/{group}/+/{node}/#', format: 'sparkplug_b' as const, collection: 'plant' };
@@ -22,21 +22,7 @@ function fullBirth(seq = 0, bdSeq = 7): Buffer {
     metrics: [
       { name: 'bdSeq', type: 'UInt64', value: bdSeq },
       { name: 'Node Control/Rebirth', type: 'Boolean', value: false },
-      { name: 'i8', alias: 1, type: 'Int8', value: -5 },
-      { name: 'i16', alias: 2, type: 'Int16', value: -300 },
-      { name: 'i32', alias: 3, type: 'Int32', value: -70000 },
-      { name: 'i64', alias: 4, type: 'Int64', value: Long.fromString('-9007199254740993') },
-      { name: 'u8', alias: 5, type: 'UInt8', value: 250 },
-      { name: 'u16', alias: 6, type: 'UInt16', value: 65000 },
-      { name: 'u32', alias: 7, type: 'UInt32', value: 4_000_000_000 },
-      { name: 'u64', alias: 8, type: 'UInt64', value: Long.fromString('18446744073709551615', true) },
-      { name: 'f', alias: 9, type: 'Float', value: 21.7, properties: { engUnit: { type: 'String', value: '°C' } } },
-      { name: 'd', alias: 10, type: 'Double', value: 3.141592653589793 },
-      { name: 'b', alias: 11, type: 'Boolean', value: true },
-      { name: 's', alias: 12, type: 'String', value: 'hello' },
-      { name: 'dt', alias: 13, type: 'DateTime', value: T0 - 5 },
-      { name: 'txt', alias: 14, type: 'Text', value: 'a longer text' },
-      { name: 'id', alias: 15, type: 'UUID', value: '123e4567-e89b-12d3-a456-426614174000' },
+      ...scalarBirthMetrics(T0),
       {
         name: 'ds', alias: 16, type: 'DataSet',
         value: { numOfColumns: 2, columns: ['n', 'label'], types: ['Int32', 'String'], rows: [[-1, 'x'], [2, 'y']] },
@@ -88,9 +74,7 @@ describe('format: sparkplug_b', () => {
     expect(records(r)).toEqual([{
       doc: 'plant1/edge1', ts: T0,
       data: {
-        i8: -5, i16: -300, i32: -70000, i64: '-9007199254740993', u8: 250, u16: 65000, u32: 4000000000,
-        u64: '18446744073709551615', f: 21.7, d: 3.141592653589793, b: true, s: 'hello', dt: T0 - 5, txt: 'a longer text',
-        id: '123e4567-e89b-12d3-a456-426614174000', ds: [{ n: -1, label: 'x' }, { n: 2, label: 'y' }],
+        ...scalarBirthData(T0), ds: [{ n: -1, label: 'x' }, { n: 2, label: 'y' }],
         raw: Buffer.from([1, 2, 255]).toString('base64'), file: Buffer.from('hi').toString('base64'),
         'motor/speed': -12, 'motor/on': true, missing: null, ...ARRAYS_1,
       },
