@@ -52,9 +52,10 @@ export class SparkplugHost {
   private rules: (() => RuleSet | null) | null = null;
   private writable: () => boolean = () => true;
   private readonly lastRebirth = new Map<string, number>();
-  /** Nodes whose held messages were looked for since start (before that, some may be left from the last run). */
-  private readonly scanned = new Set<string>();
-  private readonly held = new Set<string>();
+  /** Held messages (dead letter ids) by node, from the dead letters read so far. */
+  private readonly heldIds = new Map<string, Set<number>>();
+  /** Dead letters up to this id were read into heldIds. */
+  private scannedUpTo = 0;
   private resolved = 0;
   private stateTs = 0;
   private stateOnline: boolean | null = null;
@@ -130,7 +131,6 @@ export class SparkplugHost {
     } catch (err) {
       this.warnings.warn('sparkplug-births', { err: (err as Error).message }, 'cannot persist Sparkplug alias tables; they are kept in memory');
     }
-    for (const k of this.state.takeHeld()) this.held.add(k);
     this.requestRebirths();
     if (this.options.onUnresolved === 'hold') {
       for (const e of this.state.takeBirths()) this.resolveHeld(e.key);
@@ -177,34 +177,48 @@ export class SparkplugHost {
     }
   }
 
-  /** Maps the node's held messages again; those that now resolve leave the dead letters with their records. */
+  /**
+   * Maps the node's held messages again; those that now resolve leave the dead letters with
+   * their records, in one transaction. Dead letters are read incrementally into an index of
+   * held messages by node: a birth costs a look at the new ones only.
+   */
   private resolveHeld(node: string): void {
-    if (this.scanned.has(node) && !this.held.has(node)) return;
-    this.scanned.add(node);
     const rules = this.rules?.() ?? null;
     if (rules === null) return;
     const q = this.deps.queue;
-    let left = 0;
     try {
-      const ids: number[] = [];
-      for (let after = 0; ; ) {
-        const page = q.listDeadLetters({ afterId: after, limit: SCAN_PAGE });
+      for (;;) {
+        const page = q.listDeadLetters({ afterId: this.scannedUpTo, limit: SCAN_PAGE });
         if (page.length === 0) break;
-        for (const dl of page) if (isHeldOf(dl, node)) ids.push(dl.id);
-        after = page[page.length - 1]!.id;
+        for (const dl of page) {
+          const held = heldNode(dl);
+          if (held === null) continue;
+          let ids = this.heldIds.get(held);
+          if (ids === undefined) this.heldIds.set(held, (ids = new Set()));
+          ids.add(dl.id);
+        }
+        this.scannedUpTo = page[page.length - 1]!.id;
       }
+      const ids = [...(this.heldIds.get(node) ?? [])];
+      if (ids.length === 0) return;
+      let resolved = 0;
       for (let i = 0; i < ids.length; i += SCAN_PAGE) {
         const chunk = ids.slice(i, i + SCAN_PAGE);
         const r = q.retryDeadLetters({ ids: chunk, limit: chunk.length, remap: (dl) => remap(rules, dl) });
-        this.resolved += r.retried;
-        left += r.skipped;
+        resolved += r.retried;
       }
-      if (ids.length > 0) this.deps.logger.info({ node, resolved: ids.length - left, left }, 'sparkplug held messages mapped after the birth');
+      // Dead letter ids are rowids: once the newest rows are gone, new ones take their ids
+      // again, so the next scan starts below what was just removed.
+      this.scannedUpTo = Math.min(this.scannedUpTo, Math.min(...ids) - 1);
+      // What is still there (not resolved, or purged meanwhile) is looked at again at the next birth.
+      const left = new Set(ids.filter((id) => q.listDeadLetters({ afterId: id - 1, limit: 1 })[0]?.id === id));
+      if (left.size === 0) this.heldIds.delete(node);
+      else this.heldIds.set(node, left);
+      this.resolved += resolved;
+      this.deps.logger.info({ node, resolved, left: left.size }, 'sparkplug held messages mapped after the birth');
     } catch (err) {
-      left++;
       this.warnings.warn('sparkplug-held', { node, err: (err as Error).message }, 'cannot map held Sparkplug messages now; will try at the next birth');
     }
-    if (left === 0) this.held.delete(node);
   }
 
   private followWritability(): void {
@@ -228,9 +242,11 @@ function stateJson(online: boolean, timestamp: number): string {
   return JSON.stringify({ online, timestamp });
 }
 
-/** A held message of the node: reason `unresolved: <group>/<node>: ...`. */
-function isHeldOf(dl: DeadLetter, node: string): boolean {
-  return dl.reason.startsWith(`${UNRESOLVED_PREFIX}${node}: `) && dl.origin !== null && dl.payload !== null;
+/** The node (`<group>/<node>`) of a held message (reason `unresolved: <group>/<node>: ...`), or null. */
+function heldNode(dl: DeadLetter): string | null {
+  if (!dl.reason.startsWith(UNRESOLVED_PREFIX) || dl.origin === null || dl.payload === null) return null;
+  const end = dl.reason.indexOf(': ', UNRESOLVED_PREFIX.length);
+  return end < 0 ? null : dl.reason.slice(UNRESOLVED_PREFIX.length, end);
 }
 
 function remap(rules: RuleSet, dl: DeadLetter): FluxionRecord[] | null {

@@ -208,7 +208,6 @@ export class SparkplugDecoder {
   private unresolved(e: NodeEntry, reason: string, replayed = false): SparkplugEvent {
     if (!replayed) {
       e.stats.unresolved++;
-      this.state.noteHeld(e);
       this.state.wantRebirth(e);
     }
     return { kind: 'reject', code: 'unresolved', reason: `${e.key}: ${reason}` };

@@ -87,7 +87,6 @@ export class SparkplugState {
   private changes: BirthChange[] = [];
   private rebirths = new Set<string>();
   private births = new Set<string>();
-  private held = new Set<string>();
 
   entry(group: string, node: string): NodeEntry {
     const key = `${group}/${node}`;
@@ -155,19 +154,6 @@ export class SparkplugState {
   /** Asks for a rebirth request to the node (the agent rate limits and publishes it, when allowed). */
   wantRebirth(e: NodeEntry): void {
     this.rebirths.add(e.key);
-  }
-
-  /** A message of the node was held (unresolved). */
-  noteHeld(e: NodeEntry): void {
-    this.held.add(e.key);
-  }
-
-  /** Nodes with messages held since the last call. */
-  takeHeld(): string[] {
-    if (this.held.size === 0) return [];
-    const out = [...this.held];
-    this.held = new Set();
-    return out;
   }
 
   /** Alias table changes since the last call, in order. */
