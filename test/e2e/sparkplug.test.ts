@@ -154,14 +154,16 @@ describe('Sparkplug B through a real broker', () => {
     expect(JSON.parse(kv['plant1/edge1/pump:sparkplug.metrics']!)).toEqual([{ name: 'rpm', datatype: 'UInt16', alias: '1', units: 'rpm', properties: { engUnit: 'rpm' } }]);
     expect(kv['plant1/edge1/pump:sparkplug.death_time']).toBe(new Date(T0 + 9000).toISOString());
 
-    // A will left over from an older session (bdSeq 41) changes nothing; the node's own NDEATH does.
+    // A will left over from an older session (bdSeq 41) changes nothing; the node's own
+    // will (bdSeq 0), published by the broker when its connection drops, does.
     const pub = await mqtt.connectAsync(broker.url, { clientId: `stale-${process.pid}` });
     cleanups.push(() => pub.endAsync());
     await pub.publishAsync('spBv1.0/plant1/NDEATH/edge1', encodeTahu({ metrics: [{ name: 'bdSeq', type: 'UInt64', value: 41 }] }), { qos: 1 });
     await waitFor(() => agent.status().sparkplug?.nodes['plant1/edge1']?.staleDeaths === 1, { what: 'the stale NDEATH counted' });
     expect(server.values('metadata')['plant1/edge1:sparkplug.online']).toBe('true');
-    node.stop();
-    await waitFor(() => server.values('metadata')['plant1/edge1:sparkplug.online'] === 'false', { what: 'the node marked offline by its NDEATH' });
+    node.client.end(true); // the connection dropped without a DISCONNECT: the broker publishes the will
+    await waitFor(() => server.values('metadata')['plant1/edge1:sparkplug.online'] === 'false', { what: 'the node marked offline by its will (NDEATH)' });
+    expect(agent.status().sparkplug!.nodes['plant1/edge1']).toMatchObject({ deaths: 1, staleDeaths: 1, online: false });
     expect(server.values('metadata')['plant1/edge1:sparkplug.death_time']).toBeDefined();
   });
 

@@ -125,7 +125,7 @@ export function packArray(type: number, values: ReadonlyArray<number | bigint | 
 export interface TahuEdgeNode {
   seq: number;
   bdSeq: number;
-  client: { publish(topic: string, msg: Buffer, opts?: unknown, cb?: unknown): unknown };
+  client: { publish(topic: string, msg: Buffer, opts?: unknown, cb?: unknown): unknown; end(force?: boolean): unknown };
   publishNodeBirth(p: unknown): void;
   publishNodeData(p: unknown): void;
   publishDeviceBirth(device: string, p: unknown): void;
