@@ -15,13 +15,13 @@ import { waitFor } from '../helpers/wait.js';
 
 const T0 = 1_760_000_000_000;
 
-describe('Sparkplug on_unresolved: dead_letter', () => {
+describe('Sparkplug unresolved messages', () => {
   const cleanups: Array<() => Promise<unknown> | void> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it('keeps unresolved messages as dead letters with their raw payload; re-mapped after the rebirth (as dead-letter retry --config does), they resolve', async () => {
+  async function setup(sparkplug: string) {
     const dir = tempDir();
     const broker = await startMosquitto();
     cleanups.push(() => dir.cleanup(), () => broker.stop());
@@ -35,20 +35,44 @@ metadata: { heartbeat: { enabled: false } }
 mqtt:
   url: ${broker.url}
   client_id: fluxion-edge-dl
-  sparkplug: { on_unresolved: dead_letter }
+  sparkplug: ${sparkplug}
   subscriptions:
     - topic: spBv1.0/#
       format: sparkplug_b
       collection: plant
 `);
     const { settings } = loadConfig(configPath, { FLUXION_API_KEY: TEST_KEY });
+    const pub = await mqtt.connectAsync(broker.url, { clientId: `p-${process.pid}` });
+    cleanups.push(() => pub.endAsync());
+    return { settings, pub };
+  }
+
+  async function startAgent(settings: ReturnType<typeof loadConfig>['settings']): Promise<Agent> {
     const { logger, lines } = memoryLogger('info');
     const agent = new Agent(settings.agent, logger, { mapping: settings.mapping, mqtt: settings.mqtt });
     await agent.start();
-    await waitFor(() => lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'subscribed' });
+    await waitFor(() => lines().some((l) => l.msg === 'mqtt input subscribed' || l.msg === 'mqtt input connected'), { what: 'connected' });
+    return agent;
+  }
 
-    const pub = await mqtt.connectAsync(broker.url, { clientId: `p-${process.pid}` });
-    cleanups.push(() => pub.endAsync());
+  it('held (on_unresolved: hold) across a restart of the agent: resolved by the first birth after it', async () => {
+    const { settings, pub } = await setup('{}');
+    let agent = await startAgent(settings);
+    await pub.publishAsync('spBv1.0/g/NDATA/n', aliasOnly(encodeTahu({ timestamp: T0 + 5, seq: 3, metrics: [{ alias: 4, type: 'UInt8', value: 200 }] })), { qos: 1 });
+    await waitFor(() => agent.queue.countDeadLetters() === 1, { what: 'the message held' });
+    await agent.stop();
+
+    agent = await startAgent(settings);
+    cleanups.push(() => agent.stop());
+    await pub.publishAsync('spBv1.0/g/NBIRTH/n', encodeTahu({ timestamp: T0 + 9, seq: 0, metrics: [{ name: 'level', alias: 4, type: 'UInt8', value: 1 }] }), { qos: 1 });
+    await waitFor(() => agent.queue.countDeadLetters() === 0, { what: 'the held message resolved' });
+    expect(agent.status().sparkplug!.resolved).toBe(1);
+    expect(agent.queue.stats().depth).toBe(2); // the birth's values and the held reading
+  });
+
+  it('keeps unresolved messages as dead letters with their raw payload; re-mapped after the rebirth (as dead-letter retry --config does), they resolve', async () => {
+    const { settings, pub } = await setup('{ on_unresolved: dead_letter }');
+    const agent = await startAgent(settings);
     const data = aliasOnly(encodeTahu({ timestamp: T0 + 5, seq: 3, metrics: [{ alias: 4, type: 'UInt8', value: 200 }] }));
     await pub.publishAsync('spBv1.0/g/NDATA/n', data, { qos: 1 });
     await waitFor(() => agent.queue.countDeadLetters() === 1, { what: 'the unresolved message dead-lettered' });
