@@ -191,7 +191,7 @@ export class SparkplugDecoder {
     for (const m of metrics) {
       let name: string | undefined = has(m, 'name') ? m.name : undefined;
       if (name === undefined || name === '') {
-        const alias = has(m, 'alias') ? String(exact64(m.alias!, false)) : null;
+        const alias = has(m, 'alias') ? exact64(m.alias!, false) : null;
         name = alias === null ? undefined : table?.names.get(alias);
         if (name === undefined) {
           return this.unresolved(e, alias === null ? 'metric without name or alias' : `unknown alias ${alias} (no ${topic.device === '' ? 'NBIRTH' : 'DBIRTH'} defines it)`, replayed);

@@ -31,12 +31,15 @@ export interface BirthRow {
 export type BirthChange = { op: 'reset'; node: string } | { op: 'put'; row: BirthRow };
 
 export class AliasTable {
-  readonly names = new Map<string, string>();
+  /** Metric names by alias: a number when the alias is a safe integer (as `exact64` gives it), else its decimal string. */
+  readonly names = new Map<number | string, string>();
   readonly types = new Map<string, number>();
   constructor(readonly birth: StoredBirth) {
     for (const [name, type, alias] of birth.metrics) {
       this.types.set(name, type);
-      if (alias !== null) this.names.set(alias, name);
+      if (alias === null) continue;
+      const n = Number(alias);
+      this.names.set(Number.isSafeInteger(n) ? n : alias, name);
     }
   }
 }
