@@ -60,9 +60,9 @@ await Promise.all(inflight);
 await pub.endAsync();
 `;
 
-function publish(url, format) {
+function publish(url, format, n) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', PUBLISHER, url, format, String(N), String(METRICS), String(DEVICES)], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', PUBLISHER, url, format, String(n), String(METRICS), String(DEVICES)], {
       stdio: ['ignore', 'inherit', 'inherit'],
       cwd: new URL('..', import.meta.url),
     });
@@ -70,8 +70,8 @@ function publish(url, format) {
   });
 }
 
-function config(dir, brokerUrl, format) {
-  const path = join(dir, `${format}.yaml`);
+function config(dir, brokerUrl, format, tag) {
+  const path = join(dir, `${format}-${tag}.yaml`);
   const rule =
     format === 'sparkplug'
       ? '    - { topic: "spBv1.0/#", format: sparkplug_b, collection: bench }'
@@ -80,11 +80,11 @@ function config(dir, brokerUrl, format) {
 fluxiondb:
   url: ws://127.0.0.1:9
   api_key: bench
-queue: { path: ${join(dir, `${format}.db`)}, synchronous: full }
+queue: { path: ${join(dir, `${format}-${tag}.db`)}, synchronous: full }
 sender: { backoff: { base: 10s, cap: 60s } }
 mqtt:
   url: ${brokerUrl}
-  client_id: bench-${format}-${process.pid}
+  client_id: bench-${format}-${tag}-${process.pid}
   clean: true
   subscriptions:
 ${rule}
@@ -93,14 +93,14 @@ ${rule}
 }
 
 /** Messages per second from the first received to the last committed, and the agent's CPU per metric. */
-async function run(dir, brokerUrl, format) {
-  const settings = config(dir, brokerUrl, format);
+async function run(dir, brokerUrl, format, n, tag) {
+  const settings = config(dir, brokerUrl, format, tag);
   const agent = new Agent(settings.agent, pino({ level: 'error' }), { mapping: settings.mapping, mqtt: settings.mqtt });
   await agent.start();
   while (agent.status().inputs[0].state !== 'connected') await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 200)); // the SUBACK
-  const total = format === 'sparkplug' ? N + 1 + DEVICES : N;
-  const published = publish(brokerUrl, format);
+  const total = format === 'sparkplug' ? n + 1 + DEVICES : n;
+  const published = publish(brokerUrl, format, n);
   while (agent.status().inputs[0].received === 0) await new Promise((r) => setImmediate(r));
   const first = performance.now();
   const cpu0 = ownCpuSeconds();
@@ -112,16 +112,19 @@ async function run(dir, brokerUrl, format) {
   await agent.stop();
   if (s.ingest.deadLettered !== 0) throw new Error(`${format}: ${s.ingest.deadLettered} dead letters`);
   const records = s.queue.depth;
-  if (records < N) throw new Error(`${format}: ${records} records queued, expected at least ${N}`);
-  return { rate: total / seconds, cpuPerMetricUs: (cpu / (N * METRICS)) * 1e6 };
+  if (records < n) throw new Error(`${format}: ${records} records queued, expected at least ${n}`);
+  return { rate: total / seconds, cpuPerMetricUs: (cpu / (n * METRICS)) * 1e6 };
 }
 
 export async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'fluxion-edge-bench-sparkplug-'));
   const broker = await startMosquitto(dir);
   try {
-    const json = await run(dir, broker.url, 'json');
-    const sp = await run(dir, broker.url, 'sparkplug');
+    // A short warm-up of both (the JIT, the broker), then the measured runs.
+    await run(dir, broker.url, 'json', N / 4, 'warm');
+    await run(dir, broker.url, 'sparkplug', N / 4, 'warm');
+    const json = await run(dir, broker.url, 'json', N, 'run');
+    const sp = await run(dir, broker.url, 'sparkplug', N, 'run');
     report('sparkplug', {
       messages: N,
       metrics_per_message: METRICS,
