@@ -14,7 +14,7 @@ import { IngestSink, type IngestCounters } from './ingest-sink.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
-import { compileRules, type RuleSet } from './mapping/index.js';
+import { compileRules, type MappingContext, type RuleSet } from './mapping/index.js';
 import type { MappingCounters, MappingOptions, MappingRuleSpec } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
@@ -279,7 +279,7 @@ export class Agent {
   }
 
   /** What stateful formats keep across reloads (the Sparkplug decoder and its node state). */
-  private mappingContext(): { sparkplug?: SparkplugHost['decoder']; sparkplugCertificates?: boolean } {
+  private mappingContext(): MappingContext {
     const sp = this.sparkplug;
     return sp === null ? {} : { sparkplug: sp.decoder, sparkplugCertificates: sp.options.retainedBirths };
   }
