@@ -188,7 +188,7 @@ export class Agent {
       input = { ...input, url: this.broker.url };
       this.logger.info({ component: 'embedded-broker', url: this.broker.url }, 'embedded MQTT broker listening');
     }
-    const subscriptions = this.rules!.mqttFilters();
+    const subscriptions = this.mqttSubscriptions(this.rules!);
     this.mqttOptions = input;
     this.mqtt = new MqttInput({ ...input, subscriptions }, this.mqttDeps(sink));
     await this.mqtt.start();
@@ -223,7 +223,7 @@ export class Agent {
     this.sink.replaceRules(rules);
     if (!filtersChanged || this.mqtt === null || this.mqttOptions === null) return { resubscribed: false };
     await this.mqtt.stop();
-    const subscriptions = rules.mqttFilters();
+    const subscriptions = this.mqttSubscriptions(rules);
     // Every filter ever dropped and not back: an input replaced before it connected never
     // sent its UNSUBSCRIBE, and sending one for a filter already gone costs nothing.
     for (const f of previous) this.removedFilters.add(f.filter);
@@ -276,6 +276,11 @@ export class Agent {
     await this.sender.stop(this.settings.stopDeadlineMs);
     this.queue.stop();
     this.logger.info('agent stopped');
+  }
+
+  /** The rules' MQTT filters, and the Sparkplug primary host's own STATE topic (it watches it). */
+  private mqttSubscriptions(rules: RuleSet): Array<{ filter: string; qos: 0 | 1 | 2 }> {
+    return [...rules.mqttFilters(), ...(this.sparkplug?.filters() ?? [])];
   }
 
   /** What stateful formats keep across reloads (the Sparkplug decoder and its node state). */

@@ -17,7 +17,7 @@ import { convertTimestamp, msToOutput, outputDigits } from './timestamps.js';
 import { filterCovers } from './topic-pattern.js';
 import type { SparkplugDecoder, SparkplugEvent } from './sparkplug/decoder.js';
 import { renderSparkplug, SparkplugOutput } from './sparkplug/rule-output.js';
-import { CERTIFICATES_PREFIX } from './sparkplug/topic.js';
+import { CERTIFICATES_PREFIX, isStateTopic } from './sparkplug/topic.js';
 import {
   MAPPING_DEFAULTS,
   REJECT_CODES,
@@ -153,6 +153,11 @@ export class CompiledRuleSet implements RuleSet {
       // A retained Sparkplug birth kept by the broker: matched as the birth topic it copies.
       certificate = msg.topic.startsWith(CERTIFICATES_PREFIX);
       levels = (certificate ? msg.topic.slice(CERTIFICATES_PREFIX.length) : msg.topic).split('/');
+      // A Sparkplug host's STATE (the agent watches its own): not a reading, never a dead letter.
+      if (this.sparkplug !== null && isStateTopic(levels)) {
+        this.c.filtered++;
+        return { ok: true, records: [], metadata: [], matched: 0, rejections: [] };
+      }
     } else {
       rules = this.serialRules;
     }

@@ -59,6 +59,8 @@ export class SparkplugHost {
   private resolved = 0;
   private stateTs = 0;
   private stateOnline: boolean | null = null;
+  /** The STATE being published (set before the broker acknowledged it). */
+  private stateWanted: boolean | null = null;
   private statePublishedAt: number | null = null;
   private stateTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -94,12 +96,20 @@ export class SparkplugHost {
     }
   }
 
+  /** What the host subscribes to besides the rules: its own STATE topic (QoS 0), to answer a stale `online:false`. */
+  filters(): Array<{ filter: string; qos: 0 }> {
+    const id = this.options.primaryHostId;
+    return id === null ? [] : [{ filter: stateTopic(id), qos: 0 }];
+  }
+
   /** The MQTT input's sink, with the host's work after each commit. */
   wrap(sink: MessageSink): MessageSink {
+    const own = this.options.primaryHostId === null ? null : stateTopic(this.options.primaryHostId);
     return {
       commit: (messages: readonly RawMessage[]): CommitOutcome | void => {
         const out = sink.commit(messages);
         this.afterCommit();
+        if (own !== null) for (const m of messages) if (m.topic === own) this.ownState(m.payload);
         return out;
       },
       waitForRoom: (signal) => sink.waitForRoom(signal),
@@ -221,6 +231,24 @@ export class SparkplugHost {
     }
   }
 
+  /**
+   * Our own STATE as the broker has it now. Sparkplug 3.0: a primary host that sees itself
+   * reported offline while it is online (a will of an older connection delivered late,
+   * another client) publishes its online STATE again.
+   */
+  private ownState(payload: Uint8Array | string): void {
+    let online: unknown;
+    try {
+      online = (JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8')) as { online?: unknown }).online;
+    } catch {
+      return;
+    }
+    if (online === false && this.stateOnline === true && this.stateWanted === true && !this.stopped) {
+      this.deps.logger.warn({ topic: stateTopic(this.options.primaryHostId!) }, 'sparkplug STATE reported offline by someone else while online: published online again');
+      void this.publishState(true);
+    }
+  }
+
   private followWritability(): void {
     if (this.options.primaryHostId === null || this.stopped) return;
     const online = this.writable();
@@ -230,6 +258,7 @@ export class SparkplugHost {
 
   private async publishState(online: boolean): Promise<void> {
     const id = this.options.primaryHostId!;
+    this.stateWanted = online;
     const ok = (await this.publisher?.publish(stateTopic(id), stateJson(online, this.stateTs), { qos: 1, retain: true })) ?? false;
     if (!ok) return;
     this.stateOnline = online;

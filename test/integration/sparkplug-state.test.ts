@@ -20,7 +20,7 @@ describe('Sparkplug primary host STATE', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it('is online only while the queue takes messages: offline when a blocking queue is full, online again once it drained', async () => {
+  it('is online only while the queue takes messages (offline when a blocking queue is full, online once it drained), and answers a stale offline', async () => {
     const dir = tempDir();
     const broker = await startMosquitto();
     const port = await freePort();
@@ -55,9 +55,15 @@ mqtt:
     cleanups.push(() => agent.stop());
     await waitFor(() => states.at(-1) === true, { what: 'STATE online at start' });
 
-    // FluxionDB is down: 30 readings fill the queue (10 rows, on_full: block).
+    // Someone else (a late will of an older connection) reports the host offline: it answers online.
     const pub = await mqtt.connectAsync(broker.url, { clientId: `p-${process.pid}` });
     cleanups.push(() => pub.endAsync());
+    await pub.publishAsync('spBv1.0/STATE/scada-1', JSON.stringify({ online: false, timestamp: 1 }), { qos: 1, retain: true });
+    await waitFor(() => states.length >= 3 && states.at(-1) === true, { what: 'STATE online again after a stale offline' });
+    expect(states.slice(-2)).toEqual([false, true]);
+    expect(agent.status().ingest.deadLettered).toBe(0);
+
+    // FluxionDB is down: 30 readings fill the queue (10 rows, on_full: block).
     await pub.publishAsync('spBv1.0/g/NBIRTH/n', encodeTahu({ timestamp: T0, seq: 0, metrics: [{ name: 'v', alias: 1, type: 'Int32', value: 0 }] }), { qos: 1 });
     for (let i = 1; i <= 30; i++) {
       void pub.publishAsync('spBv1.0/g/NDATA/n', aliasOnly(encodeTahu({ timestamp: T0 + i, seq: i, metrics: [{ alias: 1, type: 'Int32', value: i }] })), { qos: 1 });

@@ -41,3 +41,8 @@ export function commandTopic(group: string, node: string): string {
 export function stateTopic(hostId: string): string {
   return `${NAMESPACE}/STATE/${hostId}`;
 }
+
+/** True for `spBv1.0/STATE/{host id}` (split on `/`). */
+export function isStateTopic(levels: readonly string[]): boolean {
+  return levels.length === 3 && levels[0] === NAMESPACE && levels[1] === 'STATE';
+}
