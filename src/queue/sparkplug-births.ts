@@ -4,9 +4,7 @@
  * the agent, and `dead-letter retry` can resolve held messages offline. Written only when
  * a birth changes a table, never per data message.
  */
-import { existsSync } from 'node:fs';
-import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { AgentError, ErrorCodes } from '../errors.js';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import type { BirthChange, BirthRow, StoredBirth } from '../mapping/index.js';
 import { sqliteError } from './sqlite-errors.js';
 
@@ -67,21 +65,4 @@ function rowsOf(rows: Row[]): BirthRow[] {
     }
   }
   return out;
-}
-
-/** The persisted births of a queue file, read-only (works beside a running agent); [] before migration 4. */
-export function readSparkplugBirths(path: string): BirthRow[] {
-  if (!existsSync(path)) throw new AgentError(ErrorCodes.QUEUE_IO, `no queue file at ${path}`);
-  let db: Db | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma('busy_timeout = 5000');
-    const exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sparkplug_births'").pluck().get() as number;
-    if (exists === 0) return [];
-    return rowsOf(db.prepare('SELECT node, device, birth FROM sparkplug_births ORDER BY node, device').all() as Row[]);
-  } catch (err) {
-    throw new AgentError(ErrorCodes.QUEUE_IO, `cannot read the Sparkplug births of ${path}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    db?.close();
-  }
 }
