@@ -16,7 +16,7 @@ import { ModbusInput, type ModbusBusOptions } from './inputs/modbus/index.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
-import { compileRules, RECENT_READINGS, type RuleSet } from './mapping/index.js';
+import { compileRules, RECENT_READINGS, type MappingContext, type RuleSet } from './mapping/index.js';
 import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, MetadataPair, RawMessage } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
@@ -25,6 +25,9 @@ import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './shared/rate-limited-log.js';
 import { displayUrl, Secrets } from './shared/secrets.js';
+import { replayContext } from './sparkplug/replay-context.js';
+import { SparkplugHost } from './sparkplug/sparkplug-host.js';
+import type { SparkplugHostOptions, SparkplugStatus } from './sparkplug/types.js';
 import { version } from './version.js';
 
 export interface AgentSettings {
@@ -46,6 +49,8 @@ export interface AgentInputSettings {
     /** Start an in-process broker first and point the input at it. */
     embeddedBroker?: EmbeddedBrokerOptions;
     rules: MappingRuleSpec[];
+    /** Sparkplug host settings, when a rule has `format: sparkplug_b`. */
+    sparkplug?: SparkplugHostOptions;
   };
   /** One entry per serial port; its rules carry `port: <name>`. */
   serial?: Array<{ input: SerialPortOptions; rules: MappingRuleSpec[] }>;
@@ -63,6 +68,8 @@ export interface AgentStatus {
   metadata?: MetadataStatus;
   /** The queue's filesystem (free space, full or not); absent before the queue started. */
   disk?: DiskStatus;
+  /** Sparkplug B edge nodes and STATE; absent without `format: sparkplug_b` rules. */
+  sparkplug?: SparkplugStatus;
 }
 
 export class Agent {
@@ -82,6 +89,8 @@ export class Agent {
   private readonly removedFilters = new Set<string>();
   private serial: SerialInput[] = [];
   private modbus: ModbusInput[] = [];
+  /** Sparkplug B host side (alias tables persisted, rebirths, STATE); null without Sparkplug rules. */
+  private sparkplug: SparkplugHost | null = null;
   /** Device metadata in the KV store, on a connection of its own; null without metadata settings. */
   readonly metadata: MetadataSync | null;
 
@@ -166,8 +175,12 @@ export class Agent {
     const serial = this.inputs.serial ?? [];
     const modbus = this.inputs.modbus ?? [];
     if (mqtt === undefined && serial.length === 0 && modbus.length === 0) return;
+    if (mqtt?.sparkplug !== undefined) {
+      this.sparkplug = new SparkplugHost(mqtt.sparkplug, { queue: this.queue, logger: this.logger.child({ component: 'sparkplug' }) });
+      this.sparkplug.start();
+    }
     // One rule set for every input, so one sink (and one collision guard) serves them all.
-    this.rules = compileRules(allRules(this.inputs), this.inputs.mapping);
+    this.rules = compileRules(allRules(this.inputs), this.inputs.mapping, this.mappingContext());
     // What the broker may redeliver after a crash is among the newest rows: a redelivery is then the same reading.
     this.rules.remember(this.queue.newestRecords(RECENT_READINGS));
     this.sink = new IngestSink(
@@ -205,9 +218,9 @@ export class Agent {
       input = { ...input, url: this.broker.url };
       this.logger.info({ component: 'embedded-broker', url: this.broker.url }, 'embedded MQTT broker listening');
     }
-    const subscriptions = this.rules!.mqttFilters();
+    const subscriptions = this.mqttSubscriptions(this.rules!);
     this.mqttOptions = input;
-    this.mqtt = new MqttInput({ ...input, subscriptions }, { sink, logger: this.logger.child({ component: 'mqtt' }), secrets: this.secrets });
+    this.mqtt = new MqttInput({ ...input, subscriptions }, this.mqttDeps(sink));
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', url: displayUrl(input.url), subscriptions: subscriptions.map((s) => s.filter) }, 'MQTT input started');
   }
@@ -221,7 +234,7 @@ export class Agent {
    */
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
-    const rules = compileRules(allRules(inputs), inputs.mapping);
+    const rules = compileRules(allRules(inputs), inputs.mapping, this.mappingContext());
     rules.remember(this.queue.newestRecords(RECENT_READINGS));
     const previous = this.rules.mqttFilters();
     const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
@@ -230,13 +243,13 @@ export class Agent {
     this.sink.replaceRules(rules);
     if (!filtersChanged || this.mqtt === null || this.mqttOptions === null) return { resubscribed: false };
     await this.mqtt.stop();
-    const subscriptions = rules.mqttFilters();
+    const subscriptions = this.mqttSubscriptions(rules);
     // Every filter ever dropped and not back: an input replaced before it connected never
     // sent its UNSUBSCRIBE, and sending one for a filter already gone costs nothing.
     for (const f of previous) this.removedFilters.add(f.filter);
     for (const f of subscriptions) this.removedFilters.delete(f.filter);
     const unsubscribe = [...this.removedFilters];
-    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, { sink: this.sink, logger: this.logger.child({ component: 'mqtt' }), secrets: this.secrets });
+    this.mqtt = new MqttInput({ ...this.mqttOptions, subscriptions, unsubscribe }, this.mqttDeps(this.sink));
     await this.mqtt.start();
     this.logger.info({ component: 'mqtt', subscriptions: subscriptions.map((f) => f.filter) }, 'MQTT input resubscribed');
     return { resubscribed: true };
@@ -256,7 +269,7 @@ export class Agent {
    * collision guard (the same payload tried twice maps the same way twice).
    */
   previewMapping(message: RawMessage): MapResult {
-    return compileRules(allRules(this.inputs), this.inputs.mapping).map(message);
+    return compileRules(allRules(this.inputs), this.inputs.mapping, replayContext(this.queue)).map({ ...message, replayed: true });
   }
 
   /** MQTT filters and serial ports the running rules listen to. */
@@ -273,7 +286,7 @@ export class Agent {
   retryDeadLetters(ids: readonly number[]): RetryDeadLettersResult {
     // Pairs go to the metadata sync after the transaction, so that its outbox write is its own.
     const pairs: MetadataPair[] = [];
-    const { remap } = remapper({ rules: allRules(this.inputs), mapping: this.inputs.mapping, onMetadata: (p) => pairs.push(...p) });
+    const { remap } = remapper({ rules: allRules(this.inputs), mapping: this.inputs.mapping, context: replayContext(this.queue), onMetadata: (p) => pairs.push(...p) });
     const result = this.queue.retryDeadLetters({ ids, remap });
     if (result.records > 0) this.sender.notify(result.records);
     if (pairs.length > 0) this.metadata?.onMetadata(pairs);
@@ -295,6 +308,7 @@ export class Agent {
       mapping: this.rules?.counters ?? null,
       ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
       disk: this.queue.diskStatus(),
+      ...(this.sparkplug !== null ? { sparkplug: this.sparkplug.status() } : {}),
     };
   }
 
@@ -322,6 +336,7 @@ export class Agent {
     // Inputs first: no more acks upstream for anything that could not be committed.
     for (const m of this.modbus) await step(m.status().name, () => m.stop());
     for (const s of this.serial) await step(s.status().name, () => s.stop());
+    await step('sparkplug', () => this.sparkplug?.stop());
     await step('mqtt', () => this.mqtt?.stop());
     await step('embedded-broker', () => this.broker?.stop());
     await step('metadata', () => this.metadata?.stop());
@@ -330,6 +345,33 @@ export class Agent {
     await step('queue', () => this.queue.stop());
     if (failed.length === 0) this.logger.info('agent stopped');
     else this.logger.warn({ failed }, 'agent stopped; some steps failed');
+  }
+
+  /** The rules' MQTT filters, and the Sparkplug primary host's own STATE topic (it watches it). */
+  private mqttSubscriptions(rules: RuleSet): Array<{ filter: string; qos: 0 | 1 | 2 }> {
+    return [...rules.mqttFilters(), ...(this.sparkplug?.filters() ?? [])];
+  }
+
+  /** What stateful formats keep across reloads (the Sparkplug decoder and its node state). */
+  private mappingContext(): MappingContext {
+    const sp = this.sparkplug;
+    return sp === null ? {} : { sparkplug: sp.decoder, sparkplugCertificates: sp.options.retainedBirths };
+  }
+
+  /** The MQTT input's collaborators; with Sparkplug, the host's work after each commit, its STATE will and birth. */
+  private mqttDeps(sink: IngestSink): ConstructorParameters<typeof MqttInput>[1] {
+    const logger = this.logger.child({ component: 'mqtt' });
+    const sp = this.sparkplug;
+    if (sp === null) return { sink, logger, secrets: this.secrets };
+    const queue = this.queue;
+    sp.attach(
+      { publish: (topic, payload, opts) => this.mqtt?.publish(topic, payload, opts) ?? Promise.resolve(false) },
+      () => this.rules,
+      // Writable: the input is not waiting for room, and a blocking queue has room.
+      () => this.mqtt?.status().state !== 'waiting' && (queue.options.onFull !== 'block' || queue.hasRoom()),
+    );
+    const deps = { sink: sp.wrap(sink), logger, secrets: this.secrets, onReady: () => sp.onReady() };
+    return sp.options.primaryHostId === null ? deps : { ...deps, will: () => sp.will()! };
   }
 
   private prune(): void {

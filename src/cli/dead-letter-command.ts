@@ -14,6 +14,7 @@ import { queueFileInUse } from '../queue/read-only.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args.js';
 import { remapper } from '../pipeline/dead-letter-remap.js';
+import { replayContext } from '../sparkplug/replay-context.js';
 import { metadataKey } from '../metadata/static-metadata.js';
 import { pickSubcommand } from './subcommands.js';
 import { parseDuration } from './duration.js';
@@ -331,6 +332,7 @@ function cliRemapper(settings: EdgeSettings, queue: SqliteQueue): ReturnType<typ
   return remapper({
     rules: [...(settings.mqtt?.rules ?? []), ...(settings.serial ?? []).flatMap((s) => s.rules), ...(settings.modbus ?? []).flatMap((m) => m.rules)],
     mapping: settings.mapping,
+    context: replayContext(queue),
     onMetadata: (pairs) => {
       const writes: KvWrite[] = pairs
         .filter((p) => p.value.length > 0 && !settings.secrets.heldBy(p.value))

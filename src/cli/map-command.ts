@@ -11,13 +11,19 @@ import { compileRules, type MapResult, type RawMessage } from '../mapping/index.
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 
-const USAGE = `usage: fluxion-edge map --config FILE (--topic T | --port P) (--payload TEXT | --payload-file F) [--received-at ISO|MS]
+const USAGE = `usage: fluxion-edge map --config FILE (--topic T | --port P) (--payload TEXT | --payload-file F | --payload-hex HEX | --payload-base64 B64)
+                         [--received-at ISO|MS] [--birth FILE]
 
 Maps one message with the rules of the config and prints, as JSON, the records it would
 produce ({col, doc, ts, ts_iso, data}) and its metadata pairs; exit 0. A message that
 produces nothing prints {rejected, reason} and exits 1. --received-at sets the receive
 time (ISO 8601 or ms since the epoch; default now), used when a rule takes no timestamp
 from the payload.
+
+Sparkplug B (format: sparkplug_b) payloads are binary: give them as a file (--payload-file),
+or as hex or base64 text. --birth FILE first maps the node's or device's birth certificate
+(NBIRTH for node topics, DBIRTH for device topics; a raw protobuf file, or hex text), so
+that aliases in the data message resolve; without it an alias-only message is unresolved.
 `;
 
 const OPTIONS = {
@@ -26,6 +32,9 @@ const OPTIONS = {
   port: { type: 'string' },
   payload: { type: 'string' },
   'payload-file': { type: 'string' },
+  'payload-hex': { type: 'string' },
+  'payload-base64': { type: 'string' },
+  birth: { type: 'string' },
   'received-at': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -33,6 +42,8 @@ const OPTIONS = {
 interface MapRequest {
   configPath: string;
   message: RawMessage;
+  /** A Sparkplug birth to map first (aliases), with the topic it is taken to come from. */
+  birth?: RawMessage;
 }
 
 export async function run(args: string[], io: CommandIo): Promise<number> {
@@ -58,7 +69,15 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   }
   // Every input's rules, MQTT first, exactly as the agent compiles them (so rule indexes agree).
   const rules = [...(settings.mqtt?.rules ?? []), ...(settings.serial ?? []).flatMap((s) => s.rules)];
-  const result = compileRules(rules, settings.mapping).map(req.message);
+  const set = compileRules(rules, settings.mapping);
+  if (req.birth !== undefined) {
+    const b = set.map(req.birth);
+    if (!b.ok) {
+      io.stderr.write(`fluxion-edge map: the birth (${req.birth.topic}) was not mapped: ${b.code}: ${b.reason}\n`);
+      return ExitCodes.FAILURE;
+    }
+  }
+  const result = set.map(req.message);
   io.stdout.write(`${JSON.stringify(present(result, settings), null, 2)}\n`);
   return result.ok ? ExitCodes.OK : ExitCodes.FAILURE;
 }
@@ -72,21 +91,58 @@ function parseRequest(args: string[]): MapRequest | null {
   if ((topic === undefined) === (port === undefined)) throw new AgentError(ErrorCodes.USAGE, 'give exactly one of --topic and --port');
   const text = stringOption(p, 'payload');
   const file = stringOption(p, 'payload-file');
-  if ((text === undefined) === (file === undefined)) throw new AgentError(ErrorCodes.USAGE, 'give exactly one of --payload and --payload-file');
+  const hex = stringOption(p, 'payload-hex');
+  const b64 = stringOption(p, 'payload-base64');
+  if ([text, file, hex, b64].filter((v) => v !== undefined).length !== 1) {
+    throw new AgentError(ErrorCodes.USAGE, 'give exactly one of --payload, --payload-file, --payload-hex and --payload-base64');
+  }
   let payload: Uint8Array | string;
   if (text !== undefined) payload = text;
-  else {
-    try {
-      payload = readFileSync(file!);
-    } catch (err) {
-      throw new AgentError(ErrorCodes.USAGE, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-    }
-  }
+  else if (hex !== undefined) payload = hexBytes(hex, '--payload-hex');
+  else if (b64 !== undefined) payload = base64Bytes(b64);
+  else payload = readPayloadFile(file!);
   const receivedAt = parseReceivedAt(stringOption(p, 'received-at'));
   const message: RawMessage = topic !== undefined
     ? { source: 'mqtt', topic, payload, receivedAt }
     : { source: 'serial', port: port!, payload, receivedAt };
-  return { configPath, message };
+  const birthFile = stringOption(p, 'birth');
+  if (birthFile === undefined) return { configPath, message };
+  const birthTopic = topic === undefined ? null : birthTopicOf(topic);
+  if (birthTopic === null) throw new AgentError(ErrorCodes.USAGE, '--birth needs a Sparkplug data topic (spBv1.0/<group>/NDATA/<node> or .../DDATA/<node>/<device>)');
+  let birth: Uint8Array = readPayloadFile(birthFile);
+  const asText = Buffer.from(birth).toString('latin1').trim();
+  if (/^([0-9a-fA-F]{2}\s*)+$/.test(asText)) birth = hexBytes(asText, '--birth');
+  return { configPath, message, birth: { source: 'mqtt', topic: birthTopic, payload: birth, receivedAt } };
+}
+
+function readPayloadFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new AgentError(ErrorCodes.USAGE, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}
+
+function hexBytes(text: string, option: string): Buffer {
+  const clean = text.replace(/\s+/g, '');
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) throw new AgentError(ErrorCodes.USAGE, `${option} must be hex digits, two per byte`);
+  return Buffer.from(clean, 'hex');
+}
+
+function base64Bytes(text: string): Buffer {
+  const clean = text.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean)) throw new AgentError(ErrorCodes.USAGE, '--payload-base64 must be base64');
+  return Buffer.from(clean, 'base64');
+}
+
+/** The birth topic that defines the aliases of a Sparkplug data topic, or null. */
+function birthTopicOf(topic: string): string | null {
+  const levels = topic.split('/');
+  if (levels[0] !== 'spBv1.0' || levels.length < 4) return null;
+  if (levels[2] === 'NDATA' && levels.length === 4) levels[2] = 'NBIRTH';
+  else if (levels[2] === 'DDATA' && levels.length === 5) levels[2] = 'DBIRTH';
+  else return null;
+  return levels.join('/');
 }
 
 function parseReceivedAt(v: string | undefined): number {

@@ -18,6 +18,7 @@ import type { LiveStatus } from '../service/http-server.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
 import { modbusDeviceLines } from './modbus-status.js';
+import { sparkplugLines } from './sparkplug-status.js';
 
 const DEFAULT_CONFIG = '/etc/fluxion-edge/config.yaml';
 
@@ -201,6 +202,7 @@ function liveLines(s: AgentStatus, rate: number, now: number): string[] {
   if (md !== undefined) {
     out.push(`metadata: ${md.state}, collection ${md.collection}: ${md.inSync} in sync, ${md.pending} pending, ${md.failed} failed${md.failed > 0 ? ' (fluxion-edge metadata status)' : ''}`);
   }
+  if (s.sparkplug !== undefined) out.push(...sparkplugLines(s.sparkplug));
   return out;
 }
 

@@ -22,7 +22,7 @@ export function metadataOverlapWarnings(config: EdgeConfig): RawProblem[] {
   if (Object.keys(devices).length === 0) return [];
   const rules: MetadataRule[] = [];
   config.mqtt?.subscriptions.forEach((r, i) => {
-    if (r.kind === 'metadata') rules.push({ where: ['mqtt', 'subscriptions', i], document: r.document, port: null, fields: fieldNames(r) });
+    if (r.kind === 'metadata') rules.push({ where: ['mqtt', 'subscriptions', i], document: r.document ?? '', port: null, fields: fieldNames(r) });
   });
   config.serial?.forEach((p, i) =>
     p.rules.forEach((r, j) => {

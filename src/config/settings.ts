@@ -11,6 +11,7 @@ import { modbusSettings } from './modbus-settings.js';
 import { METADATA_DEFAULTS } from './schema/metadata.js';
 import { serialPortName } from './schema/serial.js';
 import type { EdgeConfig, EdgeSettings } from './types.js';
+import type { SparkplugHostOptions } from '../sparkplug/types.js';
 
 export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSettings {
   const db = config.fluxiondb;
@@ -111,6 +112,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
       },
       ...(m.embedded_broker !== undefined ? { embeddedBroker: { host: m.embedded_broker.host, port: m.embedded_broker.port } } : {}),
       rules,
+      ...(rules.some((r) => r.format === 'sparkplug_b') ? { sparkplug: sparkplugHost(m.sparkplug) } : {}),
     };
   }
   if (config.serial !== undefined) settings.serial = config.serial.map((p) => serialPort(p));
@@ -139,6 +141,17 @@ function serialPort(p: NonNullable<EdgeConfig['serial']>[number]): NonNullable<E
       ...(p.poll !== undefined ? { poll: { command: p.poll.command, schedule: p.poll.schedule, responseTimeoutMs: p.poll.response_timeout } } : {}),
     },
     rules: p.rules.map((r) => ({ ...(structuredClone(r) as MappingRuleSpec), port: name })),
+  };
+}
+
+function sparkplugHost(sp: NonNullable<EdgeConfig['mqtt']>['sparkplug']): SparkplugHostOptions {
+  const primaryHostId = sp.primary_host_id ?? null;
+  return {
+    primaryHostId,
+    rebirthRequests: sp.rebirth_requests ?? primaryHostId !== null,
+    rebirthIntervalMs: sp.rebirth_interval,
+    onUnresolved: sp.on_unresolved,
+    retainedBirths: sp.retained_births,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Secrets } from '../shared/secrets.js';
 import type { FileContents } from './files.js';
 import type { ModbusBusOptions } from '../inputs/modbus/types.js';
 import type { ConfigWarning } from './problems.js';
+import type { SparkplugHostOptions } from '../sparkplug/types.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -49,6 +50,8 @@ export interface EdgeSettings {
     embeddedBroker?: EmbeddedBrokerOptions;
     /** The subscriptions, as mapping rules (defaults of qos, kind and format applied). */
     rules: MappingRuleSpec[];
+    /** Sparkplug host settings; present when a subscription has `format: sparkplug_b`. */
+    sparkplug?: SparkplugHostOptions;
   };
   /** One entry per port of the `serial` section (absent when there is none). */
   serial?: Array<{

@@ -6,6 +6,8 @@ import { MappingConfigError } from './errors.js';
 import type { PayloadParser } from './payload-formats.js';
 import { compileRule, type CompiledRule } from './rule-compile.js';
 import { CompiledRuleSet, type RuleSet } from './rule-set.js';
+import { SparkplugDecoder } from './sparkplug/decoder.js';
+import { SparkplugState } from './sparkplug/node-state.js';
 import type { MappingOptions, MappingProblem, MappingRuleSpec } from './types.js';
 
 export { MappingConfigError } from './errors.js';
@@ -13,6 +15,10 @@ export { CollisionGuard, RECENT_READINGS } from './collisions.js';
 export { deadLetterReason } from './dead-letter-reason.js';
 export type { RuleSet } from './rule-set.js';
 export { mqttSubscriptions, type MqttSubscription } from './subscriptions.js';
+export { SparkplugDecoder, type DecoderOptions as SparkplugDecoderOptions } from './sparkplug/decoder.js';
+export { SparkplugState, type BirthChange, type BirthRow, type SparkplugNodeCounters, type StoredBirth } from './sparkplug/node-state.js';
+export { encodeRebirthRequest } from './sparkplug/payload.js';
+export { CERTIFICATES_PREFIX, commandTopic, stateTopic } from './sparkplug/topic.js';
 export {
   MAPPING_DEFAULTS,
   REJECT_CODES,
@@ -38,11 +44,22 @@ export {
   type TimestampUnit,
 } from './types.js';
 
+/** What stateful formats share across rule sets (a reload keeps it). */
+export interface MappingContext {
+  /** Decoder of `format: sparkplug_b` rules; default: a fresh one (empty state, gaps do not hold). */
+  sparkplug?: SparkplugDecoder;
+  /** Subscribe to `$sparkplug/certificates/` for retained births too. Default false. */
+  sparkplugCertificates?: boolean;
+}
+
 /** Compiles the rules; throws MappingConfigError listing every problem with its path. */
-export function compileRules(rules: readonly MappingRuleSpec[], options: MappingOptions = {}): RuleSet {
+export function compileRules(rules: readonly MappingRuleSpec[], options: MappingOptions = {}, context: MappingContext = {}): RuleSet {
   const { compiled, problems } = compileAll(rules, options);
   if (problems.length > 0) throw new MappingConfigError(problems);
-  return new CompiledRuleSet(compiled, options);
+  const sparkplug = compiled.some((r) => r.sparkplug !== null)
+    ? (context.sparkplug ?? new SparkplugDecoder(new SparkplugState(), { holdAfterGap: false }))
+    : null;
+  return new CompiledRuleSet(compiled, options, sparkplug, context.sparkplugCertificates === true);
 }
 
 /** The same checks as compileRules, returned instead of thrown (empty when all is well). */

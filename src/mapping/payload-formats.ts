@@ -246,6 +246,20 @@ class NmeaParser implements PayloadParser {
   }
 }
 
+/**
+ * `format: sparkplug_b` takes binary protobuf payloads and keeps per-node state, so the
+ * rule set hands those to the Sparkplug decoder (sparkplug/decoder.ts); this parser only
+ * gives such rules a format and a key, and is never asked to parse text.
+ */
+class SparkplugMarker implements PayloadParser {
+  readonly key = 'sparkplug_b';
+  readonly format = 'sparkplug_b' as const;
+  readonly knownFields = null;
+  parse(): unknown {
+    return new ParseFailure('sparkplug_b payloads are decoded by the Sparkplug decoder');
+  }
+}
+
 export interface FormatSettings {
   format: PayloadFormat;
   nmea?: NmeaFormatSpec | undefined;
@@ -278,6 +292,9 @@ export function buildParser(s: FormatSettings, cache: Map<string, PayloadParser>
     case 'nmea':
       parser = new NmeaParser(s.nmea?.sentences ?? ['GGA', 'RMC'], s.nmea?.require_fix ?? true);
       break;
+    case 'sparkplug_b':
+      parser = new SparkplugMarker();
+      break;
   }
   const existing = cache.get(parser.key);
   if (existing !== undefined) return existing;
@@ -292,11 +309,11 @@ function regexGroupNames(re: RegExp): string[] {
 }
 
 /** Checks the format settings of one rule; returns [field, message] pairs. */
-export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; regex?: unknown; nmea?: unknown }): Array<[string, string]> {
+export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; regex?: unknown; nmea?: unknown; sparkplug?: unknown }): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
   const format = s.format ?? 'json';
-  if (!['json', 'value', 'kv', 'csv', 'regex', 'nmea'].includes(format as string)) {
-    problems.push(['format', `unknown format '${String(format)}' (expected json, value, kv, csv, regex or nmea)`]);
+  if (!['json', 'value', 'kv', 'csv', 'regex', 'nmea', 'sparkplug_b'].includes(format as string)) {
+    problems.push(['format', `unknown format '${String(format)}' (expected json, value, kv, csv, regex, nmea or sparkplug_b)`]);
     return problems;
   }
   if (s.nmea !== undefined && format !== 'nmea') problems.push(['nmea', `only used with format: nmea`]);
@@ -304,6 +321,7 @@ export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; 
   if (s.kv !== undefined && format !== 'kv') problems.push(['kv', `only used with format: kv`]);
   if (s.csv !== undefined && format !== 'csv') problems.push(['csv', `only used with format: csv`]);
   if (s.regex !== undefined && format !== 'regex') problems.push(['regex', `only used with format: regex`]);
+  if (s.sparkplug !== undefined && format !== 'sparkplug_b') problems.push(['sparkplug', `only used with format: sparkplug_b`]);
   if (format === 'kv' && s.kv !== undefined) checkKv(s.kv, problems);
   if (format === 'csv') checkCsv(s.csv, problems);
   if (format === 'regex') {

@@ -4,6 +4,8 @@
  */
 import { compileFieldPath, type FieldPath } from './field-paths.js';
 import { compileSelector, type LineSelector } from './line-selector.js';
+import { checkSparkplugRule, sparkplugScope } from './sparkplug/rule-compile.js';
+import type { SparkplugRuleParts } from './sparkplug/rule-output.js';
 import { buildParser, checkFormat, type PayloadParser } from './payload-formats.js';
 import { compileTemplate, type Template } from './template.js';
 import { compileTopicPattern, TopicPattern } from './topic-pattern.js';
@@ -46,13 +48,15 @@ export interface CompiledRule {
   selector: LineSelector | null;
   /** Serial rules: index among the rules of the same port (set by the rule set); else -1. */
   portIndex: number;
+  /** `format: sparkplug_b`: the node document and the capture slots of the Sparkplug names; else null. */
+  sparkplug: SparkplugRuleParts | null;
 }
 
 type Problems = Array<[string, string]>;
 
 const RULE_KEYS = new Set([
   'topic', 'port', 'qos', 'collection', 'document', 'format', 'kv', 'csv', 'regex', 'nmea',
-  'timestamp', 'fields', 'coerce', 'tags', 'passthrough', 'kind', 'match',
+  'timestamp', 'fields', 'coerce', 'tags', 'passthrough', 'kind', 'match', 'sparkplug',
 ]);
 const UNITS: readonly string[] = ['s', 'ms', 'us', 'ns', 'iso'];
 const COERCE: readonly string[] = ['none', 'number', 'string'];
@@ -91,7 +95,8 @@ export function compileRule(
     if (typeof spec.port !== 'string' || spec.port.length === 0) problems.push(['port', 'must be a non-empty string']);
     else port = spec.port;
   }
-  const scope = { names };
+  const isSparkplug = spec.format === 'sparkplug_b';
+  const scope = { names: isSparkplug && names !== null ? sparkplugScope(names) : names };
   // Templates are checked against what the source offers, even when the source has problems.
   const sourceOk = names !== null || port !== null;
 
@@ -99,8 +104,8 @@ export function compileRule(
   const kind = spec.kind ?? 'records';
   if (kind !== 'records' && kind !== 'metadata') problems.push(['kind', `unknown kind '${String(kind)}' (expected records or metadata)`]);
 
-  const template = (field: string, required: boolean): Template | null => {
-    const v = spec[field];
+  const template = (field: string, required: boolean, fallback?: string): Template | null => {
+    const v = spec[field] ?? fallback;
     if (v === undefined) {
       if (required) problems.push([field, 'is required']);
       return null;
@@ -117,7 +122,8 @@ export function compileRule(
     }
     return t;
   };
-  const document = template('document', true);
+  const sp = isSparkplug ? checkSparkplugRule(spec, scope, sourceOk, problems) : null;
+  const document = template('document', true, sp?.defaultDocument);
   let collection: Template | null = null;
   if (kind === 'metadata') {
     for (const f of ['collection', 'timestamp', 'passthrough'] as const) {
@@ -176,6 +182,7 @@ export function compileRule(
     }
   }
 
+  if (sp !== null) sp.checkTemplates([document, collection, ...tags.map((t) => t.template)]);
   if (problems.length > 0 || parser === null || document === null) return { rule: null, problems };
   const isPassthrough = passthrough === true;
   const templatesNeedPayload = document.usesPayload || (collection?.usesPayload ?? false) || tags.some((t) => t.template.usesPayload);
@@ -185,7 +192,7 @@ export function compileRule(
       pattern,
       port,
       qos: (spec.qos ?? 1) as 0 | 1 | 2,
-      captures: new Array<string>(pattern?.names.length ?? 0).fill(''),
+      captures: new Array<string>(scope.names?.length ?? 0).fill(''),
       kind: kind as 'records' | 'metadata',
       collection,
       document,
@@ -198,9 +205,10 @@ export function compileRule(
       tags,
       passthrough: isPassthrough,
       // NMEA is always parsed: its checksum decides whether the line is kept at all.
-      needsParse: !isPassthrough || parser.format === 'json' || parser.format === 'nmea' || timestamp !== null || templatesNeedPayload,
+      needsParse: !isSparkplug && (!isPassthrough || parser.format === 'json' || parser.format === 'nmea' || timestamp !== null || templatesNeedPayload),
       selector,
       portIndex: -1,
+      sparkplug: sp?.parts ?? null,
     },
     problems,
   };

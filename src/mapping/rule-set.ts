@@ -15,6 +15,9 @@ import { ParseFailure, ParseSkip, type PayloadParser } from './payload-formats.j
 import type { CompiledRule } from './rule-compile.js';
 import { convertTimestamp, msToOutput, outputDigits } from './timestamps.js';
 import { mergeSubscriptions } from './subscriptions.js';
+import type { SparkplugDecoder, SparkplugEvent } from './sparkplug/decoder.js';
+import { renderSparkplug, SparkplugOutput } from './sparkplug/rule-output.js';
+import { CERTIFICATES_PREFIX, isStateTopic } from './sparkplug/topic.js';
 import {
   MAPPING_DEFAULTS,
   REJECT_CODES,
@@ -76,8 +79,18 @@ export class CompiledRuleSet implements RuleSet {
     messages: 0, records: 0, metadata: 0, badTimestamps: 0, clockUnsynced: 0, tagClashes: 0, metadataSkipped: 0, filtered: 0,
   };
   private readonly rejected: Record<RejectCode, number>;
+  /** The Sparkplug event of the message being mapped, valid when spGen is current. */
+  private spGen = -1;
+  private spEvent: SparkplugEvent | null = null;
 
-  constructor(rules: CompiledRule[], options: MappingOptions) {
+  constructor(
+    rules: CompiledRule[],
+    options: MappingOptions,
+    /** Decodes `format: sparkplug_b` messages against the node state (kept across reloads by the caller). */
+    private readonly sparkplug: SparkplugDecoder | null = null,
+    /** Also subscribe to the retained births of Sparkplug-aware brokers (`$sparkplug/certificates/`). */
+    private readonly certificates = false,
+  ) {
     this.ruleCount = rules.length;
     this.mqttRules = rules.filter((r) => r.pattern !== null);
     this.serialRules = rules.filter((r) => r.port !== null);
@@ -113,7 +126,13 @@ export class CompiledRuleSet implements RuleSet {
   }
 
   mqttFilters(): Array<{ filter: string; qos: 0 | 1 | 2 }> {
-    return mergeSubscriptions(this.mqttRules.map((r) => ({ filter: r.pattern!.filter, qos: r.qos })));
+    const out = mergeSubscriptions(this.mqttRules.map((r) => ({ filter: r.pattern!.filter, qos: r.qos })));
+    if (this.certificates) {
+      // Retained births a Sparkplug-aware broker keeps: read at start to learn the alias tables.
+      const births = new Set(this.mqttRules.filter((r) => r.sparkplug !== null && !r.pattern!.filter.startsWith('$share/')).map((r) => r.pattern!.filter));
+      for (const f of births) if (out.some((o) => o.filter === f)) out.push({ filter: CERTIFICATES_PREFIX + f, qos: 1 });
+    }
+    return out;
   }
 
   serialPorts(): string[] {
@@ -138,7 +157,14 @@ export class CompiledRuleSet implements RuleSet {
     if (msg.source !== 'mqtt') return this.mapLine(msg);
     if (msg.topic === undefined) return this.fail('no_rule', 'MQTT message without a topic');
     const rules = this.mqttRules;
-    const levels = msg.topic.split('/');
+    // A retained Sparkplug birth kept by the broker: matched as the birth topic it copies.
+    const certificate = msg.topic.startsWith(CERTIFICATES_PREFIX);
+    const levels = (certificate ? msg.topic.slice(CERTIFICATES_PREFIX.length) : msg.topic).split('/');
+    // A Sparkplug host's STATE (the agent watches its own): not a reading, never a dead letter.
+    if (this.sparkplug !== null && isStateTopic(levels)) {
+      this.c.filtered++;
+      return { ok: true, records: [], metadata: [], matched: 0, rejections: [] };
+    }
 
     this.begin(msg);
     let records: FluxionRecord[] | null = null;
@@ -147,11 +173,17 @@ export class CompiledRuleSet implements RuleSet {
     let matched = 0;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
+      if (certificate && rule.sparkplug === null) continue;
       if (!rule.pattern!.match(levels, rule.captures)) continue;
       matched++;
-      const out = rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
+      const out = rule.sparkplug !== null ? this.mapSparkplug(rule, msg, levels!, certificate) : rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
       if (out === SKIPPED) continue;
-      if (out instanceof Rejection) {
+      if (out instanceof SparkplugOutput) {
+        if (out.records.length > 0) records = records === null ? out.records : records.concat(out.records);
+        if (out.metadata.length > 0) metadata = metadata === null ? out.metadata : metadata.concat(out.metadata);
+        // A death or a certificate makes neither records nor a rejection: still handled.
+        if (records === null && metadata === null) records = [];
+      } else if (out instanceof Rejection) {
         this.rejected[out.code]++;
         (rejections ??= []).push({ rule: rule.index, code: out.code, reason: out.reason });
       } else if (rule.kind === 'records') {
@@ -339,6 +371,32 @@ export class CompiledRuleSet implements RuleSet {
     if (data instanceof Rejection) return data;
     if (fromReceiveTime && msg.receivedAt < this.floorMs) this.c.clockUnsynced++;
     return { col, doc, ts: this.guard.admit(col, doc, ts, data, fromReceiveTime), data };
+  }
+
+  /** A Sparkplug message for one rule: decoded once per message (seq, aliases), rendered per rule. */
+  private mapSparkplug(rule: CompiledRule, msg: RawMessage, levels: readonly string[], certificate: boolean): SparkplugOutput | Rejection | typeof SKIPPED {
+    if (this.sparkplug === null) return new Rejection('parse_error', 'format: sparkplug_b needs the Sparkplug decoder (internal)');
+    if (this.spGen !== this.gen) {
+      this.spGen = this.gen;
+      this.spEvent = this.sparkplug.accept(levels, msg.payload, msg.receivedAt, certificate, msg.replayed === true);
+    }
+    const ev = this.spEvent!;
+    if (ev.kind === 'skip') return SKIPPED;
+    if (ev.kind === 'reject') return new Rejection(ev.code, ev.reason);
+    const col = rule.collection!;
+    const fixed = this.ruleDigits[rule.index]!;
+    return renderSparkplug(ev, {
+      collection: col,
+      document: rule.document,
+      tags: rule.tags,
+      parts: rule.sparkplug!,
+      captures: rule.captures,
+      digits: fixed >= 0 ? fixed : (this.collectionDigits.get(col.staticValue ?? '') ?? this.defaultDigits),
+      floorMs: this.floorMs,
+      receivedAt: msg.receivedAt,
+      guard: this.guard,
+      counters: this.c,
+    });
   }
 
   private mapMetadata(rule: CompiledRule, msg: RawMessage): MetadataPair[] | Rejection | typeof SKIPPED {

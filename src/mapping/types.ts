@@ -4,7 +4,7 @@
  */
 import type { FluxionRecord } from '../client/types.js';
 
-export type PayloadFormat = 'json' | 'value' | 'kv' | 'csv' | 'regex' | 'nmea';
+export type PayloadFormat = 'json' | 'value' | 'kv' | 'csv' | 'regex' | 'nmea' | 'sparkplug_b';
 /** Unit of a timestamp found in a payload; `iso` is an ISO 8601 string that must carry a zone. */
 export type TimestampUnit = 's' | 'ms' | 'us' | 'ns' | 'iso';
 /** Unit of the `ts` written to FluxionDB. */
@@ -68,6 +68,11 @@ export interface MatchSpec {
   cells?: number;
 }
 
+export interface SparkplugFormatSpec {
+  /** Document of node messages (NBIRTH, NDATA, NDEATH). Default `{group}/{node}`. */
+  node_document?: string;
+}
+
 /** One mapping rule, exactly as the config file states it. */
 export interface MappingRuleSpec {
   /**
@@ -87,8 +92,11 @@ export interface MappingRuleSpec {
    * (serial rules), `{payload.path}` a scalar value of the parsed payload.
    */
   collection?: string;
-  /** Document template (same placeholders). For `kind: metadata` it names the device. Required. */
-  document: string;
+  /**
+   * Document template (same placeholders). For `kind: metadata` it names the device.
+   * Required, except with `format: sparkplug_b`.
+   */
+  document?: string;
   /** Payload format. Default `json`. */
   format?: PayloadFormat;
   /** Separators of `format: kv`. Default: whitespace or commas between pairs, `=` inside. */
@@ -107,6 +115,12 @@ export interface MappingRuleSpec {
    * `speed_kmh`, `course`, `mag_var`).
    */
   nmea?: NmeaFormatSpec;
+  /**
+   * Settings of `format: sparkplug_b` (Sparkplug B protobuf payloads on
+   * `spBv1.0/{group}/{type}/{node}[/{device}]`; templates may use `{group}`, `{node}`,
+   * `{device}`, `{message_type}`; `document` defaults to `{group}/{node}/{device}`).
+   */
+  sparkplug?: SparkplugFormatSpec;
   /** Where the reading's time is. Absent: the receive time of the message. */
   timestamp?: TimestampSpec;
   /**
@@ -194,6 +208,11 @@ export interface RawMessage {
   payload: Uint8Array | string;
   /** Receive time, ms since the epoch. */
   receivedAt: number;
+  /**
+   * A stored message mapped again (a held Sparkplug message, `dead-letter retry`): stateful
+   * formats take it out of sequence (Sparkplug: no `seq` check, no counters moved).
+   */
+  replayed?: boolean;
 }
 
 /** A device metadata pair produced by a `kind: metadata` rule. Every string non-empty. */
@@ -210,7 +229,9 @@ export type RejectCode =
   | 'missing_field'
   | 'bad_type'
   | 'bad_timestamp'
-  | 'invalid_record';
+  | 'invalid_record'
+  /** Sparkplug: an alias no birth defined, or data after a `seq` gap; held for the rebirth. */
+  | 'unresolved';
 
 export const REJECT_CODES: readonly RejectCode[] = [
   'no_rule',
@@ -220,6 +241,7 @@ export const REJECT_CODES: readonly RejectCode[] = [
   'bad_type',
   'bad_timestamp',
   'invalid_record',
+  'unresolved',
 ];
 
 /** Why one matching rule could not map the message. */

@@ -6,7 +6,7 @@
  * record the server refused is queued as it is, as without --config.
  */
 import type { FluxionRecord } from '../client/types.js';
-import { compileRules, deadLetterReason, type RawMessage } from '../mapping/index.js';
+import { compileRules, deadLetterReason, type MappingContext, type RawMessage } from '../mapping/index.js';
 import type { MappingOptions, MappingRuleSpec, MetadataPair } from '../mapping/types.js';
 import type { DeadLetter } from '../queue/index.js';
 
@@ -23,6 +23,8 @@ export interface RemapOptions {
   /** Every input's rules, in the order the agent compiles them. */
   rules: readonly MappingRuleSpec[];
   mapping: MappingOptions;
+  /** Sparkplug: a decoder on the alias tables persisted in the queue file (`replayContext`). */
+  context?: MappingContext;
   /**
    * Where the metadata pairs of re-mapped messages go: the running agent's metadata sync,
    * or (the CLI, agent stopped) the metadata outbox in the queue file.
@@ -35,7 +37,7 @@ export interface RemapOptions {
  * and serial lines go through the current rules again, as the agent would map them now.
  */
 export function remapper(options: RemapOptions): Remapper {
-  const rules = compileRules([...options.rules], options.mapping);
+  const rules = compileRules([...options.rules], options.mapping, options.context);
   let metadataPairs = 0;
   return {
     get metadataPairs() {
@@ -51,8 +53,8 @@ export function remapper(options: RemapOptions): Remapper {
       // with the receive time keep their original time.
       const msg: RawMessage =
         dl.source === 'mqtt'
-          ? { source: 'mqtt', topic: dl.origin, payload: dl.payload, receivedAt: dl.at }
-          : { source: 'serial', port: dl.origin, payload: dl.payload, receivedAt: dl.at };
+          ? { source: 'mqtt', topic: dl.origin, payload: dl.payload, receivedAt: dl.at, replayed: true }
+          : { source: 'serial', port: dl.origin, payload: dl.payload, receivedAt: dl.at, replayed: true };
       const r = rules.map(msg);
       const reason = deadLetterReason(r);
       // Mapped only in part (one of several MQTT rules still fails): left whole, with the new reason.

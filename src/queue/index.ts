@@ -19,6 +19,7 @@ export { SqliteQueue } from './sqlite-queue.js';
 export { sqliteError } from './sqlite-errors.js';
 export { openQueueReadOnly, type ReadOnlyQueue } from './read-only.js';
 export { KvOutbox, readKvOutbox, type KvCounts, type KvEntry, type KvKey, type KvOp, type KvSource, type KvState, type KvWrite } from './kv-outbox.js';
+export { SparkplugBirths } from './sparkplug-births.js';
 export { QUEUE_MIGRATIONS, applyMigrations, latestVersion, MetaKeys, type QueueMigration } from './schema.js';
 export { capWarning, DISK_PLAN, filesystemSpace, planDisk, type DiskPlan } from './disk-space.js';
 export { QUEUE_DEFAULTS, resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';

@@ -137,6 +137,23 @@ export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
       deadLetterInvalidUnsent(db);
     },
   },
+  {
+    version: 4,
+    description: 'sparkplug_births (alias tables of Sparkplug B edge nodes and devices)',
+    up(db) {
+      // One row per node (device '') and per device, rewritten at each birth only: data
+      // messages never write here. `birth` is JSON {bdSeq, birthTs, metrics: [[name, type, alias]]}.
+      db.exec(`
+        CREATE TABLE sparkplug_births (
+          node TEXT NOT NULL,
+          device TEXT NOT NULL,
+          birth TEXT NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (node, device)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 /**

@@ -122,5 +122,22 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
     ]);
   }
   modbusMetrics(e, status.inputs);
+  const sp = status.sparkplug;
+  if (sp !== undefined) {
+    const nodes = Object.values(sp.nodes);
+    const per = (pick: (n: (typeof nodes)[number]) => number): Sample[] => nodes.map((n) => [{ group: n.group, node: n.node }, pick(n)] as const);
+    e.metric('fluxion_edge_sparkplug_node_online', 'gauge', 'Sparkplug edge node online (1) after its birth, 0 after its death or before any.', per((n) => (n.online === true ? 1 : 0)));
+    e.metric('fluxion_edge_sparkplug_births_total', 'counter', 'Sparkplug births (node and device) since start.', per((n) => n.births));
+    e.metric('fluxion_edge_sparkplug_deaths_total', 'counter', 'Sparkplug node deaths since start (stale ones apart).', per((n) => n.deaths));
+    e.metric('fluxion_edge_sparkplug_stale_deaths_total', 'counter', 'Sparkplug NDEATH for an older birth (bdSeq), ignored, since start.', per((n) => n.staleDeaths));
+    e.metric('fluxion_edge_sparkplug_data_messages_total', 'counter', 'Sparkplug NDATA and DDATA messages written since start.', per((n) => n.dataMessages));
+    e.metric('fluxion_edge_sparkplug_metrics_total', 'counter', 'Sparkplug metric values written since start.', per((n) => n.metrics));
+    e.metric('fluxion_edge_sparkplug_historical_metrics_total', 'counter', 'Sparkplug metric values flagged is_historical since start.', per((n) => n.historical));
+    e.metric('fluxion_edge_sparkplug_unresolved_total', 'counter', 'Sparkplug messages held or dead-lettered (unknown alias, data after a seq gap) since start.', per((n) => n.unresolved));
+    e.metric('fluxion_edge_sparkplug_seq_gaps_total', 'counter', 'Sparkplug seq numbers that skipped since start.', per((n) => n.seqGaps));
+    e.metric('fluxion_edge_sparkplug_rebirth_requests_total', 'counter', 'Sparkplug rebirth requests published since start.', per((n) => n.rebirthRequests));
+    e.metric('fluxion_edge_sparkplug_held_resolved_total', 'counter', 'Held Sparkplug messages mapped after their node\'s birth since start.', sp.resolved);
+    if (sp.state !== null) e.metric('fluxion_edge_sparkplug_state_online', 'gauge', 'The STATE this primary host last published: 1 online, 0 offline.', sp.state.online ? 1 : 0);
+  }
   return e.text();
 }

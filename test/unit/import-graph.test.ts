@@ -22,6 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['console'], //                   the web console: a view of the agent, mounted by the service's endpoint
   ['agent'], //                     the composition root
   ['pipeline'], //                  raw message -> mapping -> queue (the inputs' sink)
+  ['sparkplug'], //                 the Sparkplug B host side: alias tables, rebirth requests, STATE
   ['inputs', 'metadata', 'sender', 'devserver'], // components
   ['queue', 'mapping'], //          the SQLite owner; pure mapping
   ['shared'], //                    small mechanisms reused by many (backoff, wake, rate-limited log)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ruleSchema } from './rule.js';
+import { sparkplugSection } from './sparkplug.js';
 import { tlsSection } from './tls.js';
 import { duration, int } from './units.js';
 import { LIVE_ON_RELOAD } from './reload.js';
@@ -55,6 +56,7 @@ export const mqttSection = z
       })
       .optional()
       .meta({ description: 'Start an MQTT broker inside the agent, for gateways that have none. Absent: no broker is started.' }),
+    sparkplug: sparkplugSection,
     subscriptions: z.array(ruleSchema).min(1, { error: 'must list at least one subscription (a topic and how to map it)' }).meta({
       ...LIVE_ON_RELOAD,
       description: 'Mapping rules: what to subscribe to and how each message becomes readings. At least one.',

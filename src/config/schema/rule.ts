@@ -9,6 +9,12 @@ import type { MappingRuleSpec } from '../../mapping/types.js';
 const COERCE = ['none', 'number', 'string'] as const;
 const TEMPLATE_HELP = 'Placeholders: `{name}` a named wildcard of the topic, `{payload.path}` a scalar of the parsed payload.';
 
+const TEXT_FORMATS = ['json', 'value', 'kv', 'csv', 'regex', 'nmea'] as const;
+const TEXT_FORMAT_HELP = 'Payload format: `json`, `value` (a bare number or text, field `value`), `kv` (`t=21.5 h=40`), `csv` (needs `csv.header`), `regex` (needs `regex`), `nmea` (NMEA 0183 GGA/RMC, checksum verified; fields sentence, talker, time (UTC fix, ISO), lat, lon (decimal degrees), alt, fix_quality, satellites, hdop, geoid_sep, status, speed_knots, speed_kmh, course, mag_var).';
+
+/** The formats of a serial rule (every one but sparkplug_b, which is MQTT only). */
+export const textFormatSchema = z.enum(TEXT_FORMATS).default('json').meta({ description: TEXT_FORMAT_HELP });
+
 export const ruleSchema = z.strictObject({
   topic: z.string().min(1).meta({
     description:
@@ -23,9 +29,9 @@ export const ruleSchema = z.strictObject({
   collection: z.string().min(1).optional().meta({
     description: `Collection template (required for kind: records, not allowed for kind: metadata). ${TEMPLATE_HELP}`,
   }),
-  document: z.string().min(1).meta({ description: `Document template (for kind: metadata, the device). Required. ${TEMPLATE_HELP}` }),
-  format: z.enum(['json', 'value', 'kv', 'csv', 'regex', 'nmea']).default('json').meta({
-    description: 'Payload format: `json`, `value` (a bare number or text, field `value`), `kv` (`t=21.5 h=40`), `csv` (needs `csv.header`), `regex` (needs `regex`), `nmea` (NMEA 0183 GGA/RMC, checksum verified; fields sentence, talker, time (UTC fix, ISO), lat, lon (decimal degrees), alt, fix_quality, satellites, hdop, geoid_sep, status, speed_knots, speed_kmh, course, mag_var).',
+  document: z.string().min(1).optional().meta({ description: `Document template (for kind: metadata, the device). Required, except with format: sparkplug_b (default \`{group}/{node}/{device}\`). ${TEMPLATE_HELP}` }),
+  format: z.enum([...TEXT_FORMATS, 'sparkplug_b']).default('json').meta({
+    description: `${TEXT_FORMAT_HELP.slice(0, -1)}, \`sparkplug_b\` (MQTT only: Sparkplug B protobuf on \`spBv1.0/...\`, one record per timestamp of metric name -> value, births and deaths as metadata; see docs/sparkplug.md).`,
   }),
   kv: z
     .strictObject({
@@ -55,6 +61,12 @@ export const ruleSchema = z.strictObject({
     })
     .optional()
     .meta({ description: 'Settings of format: nmea. Map the fix time with `timestamp: { field: time, unit: iso }`.' }),
+  sparkplug: z
+    .strictObject({
+      node_document: z.string().min(1).optional().meta({ description: 'Document of node messages (NBIRTH, NDATA, NDEATH). Default `{group}/{node}`.' }),
+    })
+    .optional()
+    .meta({ description: 'Settings of format: sparkplug_b. Templates may use `{group}`, `{node}`, `{device}`, `{message_type}`.' }),
   timestamp: z
     .strictObject({
       field: z.string().min(1).meta({ description: 'Path of the timestamp in the payload (dotted, e.g. `meta.ts`). Required.' }),

@@ -38,6 +38,17 @@ export interface MqttInputDeps {
   secrets?: Secrets;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /** The last will to register, asked again before every connection attempt (e.g. a Sparkplug STATE with a fresh timestamp). */
+  will?: () => MqttWill;
+  /** Called once connected and subscribed (after every connection): e.g. publish a birth. */
+  onReady?: () => void;
+}
+
+export interface MqttWill {
+  topic: string;
+  payload: string | Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
 }
 
 /** What the input needs of the transport to turn Nagle off. */
@@ -98,6 +109,7 @@ export class MqttInput implements Input {
     // MQTT 5 ends a session at disconnect unless told otherwise (Session Expiry Interval 0);
     // 0xFFFFFFFF keeps it until the broker's own limit (Mosquitto: persistent_client_expiration).
     if (o.protocolVersion === 5 && !o.clean) clientOptions.properties = { sessionExpiryInterval: 0xffffffff };
+    if (this.deps.will !== undefined) clientOptions.will = this.deps.will();
     if (o.username !== undefined) clientOptions.username = o.username;
     if (o.password !== undefined) clientOptions.password = o.password;
     if (o.tls !== undefined) {
@@ -173,6 +185,23 @@ export class MqttInput implements Input {
   }
 
   /**
+   * Publishes a message on the input's connection (Sparkplug rebirth requests, STATE).
+   * Resolves true once handed over (QoS 0) or acknowledged (QoS 1, 2); false when not
+   * connected now: nothing is queued for later, the caller decides whether to try again.
+   */
+  async publish(topic: string, payload: string | Uint8Array, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<boolean> {
+    const client = this.client;
+    if (client === null || !this.connected || this.lifecycle !== 'started') return false;
+    try {
+      await client.publishAsync(topic, Buffer.from(payload), { qos: opts.qos, retain: opts.retain });
+      return true;
+    } catch (err) {
+      this.recordError(`publish to ${topic} failed: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  /**
    * The current transport stream (a net.Socket for mqtt://, a TLSSocket for mqtts://, a
    * WebSocket stream for ws:// and wss://), or null. For diagnostics and tests.
    */
@@ -229,16 +258,20 @@ export class MqttInput implements Input {
     const sessionPresent = connack.sessionPresent;
     this.deps.logger.info({ url: this.safeUrl(), sessionPresent }, 'mqtt input connected');
     this.unsubscribeRemoved(client, sessionPresent);
-    if (this.subscribedOnce && sessionPresent) return;
+    const ready = (): void => {
+      if (this.lifecycle === 'started' && this.client === client) this.deps.onReady?.();
+    };
+    if (this.subscribedOnce && sessionPresent) return ready();
     const subs: Record<string, { qos: 0 | 1 | 2 }> = {};
     for (const s of this.options.subscriptions) subs[s.filter] = { qos: s.qos };
-    if (Object.keys(subs).length === 0) return;
+    if (Object.keys(subs).length === 0) return ready();
     client.subscribe(subs, (err, granted) => {
       if (err) {
         this.recordError(`subscribe failed: ${err.message}`);
         return;
       }
       this.subscribedOnce = true;
+      ready();
       const refused = (granted ?? []).filter((g) => g.qos === 128 || g.qos > 2).map((g) => g.topic);
       if (refused.length > 0) this.recordError(`broker refused subscriptions: ${refused.join(', ')}`, 'error');
       else this.deps.logger.info({ filters: Object.keys(subs) }, 'mqtt input subscribed');
@@ -277,7 +310,9 @@ export class MqttInput implements Input {
     const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      if (this.lifecycle === 'started') this.client?.reconnect();
+      if (this.lifecycle !== 'started' || this.client === null) return;
+      if (this.deps.will !== undefined) this.client.options.will = this.deps.will();
+      this.client.reconnect();
     }, delay);
   }
 

@@ -156,7 +156,7 @@ describe('config problems', () => {
     expect(problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual([
       '9:7 mqtt.subscriptions[2].csv: format: csv needs csv: { header: [names...] }',
       "9:14 mqtt.subscriptions[2].topic: 'sensors/#/x': '#' must be the last level",
-      '13:55 mqtt.subscriptions[3].format: must be one of json, value, kv, csv, regex, nmea (got "xml")',
+      '13:55 mqtt.subscriptions[3].format: must be one of json, value, kv, csv, regex, nmea, sparkplug_b (got "xml")',
       '13:60 mqtt.subscriptions[3].fieldz: unknown key (did you mean `fields`?)',
     ]);
   });

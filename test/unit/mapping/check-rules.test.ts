@@ -21,7 +21,7 @@ describe('checkRules', () => {
       { path: 'rules[2].csv', rule: 2, field: 'csv', message: 'format: csv needs csv: { header: [names...] }' },
       { path: 'rules[3].regex', rule: 3, field: 'regex', message: 'invalid regex: Invalid regular expression: /(?<t>[0-9/: Unterminated character class' },
       { path: 'rules[4].colection', rule: 4, field: 'colection', message: 'unknown setting' },
-      { path: 'rules[4].format', rule: 4, field: 'format', message: "unknown format 'xml' (expected json, value, kv, csv, regex or nmea)" },
+      { path: 'rules[4].format', rule: 4, field: 'format', message: "unknown format 'xml' (expected json, value, kv, csv, regex, nmea or sparkplug_b)" },
       { path: 'rules[5].timestamp.unit', rule: 5, field: 'timestamp.unit', message: "unknown unit 'minutes' (expected s, ms, us, ns or iso)" },
       { path: 'rules[5].tags.site', rule: 5, field: 'tags.site', message: "clashes with the field 'site' (rename one of them)" },
     ]);

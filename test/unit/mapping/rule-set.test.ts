@@ -156,7 +156,7 @@ describe('several rules, no rule, size', () => {
     });
     expect(set.map({ source: 'mqtt', topic: 'sensors/p/d1/telemetry', payload: 'ééééé!', receivedAt: RECEIVED })).toMatchObject({ ok: false, code: 'too_large' });
     expect(set.counters.rejected).toEqual({
-      no_rule: 2, too_large: 2, parse_error: 0, missing_field: 0, bad_type: 0, bad_timestamp: 0, invalid_record: 0,
+      no_rule: 2, too_large: 2, parse_error: 0, missing_field: 0, bad_type: 0, bad_timestamp: 0, invalid_record: 0, unresolved: 0,
     });
     expect(set.counters.messages).toBe(4);
   });

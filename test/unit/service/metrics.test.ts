@@ -102,7 +102,7 @@ describe('renderMetrics', () => {
     const status = agentStatus({
       mapping: {
         messages: 101, records: 100, metadata: 0, filtered: 4, collisions: 2, duplicates: 3, badTimestamps: 5, clockUnsynced: 6, tagClashes: 0, metadataSkipped: 0,
-        rejected: { no_rule: 1, too_large: 0, parse_error: 7, missing_field: 0, bad_type: 0, bad_timestamp: 0, invalid_record: 0 },
+        rejected: { no_rule: 1, too_large: 0, parse_error: 7, missing_field: 0, bad_type: 0, bad_timestamp: 0, invalid_record: 0, unresolved: 0 },
       },
     });
     const text = renderMetrics(status, new RttHistogram());
@@ -115,6 +115,7 @@ describe('renderMetrics', () => {
       'fluxion_edge_mapping_rejected_total{reason="no_rule"} 1',
       'fluxion_edge_mapping_rejected_total{reason="parse_error"} 7',
       'fluxion_edge_mapping_rejected_total{reason="too_large"} 0',
+      'fluxion_edge_mapping_rejected_total{reason="unresolved"} 0',
       ...help('fluxion_edge_mapping_filtered_total', 'counter', 'Messages skipped by design (NMEA sentences not wanted or without a fix) since start.'),
       'fluxion_edge_mapping_filtered_total 4',
       ...help('fluxion_edge_mapping_collisions_total', 'counter', 'Readings whose timestamp equalled the previous one of their document since start.'),
