@@ -10,11 +10,13 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
 import type { FluxionClientOptions, FluxionRecord } from './client/types.js';
+import { IngestReport } from './ingest-report.js';
 import { IngestSink, type IngestCounters } from './ingest-sink.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
 import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
 import { compileRules, type RuleSet } from './mapping/index.js';
+import { ReportStage, type RuleReportCounters } from './mapping/report/index.js';
 import type { MappingCounters, MappingOptions, MappingRuleSpec } from './mapping/types.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
@@ -54,6 +56,8 @@ export interface AgentStatus {
   inputs: InputStatus[];
   ingest: IngestCounters;
   mapping: MappingCounters | null;
+  /** Report by exception and windows, per rule that has them (empty when none has). */
+  report?: RuleReportCounters[];
   /** Metadata sync; absent when the agent runs without it. */
   metadata?: MetadataStatus;
 }
@@ -67,6 +71,7 @@ export class Agent {
   private state: 'new' | 'started' | 'stopped' = 'new';
   private rules: RuleSet | null = null;
   private sink: IngestSink | null = null;
+  private report: IngestReport | null = null;
   private broker: EmbeddedBroker | null = null;
   private mqtt: MqttInput | null = null;
   /** The MQTT input's options as started (the embedded broker's URL filled in). */
@@ -149,7 +154,9 @@ export class Agent {
     const serial = this.inputs.serial ?? [];
     if (mqtt === undefined && serial.length === 0) return;
     // One rule set for every input, so one sink (and one collision guard) serves them all.
-    this.rules = compileRules([...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)], this.inputs.mapping);
+    const specs = [...(mqtt?.rules ?? []), ...serial.flatMap((s) => s.rules)];
+    this.rules = compileRules(specs, this.inputs.mapping);
+    this.report = this.startReport(specs, this.inputs.mapping);
     this.sink = new IngestSink(
       this.rules,
       this.queue,
@@ -159,6 +166,7 @@ export class Agent {
         if (this.metadata !== null) this.metadata.onMetadata(pairs);
         else this.warnings.warn('metadata-unsynced', { component: 'metadata', pairs: pairs.length }, 'metadata rules matched, but this agent runs without metadata sync; pairs were not stored');
       },
+      this.report,
     );
     if (mqtt !== undefined) await this.startMqtt(mqtt, this.sink);
     for (const s of serial) {
@@ -203,12 +211,16 @@ export class Agent {
    */
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
-    const rules = compileRules([...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)], inputs.mapping);
+    const specs = [...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules)];
+    const rules = compileRules(specs, inputs.mapping);
     const previous = this.rules.mqttFilters();
     const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
     this.inputs = inputs;
     this.rules = rules;
-    this.sink.replaceRules(rules);
+    // Open windows are in the queue file as of the last commit: the new stage resumes them.
+    this.report?.stop();
+    this.report = this.startReport(specs, inputs.mapping);
+    this.sink.replaceRules(rules, this.report);
     if (!filtersChanged || this.mqtt === null || this.mqttOptions === null) return { resubscribed: false };
     await this.mqtt.stop();
     const subscriptions = rules.mqttFilters();
@@ -243,6 +255,7 @@ export class Agent {
       inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status())],
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
+      report: this.report?.counters() ?? [],
       ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
     };
   }
@@ -258,10 +271,20 @@ export class Agent {
     await this.mqtt?.stop();
     await this.broker?.stop();
     await this.metadata?.stop();
+    this.report?.stop();
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
     await this.sender.stop(this.settings.stopDeadlineMs);
     this.queue.stop();
     this.logger.info('agent stopped');
+  }
+
+  /** The report stage of the rules that have `report:` or `aggregate:`, started; null when none has. */
+  private startReport(specs: MappingRuleSpec[], mapping: MappingOptions): IngestReport | null {
+    const stage = ReportStage.build(specs, mapping);
+    if (stage === null) return null;
+    const report = new IngestReport(stage, this.queue, this.logger.child({ component: 'report' }), (n) => this.sender.notify(n));
+    report.start();
+    return report;
   }
 
   private prune(): void {

@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { FluxionRecord } from './client/types.js';
+import type { IngestReport } from './ingest-report.js';
 import type { CommitOutcome, MessageSink, RawMessage } from './inputs/types.js';
 import type { RuleSet } from './mapping/index.js';
 import type { MetadataPair } from './mapping/types.js';
@@ -23,6 +24,8 @@ interface MappedGroup {
   records: FluxionRecord[];
   deadLetters: DeadLetterInput[];
   metadata: MetadataPair[];
+  /** State committed with the records (open report windows), or undefined. */
+  alsoInTxn: (() => void) | undefined;
 }
 
 export interface IngestCounters {
@@ -49,20 +52,23 @@ export class IngestSink implements MessageSink {
     private readonly onCommitted: (count: number) => void,
     /** Receives metadata pairs from `kind: metadata` rules. */
     private readonly onMetadata: (pairs: MetadataPair[]) => void = () => undefined,
+    /** Report by exception and windows of the rules that have them; null when none has. */
+    private report: IngestReport | null = null,
   ) {
     this.warnings = new RateLimitedLog(logger);
   }
 
   /** Swaps the rule set (config reload); the queue is untouched. */
-  replaceRules(rules: RuleSet): void {
+  replaceRules(rules: RuleSet, report: IngestReport | null = this.report): void {
     this.rules = rules;
+    this.report = report;
   }
 
   commit(messages: readonly RawMessage[]): CommitOutcome {
     const group = this.refused?.messages === messages ? this.refused : this.map(messages);
     this.refused = group;
     // Throws QUEUE_FULL / DISK_FULL with nothing stored: the input retries this very group.
-    const result = this.queue.append(group.records);
+    const result = this.queue.append(group.records, group.alsoInTxn);
     this.refused = null;
     this.counters.received += messages.length;
     this.counters.committed += result.accepted;
@@ -94,12 +100,15 @@ export class IngestSink implements MessageSink {
 
   private map(messages: readonly RawMessage[]): MappedGroup {
     const records: FluxionRecord[] = [];
+    const ruleOf: number[] = [];
     const deadLetters: DeadLetterInput[] = [];
     const metadata: MetadataPair[] = [];
+    const report = this.report;
     for (const msg of messages) {
       const r = this.rules.map(msg);
       if (r.ok) {
         for (const rec of r.records) records.push(rec);
+        if (report !== null) for (const i of this.rules.recordRules()) ruleOf.push(i);
         for (const m of r.metadata) metadata.push(m);
         // The common case on the hot path: nothing to file, nothing to allocate.
         if (r.rejections.length === 0) continue;
@@ -113,7 +122,9 @@ export class IngestSink implements MessageSink {
         'message could not be mapped; kept as a dead letter',
       );
     }
-    return { messages, records, deadLetters, metadata };
+    if (report === null) return { messages, records, deadLetters, metadata, alsoInTxn: undefined };
+    const kept = report.admit(records, ruleOf);
+    return { messages, records: kept.records, deadLetters, metadata, alsoInTxn: kept.alsoInTxn };
   }
 
   private fileDeadLetters(items: DeadLetterInput[]): void {

@@ -48,6 +48,8 @@ type Problems = Array<[string, string]>;
 const RULE_KEYS = new Set([
   'topic', 'port', 'qos', 'collection', 'document', 'format', 'kv', 'csv', 'regex', 'nmea',
   'timestamp', 'fields', 'coerce', 'tags', 'passthrough', 'kind',
+  // Read by the report stage (src/mapping/report/), after mapping; checked by the config schema.
+  'report', 'aggregate',
 ]);
 const UNITS: readonly string[] = ['s', 'ms', 'us', 'ns', 'iso'];
 const COERCE: readonly string[] = ['none', 'number', 'string'];
@@ -113,9 +115,12 @@ export function compileRule(
     return t;
   };
   const document = template('document', true);
+  if (spec.report !== undefined && spec.aggregate !== undefined) {
+    problems.push(['aggregate', 'a rule has either report (by exception) or aggregate (windows), not both']);
+  }
   let collection: Template | null = null;
   if (kind === 'metadata') {
-    for (const f of ['collection', 'timestamp', 'passthrough'] as const) {
+    for (const f of ['collection', 'timestamp', 'passthrough', 'report', 'aggregate'] as const) {
       if (spec[f] !== undefined) problems.push([f, 'not used by kind: metadata (pairs go to the metadata collection, without time)']);
     }
   } else {

@@ -41,6 +41,11 @@ export interface RuleSet {
   serialPorts(): string[];
   /** Maps one message. Never throws for any payload. */
   map(msg: RawMessage): MapResult;
+  /**
+   * The index of the rule that produced each record of the last successful map() (same
+   * order as its `records`); read it before the next call. The report stage needs it.
+   */
+  recordRules(): readonly number[];
   /** A snapshot of the counters. */
   readonly counters: MappingCounters;
   /** Number of rules compiled. */
@@ -70,6 +75,7 @@ export class CompiledRuleSet implements RuleSet {
     messages: 0, records: 0, metadata: 0, badTimestamps: 0, clockUnsynced: 0, tagClashes: 0, metadataSkipped: 0, filtered: 0,
   };
   private readonly rejected: Record<RejectCode, number>;
+  private lastRules: readonly number[] = NO_RULES;
 
   constructor(rules: CompiledRule[], options: MappingOptions) {
     this.ruleCount = rules.length;
@@ -111,6 +117,10 @@ export class CompiledRuleSet implements RuleSet {
     });
   }
 
+  recordRules(): readonly number[] {
+    return this.lastRules;
+  }
+
   serialPorts(): string[] {
     return [...new Set(this.serialRules.map((r) => r.port!))];
   }
@@ -141,6 +151,7 @@ export class CompiledRuleSet implements RuleSet {
     this.curText = undefined;
     this.curReceivedAt = msg.receivedAt;
     let records: FluxionRecord[] | null = null;
+    let recordRules: number[] | null = null;
     let metadata: MetadataPair[] | null = null;
     let rejections: RuleRejection[] | null = null;
     let matched = 0;
@@ -155,6 +166,7 @@ export class CompiledRuleSet implements RuleSet {
         (rejections ??= []).push({ rule: rule.index, code: out.code, reason: out.reason });
       } else if (rule.kind === 'records') {
         (records ??= []).push(out as FluxionRecord);
+        (recordRules ??= []).push(rule.index);
       } else {
         metadata = metadata === null ? (out as MetadataPair[]) : metadata.concat(out as MetadataPair[]);
       }
@@ -176,6 +188,7 @@ export class CompiledRuleSet implements RuleSet {
     }
     this.c.records += records?.length ?? 0;
     this.c.metadata += metadata?.length ?? 0;
+    this.lastRules = recordRules ?? NO_RULES;
     return { ok: true, records: records ?? [], metadata: metadata ?? [], matched, rejections: rejections ?? [] };
   }
 
@@ -277,6 +290,8 @@ export class CompiledRuleSet implements RuleSet {
     return metadataPairs(rule, root, device, msg.port, this.c);
   }
 }
+
+const NO_RULES: readonly number[] = Object.freeze([]);
 
 /** A rule's outcome when its parser skipped the payload (ParseSkip): neither records nor a rejection. */
 const SKIPPED = Symbol('skipped');

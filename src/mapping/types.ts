@@ -3,6 +3,7 @@
  * the engine options, the raw message going in and the result coming out.
  */
 import type { FluxionRecord } from '../client/types.js';
+import type { AggregateSpec, ReportSpec } from './report/spec.js';
 
 export type PayloadFormat = 'json' | 'value' | 'kv' | 'csv' | 'regex' | 'nmea';
 /** Unit of a timestamp found in a payload; `iso` is an ISO 8601 string that must carry a zone. */
@@ -118,6 +119,10 @@ export interface MappingRuleSpec {
    * device named by `document`, one per selected field and tag, value stringified.
    */
   kind?: 'records' | 'metadata';
+  /** Report by exception (applied after mapping, before the queue; see src/mapping/report/). */
+  report?: ReportSpec;
+  /** Downsampling windows (applied after mapping, before the queue; see src/mapping/report/). */
+  aggregate?: AggregateSpec;
 }
 
 export interface CollectionSettings {
