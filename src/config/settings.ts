@@ -27,6 +27,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         requestTimeoutMs: db.request_timeout,
         connectTimeoutMs: db.connect_timeout,
         maxFrameBytes: db.max_frame_bytes,
+        compression: db.compression,
         ...(db.tls !== undefined ? { tls: tlsOptions(files.fluxiondbTls, db.tls.reject_unauthorized) as TlsOptions } : {}),
       },
       queue: {

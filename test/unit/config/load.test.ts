@@ -18,7 +18,7 @@ describe('loading a config', () => {
       health: { enabled: false, host: '127.0.0.1', port: 9464, stale_after: 60_000 },
       fluxiondb: {
         url: 'ws://db.example:8080', api_key: 'k-123', connection_name: 'fluxion-edge-gw-7',
-        request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8 * 1024 * 1024,
+        request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8 * 1024 * 1024, compression: true,
       },
       queue: {
         path: '/var/lib/fluxion-edge/queue.db', synchronous: 'full', max_bytes: 2 * 1024 ** 3, max_rows: 10_000_000, max_age: 0,
@@ -64,6 +64,7 @@ fluxiondb:
   request_timeout: 20s
   connect_timeout: 5s
   max_frame_bytes: 4MiB
+  compression: false
   tls: { ca_file: ca.pem, cert_file: cert.pem, key_file: key.pem, reject_unauthorized: false }
 queue:
   path: data/queue.db
@@ -120,7 +121,7 @@ mqtt:
       expect(settings.agent).toEqual({
         fluxiondb: {
           url: 'wss://db.example:8443/?x=1', apiKey: 'file-key-1', connectionName: 'edge-3', requestTimeoutMs: 20_000, connectTimeoutMs: 5000,
-          maxFrameBytes: 4 * 1024 * 1024, tls: { ca: PEM_CA, cert: PEM_CERT, key: PEM_KEY, rejectUnauthorized: false },
+          maxFrameBytes: 4 * 1024 * 1024, compression: false, tls: { ca: PEM_CA, cert: PEM_CERT, key: PEM_KEY, rejectUnauthorized: false },
         },
         queue: {
           path: join(dir.path, 'data/queue.db'), synchronous: 'normal', maxBytes: 1e9, maxRows: 5000, maxAgeMs: 604_800_000, onFull: 'block',
@@ -261,7 +262,7 @@ mqtt:
     const maskedSettings = maskSecrets({ ...settings.agent.fluxiondb, tls: { key: PEM_KEY, cert: PEM_CERT } });
     expect(maskedSettings).toEqual({
       url: 'ws://db:8080/?api-key=***&x=1', apiKey: '***', connectionName: expect.any(String), requestTimeoutMs: 15_000,
-      connectTimeoutMs: 10_000, maxFrameBytes: 8_388_608, tls: { key: '***', cert: PEM_CERT },
+      connectTimeoutMs: 10_000, maxFrameBytes: 8_388_608, compression: true, tls: { key: '***', cert: PEM_CERT },
     });
     expect(JSON.stringify(maskSecrets(settings))).not.toMatch(/k-secret|p-secret|in-url/);
   });
