@@ -54,6 +54,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         backoffResetAfterMs: s.backoff.reset_after,
         authRetryMs: s.auth_retry,
         maxRecordsPerSecond: s.max_records_per_second,
+        maxBytesPerSecond: s.max_bytes_per_second,
         order: s.order,
         resendAfterReconnectMs: s.resend_after_reconnect,
       },

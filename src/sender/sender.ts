@@ -13,8 +13,10 @@ import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-is
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
 import { TokenBucket } from './token-bucket.js';
+import { WireMeter } from './wire-meter.js';
 import { sleepUnlessAborted, WakeSignal } from '../wake-signal.js';
 import type { QueuedRow, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
+import type { WireStats } from './wire-meter.js';
 
 type PumpOutcome = 'stopping' | 'lost' | 'probe_failed' | 'auth';
 
@@ -33,6 +35,11 @@ export class Sender extends EventEmitter {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly bucket: TokenBucket;
+  /** sender.max_bytes_per_second, fed with the bytes the client's socket really wrote. */
+  private readonly byteBucket: TokenBucket;
+  private readonly wire: WireMeter;
+  /** client.bytesSent when last counted. */
+  private bytesCounted = 0;
 
   private state: SenderState = 'idle';
   private running: Promise<void> | null = null;
@@ -73,6 +80,8 @@ export class Sender extends EventEmitter {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.bucket = new TokenBucket(options.maxRecordsPerSecond, this.now);
+    this.byteBucket = new TokenBucket(options.maxBytesPerSecond ?? 0, this.now);
+    this.wire = new WireMeter(this.now);
     this.backoff = new ReconnectBackoff({ baseMs: options.backoffBaseMs, capMs: options.backoffCapMs, resetAfterMs: options.backoffResetAfterMs });
     this.resender = new Resender(
       {
@@ -147,6 +156,7 @@ export class Sender extends EventEmitter {
       isolating: this.suspects.length,
       lastAckAt: this.lastAckAt,
       lastError: this.lastError,
+      wire: this.wireStats(),
     };
   }
 
@@ -220,9 +230,28 @@ export class Sender extends EventEmitter {
     }
   }
 
+  /** Bytes on the wire so far; what was written since the last call is taken from the byte budget. */
+  wireStats(): WireStats {
+    this.countWireBytes();
+    return this.wire.stats(this.counters.sentRecords + this.resender.resent, this.options.maxBytesPerSecond ?? 0);
+  }
+
+  private countWireBytes(): void {
+    const total = this.client.bytesSent ?? 0;
+    const delta = total - this.bytesCounted;
+    if (delta <= 0) return;
+    this.bytesCounted = total;
+    this.wire.add(delta);
+    this.byteBucket.take(delta);
+  }
+
   private fillWindow(): void {
     while (this.inFlight.size < this.options.window) {
-      const delay = this.bucket.delayMs();
+      // The budget is paid in bytes the socket wrote, known only after a frame went out
+      // (compression is asynchronous): a batch overdraws it, and the debt is waited off
+      // before the next one. live_first (leaseNext) decides what goes first within it.
+      this.countWireBytes();
+      const delay = Math.max(this.bucket.delayMs(), this.byteBucket.delayMs());
       if (delay > 0) {
         setTimeout(() => this.wake(), delay).unref();
         return;

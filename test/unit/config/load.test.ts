@@ -26,7 +26,7 @@ describe('loading a config', () => {
       },
       sender: {
         batch_max_records: 1000, batch_max_bytes: 1024 * 1024, linger: 20, window: 4, request_timeout: 15_000,
-        backoff: { base: 500, cap: 30_000, reset_after: 60_000 }, auth_retry: 60_000, max_records_per_second: 0, order: 'live_first',
+        backoff: { base: 500, cap: 30_000, reset_after: 60_000 }, auth_retry: 60_000, max_records_per_second: 0, max_bytes_per_second: 0, order: 'live_first',
         resend_after_reconnect: 30_000, stop_deadline: 10_000, housekeeping_interval: 10_000,
       },
       mapping: {
@@ -37,7 +37,7 @@ describe('loading a config', () => {
     expect(settings.mqtt).toBeUndefined();
     expect(settings.agent.sender).toEqual({
       batchMaxRecords: 1000, batchMaxBytes: 1_048_576, lingerMs: 20, window: 4, requestTimeoutMs: 15_000, backoffBaseMs: 500,
-      backoffCapMs: 30_000, backoffResetAfterMs: 60_000, authRetryMs: 60_000, maxRecordsPerSecond: 0, order: 'live_first',
+      backoffCapMs: 30_000, backoffResetAfterMs: 60_000, authRetryMs: 60_000, maxRecordsPerSecond: 0, maxBytesPerSecond: 0, order: 'live_first',
       resendAfterReconnectMs: 30_000,
     });
     expect(warnings).toEqual([]);
@@ -87,6 +87,7 @@ sender:
   backoff: { base: 1s, cap: 1m, reset_after: 2m }
   auth_retry: 5m
   max_records_per_second: 2000
+  max_bytes_per_second: 4KiB
   order: oldest_first
   resend_after_reconnect: 45s
   stop_deadline: 3s
@@ -129,7 +130,7 @@ mqtt:
         },
         sender: {
           batchMaxRecords: 500, batchMaxBytes: 524_288, lingerMs: 5, window: 2, requestTimeoutMs: 12_000, backoffBaseMs: 1000, backoffCapMs: 60_000,
-          backoffResetAfterMs: 120_000, authRetryMs: 300_000, maxRecordsPerSecond: 2000, order: 'oldest_first', resendAfterReconnectMs: 45_000,
+          backoffResetAfterMs: 120_000, authRetryMs: 300_000, maxRecordsPerSecond: 2000, maxBytesPerSecond: 4096, order: 'oldest_first', resendAfterReconnectMs: 45_000,
         },
         housekeepingIntervalMs: 30_000,
         stopDeadlineMs: 3000,
