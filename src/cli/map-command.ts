@@ -9,14 +9,21 @@ import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { compileRules, type MapResult, type RawMessage } from '../mapping/index.js';
 import { ExitCodes, type CommandIo } from '../service/process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
+import { parseDuration } from '../config/schema/units.js';
+import { isSequenceFile, mapSequence, type SequenceRequest } from './map-sequence.js';
 
-const USAGE = `usage: fluxion-edge map --config FILE (--topic T | --port P) (--payload TEXT | --payload-file F) [--received-at ISO|MS]
+const USAGE = `usage: fluxion-edge map --config FILE (--topic T | --port P) (--payload TEXT | --payload-file F) [--received-at ISO|MS] [--interval D]
 
 Maps one message with the rules of the config and prints, as JSON, the records it would
 produce ({col, doc, ts, ts_iso, data}) and its metadata pairs; exit 0. A message that
 produces nothing prints {rejected, reason} and exits 1. --received-at sets the receive
 time (ISO 8601 or ms since the epoch; default now), used when a rule takes no timestamp
 from the payload.
+
+A --payload-file ending in .jsonl or .ndjson is a sequence: one payload per line, received
+--interval apart (default 1s) from --received-at. Each reading is shown with the decision of
+its rule's report: / aggregate: settings (sent or not, and why), then the windows the
+sequence would write, and a summary.
 `;
 
 const OPTIONS = {
@@ -26,12 +33,14 @@ const OPTIONS = {
   payload: { type: 'string' },
   'payload-file': { type: 'string' },
   'received-at': { type: 'string' },
+  interval: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 interface MapRequest {
   configPath: string;
   message: RawMessage;
+  sequence: SequenceRequest | null;
 }
 
 export async function run(args: string[], io: CommandIo): Promise<number> {
@@ -56,6 +65,10 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     return ExitCodes.CONFIG;
   }
   const rules = [...(settings.mqtt?.rules ?? [])];
+  if (req.sequence !== null) {
+    io.stdout.write(`${JSON.stringify(mapSequence(req.sequence, rules, settings), null, 2)}\n`);
+    return ExitCodes.OK;
+  }
   const result = compileRules(rules, settings.mapping).map(req.message);
   io.stdout.write(`${JSON.stringify(present(result, settings), null, 2)}\n`);
   return result.ok ? ExitCodes.OK : ExitCodes.FAILURE;
@@ -84,7 +97,13 @@ function parseRequest(args: string[]): MapRequest | null {
   const message: RawMessage = topic !== undefined
     ? { source: 'mqtt', topic, payload, receivedAt }
     : { source: 'serial', port: port!, payload, receivedAt };
-  return { configPath, message };
+  const interval = stringOption(p, 'interval');
+  const intervalMs = interval === undefined ? 1000 : parseDuration(/^\d+$/.test(interval) ? Number(interval) : interval);
+  if (intervalMs === null) throw new AgentError(ErrorCodes.USAGE, `--interval must be a duration such as 1s or 500ms, got '${interval}'`);
+  const sequence = file !== undefined && isSequenceFile(file)
+    ? { lines: payload.toString().split(/\r?\n/).filter((l) => l.trim() !== ''), first: message, intervalMs }
+    : null;
+  return { configPath, message, sequence };
 }
 
 function parseReceivedAt(v: string | undefined): number {
