@@ -4,7 +4,8 @@
 //    1,000: <= 0.25);
 // 2. the sender's drain with compression: records/s against the raw uncompressed insert rate
 //    (target >= 0.70), and its CPU per record against the uncompressed drain;
-// 3. the agent's RSS before and after the compressed drain (zlib's memory on a long run).
+// 3. RSS over a long compressed run on one connection (3,000 frames of 1,000 readings) and
+//    around the drains (zlib keeps one deflate stream per connection, reset per frame).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,25 @@ async function drain(server, dir, compression) {
   return { rate: n / seconds, cpuUsPerRecord: (cpu * 1e6) / n, serverCpuUsPerRecord: (srv * 1e6) / n };
 }
 
+/** RSS on a long compressed run over one connection: after a warm-up, and after 10x as many frames. */
+async function longRunRss(server, batches) {
+  const client = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000, compression: true });
+  await client.connect();
+  const frames = Array.from({ length: 20 }, (_, i) => realisticRecords(1000, i * 1000));
+  let warm = 0;
+  for (let i = 0; i < batches; i++) {
+    await client.insertMultipleRecords(frames[i % frames.length]);
+    if (i === batches / 10) {
+      global.gc?.();
+      warm = process.memoryUsage().rss;
+    }
+  }
+  global.gc?.();
+  const end = process.memoryUsage().rss;
+  await client.close();
+  return { warmMB: warm / 1e6, endMB: end / 1e6 };
+}
+
 export async function main() {
   const server = await startDevServer();
   const dir = mkdtempSync(join(tmpdir(), 'fluxion-bench-compress-'));
@@ -99,6 +119,8 @@ export async function main() {
         ...(batch === 1000 ? { target: '<=0.25' } : {}),
       });
     }
+    const long = await longRunRss(server, 3000);
+    report('compression-rss', { frames: 3000, 'readings': 3_000_000, 'rss_MB after 300 frames': long.warmMB, 'rss_MB after 3000 frames': long.endMB, 'growth_MB': long.endMB - long.warmMB });
     // Interleaved, best of two each: other processes share these cores, and a drain that ran
     // while a neighbour was busy says nothing about compression.
     const raw = await rawInsertRate({ server, total: DRAIN, window: 4 });
