@@ -62,8 +62,12 @@ export class IngestReport {
   }
 
   /** The records of a mapped group to queue, and what to write with them (open windows). */
-  admit(records: readonly FluxionRecord[], ruleOf: readonly number[]): { records: FluxionRecord[]; alsoInTxn: (() => void) | undefined } {
-    const r = this.stage.admit(records, ruleOf);
+  admit(
+    records: readonly FluxionRecord[],
+    ruleOf: readonly number[],
+    originOf: readonly string[],
+  ): { records: FluxionRecord[]; alsoInTxn: (() => void) | undefined } {
+    const r = this.stage.admit(records, ruleOf, originOf);
     if (r.touched.length === 0) return { records: r.records, alsoInTxn: undefined };
     const rows = r.touched.map((w) => ({ rule: w.rule, key: w.key, start: w.acc.start, state: w.acc }));
     return { records: r.records, alsoInTxn: () => this.store.save(rows) };

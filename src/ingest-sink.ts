@@ -90,6 +90,11 @@ export class IngestSink implements MessageSink {
     return this.queue.waitForRoom(Math.max(1, records.length), bytes, signal);
   }
 
+  /** A source came back after being away (a serial port reopened): its documents' next readings are sent. */
+  sourceOnline(_source: RawMessage['source'], origin: string): void {
+    this.report?.stage.forgetOrigin(origin);
+  }
+
   /** Files a message the input could not even hand to the mapping (e.g. an over-long serial line). */
   deadLetter(msg: RawMessage, reason: string): void {
     const origin = msg.topic ?? msg.port ?? null;
@@ -101,6 +106,7 @@ export class IngestSink implements MessageSink {
   private map(messages: readonly RawMessage[]): MappedGroup {
     const records: FluxionRecord[] = [];
     const ruleOf: number[] = [];
+    const originOf: string[] = [];
     const deadLetters: DeadLetterInput[] = [];
     const metadata: MetadataPair[] = [];
     const report = this.report;
@@ -108,7 +114,10 @@ export class IngestSink implements MessageSink {
       const r = this.rules.map(msg);
       if (r.ok) {
         for (const rec of r.records) records.push(rec);
-        if (report !== null) for (const i of this.rules.recordRules()) ruleOf.push(i);
+        if (report !== null) {
+          for (const i of this.rules.recordRules()) ruleOf.push(i);
+          for (let k = 0; k < r.records.length; k++) originOf.push(msg.topic ?? msg.port ?? '');
+        }
         for (const m of r.metadata) metadata.push(m);
         // The common case on the hot path: nothing to file, nothing to allocate.
         if (r.rejections.length === 0) continue;
@@ -123,7 +132,7 @@ export class IngestSink implements MessageSink {
       );
     }
     if (report === null) return { messages, records, deadLetters, metadata, alsoInTxn: undefined };
-    const kept = report.admit(records, ruleOf);
+    const kept = report.admit(records, ruleOf, originOf);
     return { messages, records: kept.records, deadLetters, metadata, alsoInTxn: kept.alsoInTxn };
   }
 

@@ -170,6 +170,7 @@ export class SerialInput implements Input {
     const o = this.options;
     if (this.wasOpenOnce) {
       this.reopens++;
+      this.deps.sink.sourceOnline?.('serial', o.name);
       this.deps.logger.info({ port: o.name, path: o.path }, 'serial port is back; reading again');
     } else {
       this.deps.logger.info({ port: o.name, path: o.path }, 'serial port open');

@@ -25,6 +25,8 @@ interface DocState {
   sentAt: number;
   seenAt: number;
   sent: Record<string, unknown>;
+  /** Where the document's last reading came from (topic, port), for forgetOrigin(). */
+  origin: string;
 }
 
 export class ExceptionGate {
@@ -42,12 +44,13 @@ export class ExceptionGate {
   }
 
   /** Decides on one reading of document `key` at `tsMs` with its `data` fields. */
-  decide(key: string, tsMs: number, data: Record<string, unknown>): Decision {
+  decide(key: string, tsMs: number, data: Record<string, unknown>, origin = ''): Decision {
     const s = this.docs.get(key);
     if (s === undefined) {
-      this.remember(key, { sentAt: tsMs, seenAt: tsMs, sent: data });
+      this.remember(key, { sentAt: tsMs, seenAt: tsMs, sent: data, origin });
       return 'first';
     }
+    s.origin = origin;
     const spec = this.spec;
     if (tsMs < s.seenAt) return this.changed(s.sent, data) ? 'late_change' : 'late_unchanged';
     const gap = tsMs - s.seenAt;
@@ -69,6 +72,18 @@ export class ExceptionGate {
   /** Forgets a document (its device came back online): its next reading is sent. */
   forget(key: string): void {
     this.docs.delete(key);
+  }
+
+  /** Forgets every document last fed from `origin` (a serial port that reopened): their next readings are sent. */
+  forgetOrigin(origin: string): number {
+    let n = 0;
+    for (const [key, s] of this.docs) {
+      if (s.origin === origin) {
+        this.docs.delete(key);
+        n++;
+      }
+    }
+    return n;
   }
 
   clear(): void {

@@ -104,7 +104,11 @@ export class ReportStage {
    * Applies the rules to a group of mapped records (`ruleOf[i]` = the rule of `records[i]`).
    * Returns the records to queue and the open windows that changed (to save with them).
    */
-  admit(records: readonly FluxionRecord[], ruleOf: readonly number[]): { records: FluxionRecord[]; touched: SavedWindow[] } {
+  admit(
+    records: readonly FluxionRecord[],
+    ruleOf: readonly number[],
+    originOf?: readonly string[],
+  ): { records: FluxionRecord[]; touched: SavedWindow[] } {
     const out: FluxionRecord[] = [];
     const touched = new Map<string, SavedWindow>();
     for (let i = 0; i < records.length; i++) {
@@ -114,7 +118,7 @@ export class ReportStage {
         out.push(rec);
         continue;
       }
-      const r = this.one(st, rec);
+      const r = this.one(st, rec, originOf?.[i] ?? '');
       if (r.record !== null) out.push(r.record);
       if (r.window !== null) touched.set(`${r.window.key}\u0000${r.window.acc.start}`, r.window);
     }
@@ -166,6 +170,11 @@ export class ReportStage {
     for (const st of this.stages) st?.gate?.forget(docKey(st.rule, col, doc));
   }
 
+  /** Forgets the report state of every document last fed from `origin` (a topic, a serial port) that came back. */
+  forgetOrigin(origin: string): void {
+    for (const st of this.stages) st?.gate?.forgetOrigin(origin);
+  }
+
   counters(): RuleReportCounters[] {
     const out: RuleReportCounters[] = [];
     for (const st of this.stages) {
@@ -188,6 +197,7 @@ export class ReportStage {
   private one(
     st: RuleStage,
     rec: FluxionRecord,
+    origin = '',
   ): { decision: Decision | 'window' | 'corrected' | 'late' | 'pass'; record: FluxionRecord | null; window: SavedWindow | null } {
     st.c.readings++;
     const data = parseData(rec.data);
@@ -216,7 +226,7 @@ export class ReportStage {
       }
       return { decision: 'window', record: null, window: { rule: st.rule, key, acc: o.acc } };
     }
-    const d = st.gate!.decide(key, tsMs, data);
+    const d = st.gate!.decide(key, tsMs, data, origin);
     if (d === 'late_change' || d === 'late_unchanged') st.c.late++;
     if (isSend(d)) {
       st.c.sent++;

@@ -97,4 +97,13 @@ describe('ExceptionGate', () => {
     gate.forget('c');
     expect(gate.decide('c', 2 * S, { t: 1 })).toBe('first');
   });
+
+  it('a source that came back (a serial port reopened) has the next reading of each of its documents sent', () => {
+    const gate = new ExceptionGate(compileReport({}));
+    gate.decide('a', 0, { t: 1 }, 'ttyUSB0');
+    gate.decide('b', 0, { t: 1 }, 'ttyUSB1');
+    expect(gate.forgetOrigin('ttyUSB0')).toBe(1);
+    expect(gate.decide('a', S, { t: 1 }, 'ttyUSB0')).toBe('first');
+    expect(gate.decide('b', S, { t: 1 }, 'ttyUSB1')).toBe('unchanged');
+  });
 });
