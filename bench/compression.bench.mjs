@@ -86,8 +86,8 @@ async function drain(server, dir, compression) {
 }
 
 /** RSS on a long compressed run over one connection: after a warm-up, and after 10x as many frames. */
-async function longRunRss(server, batches) {
-  const client = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000, compression: true });
+export async function longRunRss(server, batches, compression) {
+  const client = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000, compression });
   await client.connect();
   const frames = Array.from({ length: 20 }, (_, i) => realisticRecords(1000, i * 1000));
   let warm = 0;
@@ -119,8 +119,17 @@ export async function main() {
         ...(batch === 1000 ? { target: '<=0.25' } : {}),
       });
     }
-    const long = await longRunRss(server, 3000);
-    report('compression-rss', { frames: 3000, 'readings': 3_000_000, 'rss_MB after 300 frames': long.warmMB, 'rss_MB after 3000 frames': long.endMB, 'growth_MB': long.endMB - long.warmMB });
+    // Run with `node --expose-gc` for steadier numbers (a collection before each reading).
+    const plainLong = await longRunRss(server, 3000, false);
+    const long = await longRunRss(server, 3000, true);
+    report('compression-rss', {
+      frames: 3000,
+      readings: 3_000_000,
+      'plain rss_MB after 300,3000 frames': `${plainLong.warmMB.toFixed(0)},${plainLong.endMB.toFixed(0)}`,
+      'compressed rss_MB after 300,3000 frames': `${long.warmMB.toFixed(0)},${long.endMB.toFixed(0)}`,
+      'plain growth_MB': plainLong.endMB - plainLong.warmMB,
+      'compressed growth_MB': long.endMB - long.warmMB,
+    });
     // Interleaved, best of two each: other processes share these cores, and a drain that ran
     // while a neighbour was busy says nothing about compression.
     const raw = await rawInsertRate({ server, total: DRAIN, window: 4 });
