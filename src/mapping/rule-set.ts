@@ -75,7 +75,8 @@ export class CompiledRuleSet implements RuleSet {
     messages: 0, records: 0, metadata: 0, badTimestamps: 0, clockUnsynced: 0, tagClashes: 0, metadataSkipped: 0, filtered: 0,
   };
   private readonly rejected: Record<RejectCode, number>;
-  private lastRules: readonly number[] = NO_RULES;
+  /** recordRules() of the last map(): reused, so the hot path allocates nothing for it. */
+  private readonly ruleScratch: number[] = [];
 
   constructor(rules: CompiledRule[], options: MappingOptions) {
     this.ruleCount = rules.length;
@@ -118,7 +119,7 @@ export class CompiledRuleSet implements RuleSet {
   }
 
   recordRules(): readonly number[] {
-    return this.lastRules;
+    return this.ruleScratch;
   }
 
   serialPorts(): string[] {
@@ -151,7 +152,8 @@ export class CompiledRuleSet implements RuleSet {
     this.curText = undefined;
     this.curReceivedAt = msg.receivedAt;
     let records: FluxionRecord[] | null = null;
-    let recordRules: number[] | null = null;
+    const recordRules = this.ruleScratch;
+    recordRules.length = 0;
     let metadata: MetadataPair[] | null = null;
     let rejections: RuleRejection[] | null = null;
     let matched = 0;
@@ -166,7 +168,7 @@ export class CompiledRuleSet implements RuleSet {
         (rejections ??= []).push({ rule: rule.index, code: out.code, reason: out.reason });
       } else if (rule.kind === 'records') {
         (records ??= []).push(out as FluxionRecord);
-        (recordRules ??= []).push(rule.index);
+        recordRules.push(rule.index);
       } else {
         metadata = metadata === null ? (out as MetadataPair[]) : metadata.concat(out as MetadataPair[]);
       }
@@ -188,7 +190,6 @@ export class CompiledRuleSet implements RuleSet {
     }
     this.c.records += records?.length ?? 0;
     this.c.metadata += metadata?.length ?? 0;
-    this.lastRules = recordRules ?? NO_RULES;
     return { ok: true, records: records ?? [], metadata: metadata ?? [], matched, rejections: rejections ?? [] };
   }
 
@@ -290,8 +291,6 @@ export class CompiledRuleSet implements RuleSet {
     return metadataPairs(rule, root, device, msg.port, this.c);
   }
 }
-
-const NO_RULES: readonly number[] = Object.freeze([]);
 
 /** A rule's outcome when its parser skipped the payload (ParseSkip): neither records nor a rejection. */
 const SKIPPED = Symbol('skipped');
