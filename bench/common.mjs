@@ -56,3 +56,15 @@ export function makeRecords(count, start = 0, col = 'bench') {
   }
   return out;
 }
+
+/** Resolves once the agent's queue holds no unsent record (polled every 5 ms). */
+export function queueEmpty(agent) {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (agent.status().queue.depth === 0) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+}

@@ -15,7 +15,7 @@ import { FluxionClient } from '../dist/client/index.js';
 import { SqliteQueue } from '../dist/queue/index.js';
 import { DEFAULT_SENDER_OPTIONS } from '../dist/sender/types.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
-import { cpuSecondsOf, ownCpuSeconds, report, startDevServer } from './common.mjs';
+import { cpuSecondsOf, ownCpuSeconds, queueEmpty, report, startDevServer } from './common.mjs';
 
 const DRAIN = 500_000;
 
@@ -69,14 +69,7 @@ async function drain(server, dir, compression) {
   const cpu0 = ownCpuSeconds();
   const srv0 = cpuSecondsOf(server.pid);
   const t0 = performance.now();
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (agent.status().queue.depth === 0) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 5);
-  });
+  await queueEmpty(agent);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = ownCpuSeconds() - cpu0;
   const srv = cpuSecondsOf(server.pid) - srv0;

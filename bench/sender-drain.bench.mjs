@@ -9,7 +9,7 @@ import { Agent } from '../dist/agent.js';
 import { SqliteQueue } from '../dist/queue/index.js';
 import { DEFAULT_SENDER_OPTIONS } from '../dist/sender/types.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
-import { makeRecords, report, startDevServer } from './common.mjs';
+import { makeRecords, queueEmpty, report, startDevServer } from './common.mjs';
 
 const TOTAL = 1_000_000;
 
@@ -37,14 +37,7 @@ export async function main() {
     await agent.start();
     const t0 = performance.now();
     const sentBefore = agent.status().queue.sent;
-    await new Promise((resolve) => {
-      const timer = setInterval(() => {
-        if (agent.status().queue.depth === 0) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 5);
-    });
+    await queueEmpty(agent);
     const seconds = (performance.now() - t0) / 1000;
     await agent.stop();
     const drainRate = (TOTAL - sentBefore) / seconds;
