@@ -125,7 +125,8 @@ export async function main() {
     });
     // Interleaved, best of two each: other processes share these cores, and a drain that ran
     // while a neighbour was busy says nothing about compression.
-    const raw = await rawInsertRate({ server, total: DRAIN, window: 4 });
+    // The same readings as the drains, so the baseline differs only in the path they take.
+    const raw = await rawInsertRate({ server, total: DRAIN, window: 4, make: realisticRecords });
     const rss = [process.memoryUsage().rss];
     const runs = { plain: [], deflated: [] };
     for (let round = 0; round < 2; round++) {
