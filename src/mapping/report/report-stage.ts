@@ -160,7 +160,7 @@ export class ReportStage {
   restore(saved: readonly SavedWindow[]): void {
     for (const w of saved) {
       const agg = this.stages[w.rule]?.agg;
-      if (agg != null && agg.windowStart(w.acc.start) === w.acc.start) agg.restore(w.key, w.acc);
+      if (agg != null && w.acc.length === agg.spec.windowMs) agg.restore(w.key, w.acc);
       else this.orphans.push(w);
     }
   }

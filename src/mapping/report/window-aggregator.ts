@@ -32,6 +32,8 @@ export interface WindowAcc {
   doc: string;
   /** Window start, ms since the epoch. */
   start: number;
+  /** Window length, ms (a window saved under another length is not resumed by this rule). */
+  length: number;
   readings: number;
   fields: Record<string, FieldAcc>;
   /** The other fields of the newest reading (tags, unaggregated fields). */
@@ -83,7 +85,7 @@ export class WindowAggregator {
         this.corrected++;
         return { kind: 'corrected', acc: last };
       }
-      acc = { col, doc, start, readings: 0, fields: {}, other: {}, otherAt: 0, nonNumeric: 0 };
+      acc = { col, doc, start, length: this.spec.windowMs, readings: 0, fields: {}, other: {}, otherAt: 0, nonNumeric: 0 };
       if (wins === undefined) {
         if (this.open.size >= this.maxDocuments) this.evictOldest();
         wins = new Map();
