@@ -127,12 +127,10 @@ export async function main() {
     // while a neighbour was busy says nothing about compression.
     // The same readings as the drains, so the baseline differs only in the path they take.
     const raw = await rawInsertRate({ server, total: DRAIN, window: 4, make: realisticRecords });
-    const rss = [process.memoryUsage().rss];
     const runs = { plain: [], deflated: [] };
     for (let round = 0; round < 2; round++) {
       runs.plain.push(await drain(server, dir, false));
       runs.deflated.push(await drain(server, dir, true));
-      rss.push(process.memoryUsage().rss);
     }
     const best = (xs) => xs.reduce((a, b) => (b.rate > a.rate ? b : a));
     const plain = best(runs.plain);
@@ -149,7 +147,6 @@ export async function main() {
       'compressed_drain cpu_us/record': deflated.cpuUsPerRecord,
       'compressed/plain_cpu_ratio': deflated.cpuUsPerRecord / plain.cpuUsPerRecord,
       'dev_server cpu_us/record plain,compressed': `${plain.serverCpuUsPerRecord.toFixed(2)},${deflated.serverCpuUsPerRecord.toFixed(2)}`,
-      'rss_MB start,round1,round2': rss.map((r) => (r / 1e6).toFixed(0)).join(','),
     });
   } finally {
     await server.stop();
