@@ -5,7 +5,7 @@ export const senderSection = z
   .strictObject({
     batch_max_records: int(1).default(1000).meta({ description: 'Most readings in one insert request.' }),
     batch_max_bytes: size({ min: 1 }).prefault('1MiB').meta({
-      description: 'Most bytes of readings in one insert request (approximate; must stay below fluxiondb.max_frame_bytes).',
+      description: 'Most bytes of readings in one insert request, uncompressed (approximate; must stay below fluxiondb.max_frame_bytes). With compression the server\'s 16 MiB limit applies to the inflated frame, which this bounds.',
     }),
     linger: duration().prefault('20ms').meta({
       description: 'How long a partial batch waits for more readings when traffic is light.',
