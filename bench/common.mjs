@@ -70,6 +70,18 @@ export async function ptyPair(dir) {
   return { device, agent, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
 }
 
+/** Resolves once the agent's queue holds no unsent record (polled every 5 ms). */
+export function queueEmpty(agent) {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (agent.status().queue.depth === 0) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+}
+
 /**
  * Starts `agent` and times its drain to an empty queue, from the agent being up: start()
  * runs the queue file's integrity check, a cost of a restart rather than of the drain. What
@@ -80,14 +92,7 @@ export async function timeDrain(agent, total) {
   await agent.start();
   const t0 = performance.now();
   const sentBefore = agent.status().queue.sent;
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (agent.status().queue.depth === 0) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 5);
-  });
+  await queueEmpty(agent);
   const seconds = (performance.now() - t0) / 1000;
   const status = agent.status();
   await agent.stop();

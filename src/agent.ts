@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { FluxionClient } from './client/index.js';
 import type { FluxionClientOptions } from './client/types.js';
 import { remapper } from './pipeline/dead-letter-remap.js';
+import { IngestReport } from './pipeline/ingest-report.js';
 import { IngestSink, type IngestCounters } from './pipeline/ingest-sink.js';
 import { ModbusInput, type ModbusBusOptions } from './inputs/modbus/index.js';
 import { EmbeddedBroker, MqttInput, type EmbeddedBrokerOptions, type MqttInputOptions } from './inputs/mqtt/index.js';
@@ -18,6 +19,7 @@ import { SerialInput, type SerialPortOptions } from './inputs/serial/index.js';
 import type { InputStatus } from './inputs/types.js';
 import { compileRules, RECENT_READINGS, type MappingContext, type RuleSet } from './mapping/index.js';
 import type { MapResult, MappingCounters, MappingOptions, MappingRuleSpec, MetadataPair, RawMessage } from './mapping/types.js';
+import { ReportStage, type RuleReportCounters } from './mapping/report/index.js';
 import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
 import { capWarning, SqliteQueue, type DiskStatus, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
@@ -64,6 +66,8 @@ export interface AgentStatus {
   inputs: InputStatus[];
   ingest: IngestCounters;
   mapping: MappingCounters | null;
+  /** Report by exception and windows, per rule that has them (empty when none has). */
+  report?: RuleReportCounters[];
   /** Metadata sync; absent when the agent runs without it. */
   metadata?: MetadataStatus;
   /** The queue's filesystem (free space, full or not); absent before the queue started. */
@@ -81,6 +85,7 @@ export class Agent {
   private state: 'new' | 'started' | 'stopped' = 'new';
   private rules: RuleSet | null = null;
   private sink: IngestSink | null = null;
+  private report: IngestReport | null = null;
   private broker: EmbeddedBroker | null = null;
   private mqtt: MqttInput | null = null;
   /** The MQTT input's options as started (the embedded broker's URL filled in). */
@@ -180,9 +185,11 @@ export class Agent {
       this.sparkplug.start();
     }
     // One rule set for every input, so one sink (and one collision guard) serves them all.
-    this.rules = compileRules(allRules(this.inputs), this.inputs.mapping, this.mappingContext());
+    const specs = allRules(this.inputs);
+    this.rules = compileRules(specs, this.inputs.mapping, this.mappingContext());
     // What the broker may redeliver after a crash is among the newest rows: a redelivery is then the same reading.
     this.rules.remember(this.queue.newestRecords(RECENT_READINGS));
+    this.report = this.startReport(specs, this.inputs.mapping);
     this.sink = new IngestSink(
       this.rules,
       this.queue,
@@ -192,6 +199,7 @@ export class Agent {
         if (this.metadata !== null) this.metadata.onMetadata(pairs);
         else this.warnings.warn('metadata-unsynced', { component: 'metadata', pairs: pairs.length }, 'metadata rules matched, but this agent runs without metadata sync; pairs were not stored');
       },
+      this.report,
     );
     if (mqtt !== undefined) await this.startMqtt(mqtt, this.sink);
     for (const s of serial) {
@@ -234,13 +242,17 @@ export class Agent {
    */
   async reloadInputs(inputs: AgentInputSettings): Promise<{ resubscribed: boolean }> {
     if (this.state !== 'started' || this.sink === null || this.rules === null) return { resubscribed: false };
-    const rules = compileRules(allRules(inputs), inputs.mapping, this.mappingContext());
+    const specs = allRules(inputs);
+    const rules = compileRules(specs, inputs.mapping, this.mappingContext());
     rules.remember(this.queue.newestRecords(RECENT_READINGS));
     const previous = this.rules.mqttFilters();
     const filtersChanged = !isDeepStrictEqual(previous, rules.mqttFilters());
     this.inputs = inputs;
     this.rules = rules;
-    this.sink.replaceRules(rules);
+    // Open windows are in the queue file as of the last commit: the new stage resumes them.
+    this.report?.stop();
+    this.report = this.startReport(specs, inputs.mapping);
+    this.sink.replaceRules(rules, this.report);
     if (!filtersChanged || this.mqtt === null || this.mqttOptions === null) return { resubscribed: false };
     await this.mqtt.stop();
     const subscriptions = this.mqttSubscriptions(rules);
@@ -306,6 +318,7 @@ export class Agent {
       inputs: [...(this.mqtt === null ? [] : [this.mqtt.status()]), ...this.serial.map((s) => s.status()), ...this.modbus.map((m) => m.status())],
       ingest: this.sink?.counters ?? { received: 0, committed: 0, deadLettered: 0 },
       mapping: this.rules?.counters ?? null,
+      report: this.report?.counters() ?? [],
       ...(this.metadata !== null ? { metadata: this.metadata.status() } : {}),
       disk: this.queue.diskStatus(),
       ...(this.sparkplug !== null ? { sparkplug: this.sparkplug.status() } : {}),
@@ -340,6 +353,7 @@ export class Agent {
     await step('mqtt', () => this.mqtt?.stop());
     await step('embedded-broker', () => this.broker?.stop());
     await step('metadata', () => this.metadata?.stop());
+    await step('report', () => this.report?.stop());
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
     await step('sender', () => this.sender.stop(this.settings.stopDeadlineMs));
     await step('queue', () => this.queue.stop());
@@ -372,6 +386,15 @@ export class Agent {
     );
     const deps = { sink: sp.wrap(sink), logger, secrets: this.secrets, onReady: () => sp.onReady() };
     return sp.options.primaryHostId === null ? deps : { ...deps, will: () => sp.will()! };
+  }
+
+  /** The report stage of the rules that have `report:` or `aggregate:`, started; null when none has. */
+  private startReport(specs: MappingRuleSpec[], mapping: MappingOptions): IngestReport | null {
+    const stage = ReportStage.build(specs, mapping);
+    if (stage === null) return null;
+    const report = new IngestReport(stage, this.queue, this.logger.child({ component: 'report' }), (n) => this.sender.notify(n));
+    report.start();
+    return report;
   }
 
   private prune(): void {

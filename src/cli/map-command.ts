@@ -10,9 +10,11 @@ import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { compileRules, type MapResult, type RawMessage } from '../mapping/index.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { parseCommandArgs, stringOption } from './args.js';
+import { parseDuration } from '../config/schema/units.js';
+import { isSequenceFile, mapSequence, type SequenceRequest } from './map-sequence.js';
 
 const USAGE = `usage: fluxion-edge map --config FILE (--topic T | --port P) (--payload TEXT | --payload-file F | --payload-hex HEX | --payload-base64 B64)
-                         [--received-at ISO|MS] [--birth FILE]
+                         [--received-at ISO|MS] [--birth FILE] [--interval D]
 
 Maps one message with the rules of the config and prints, as JSON, the records it would
 produce ({col, doc, ts, ts_iso, data}) and its metadata pairs; exit 0. A message that
@@ -24,6 +26,11 @@ Sparkplug B (format: sparkplug_b) payloads are binary: give them as a file (--pa
 or as hex or base64 text. --birth FILE first maps the node's or device's birth certificate
 (NBIRTH for node topics, DBIRTH for device topics; a raw protobuf file, or hex text), so
 that aliases in the data message resolve; without it an alias-only message is unresolved.
+
+A --payload-file ending in .jsonl or .ndjson is a sequence: one payload per line, received
+--interval apart (default 1s) from --received-at. Each reading is shown with the decision of
+its rule's report: / aggregate: settings (sent or not, and why), then the windows the
+sequence would write, and a summary.
 `;
 
 const OPTIONS = {
@@ -36,6 +43,7 @@ const OPTIONS = {
   'payload-base64': { type: 'string' },
   birth: { type: 'string' },
   'received-at': { type: 'string' },
+  interval: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -44,6 +52,8 @@ interface MapRequest {
   message: RawMessage;
   /** A Sparkplug birth to map first (aliases), with the topic it is taken to come from. */
   birth?: RawMessage;
+  /** A .jsonl / .ndjson payload file: a sequence, shown with the report decisions. */
+  sequence: SequenceRequest | null;
 }
 
 export async function run(args: string[], io: CommandIo): Promise<number> {
@@ -69,6 +79,10 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   }
   // Every input's rules, MQTT first, exactly as the agent compiles them (so rule indexes agree).
   const rules = [...(settings.mqtt?.rules ?? []), ...(settings.serial ?? []).flatMap((s) => s.rules)];
+  if (req.sequence !== null) {
+    io.stdout.write(`${JSON.stringify(mapSequence(req.sequence, rules, settings), null, 2)}\n`);
+    return ExitCodes.OK;
+  }
   const set = compileRules(rules, settings.mapping);
   if (req.birth !== undefined) {
     const b = set.map(req.birth);
@@ -105,14 +119,20 @@ function parseRequest(args: string[]): MapRequest | null {
   const message: RawMessage = topic !== undefined
     ? { source: 'mqtt', topic, payload, receivedAt }
     : { source: 'serial', port: port!, payload, receivedAt };
+  const interval = stringOption(p, 'interval');
+  const intervalMs = interval === undefined ? 1000 : parseDuration(/^\d+$/.test(interval) ? Number(interval) : interval);
+  if (intervalMs === null) throw new AgentError(ErrorCodes.USAGE, `--interval must be a duration such as 1s or 500ms, got '${interval}'`);
+  const sequence = file !== undefined && isSequenceFile(file)
+    ? { lines: payload.toString().split(/\r?\n/).filter((l) => l.trim() !== ''), first: message, intervalMs }
+    : null;
   const birthFile = stringOption(p, 'birth');
-  if (birthFile === undefined) return { configPath, message };
+  if (birthFile === undefined) return { configPath, message, sequence };
   const birthTopic = topic === undefined ? null : birthTopicOf(topic);
   if (birthTopic === null) throw new AgentError(ErrorCodes.USAGE, '--birth needs a Sparkplug data topic (spBv1.0/<group>/NDATA/<node> or .../DDATA/<node>/<device>)');
   let birth: Uint8Array = readPayloadFile(birthFile);
   const asText = Buffer.from(birth).toString('latin1').trim();
   if (/^([0-9a-fA-F]{2}\s*)+$/.test(asText)) birth = hexBytes(asText, '--birth');
-  return { configPath, message, birth: { source: 'mqtt', topic: birthTopic, payload: birth, receivedAt } };
+  return { configPath, message, sequence, birth: { source: 'mqtt', topic: birthTopic, payload: birth, receivedAt } };
 }
 
 function readPayloadFile(file: string): Buffer {

@@ -193,6 +193,14 @@ function liveLines(s: AgentStatus, rate: number, now: number): string[] {
   const ack = snd.lastAckAt === null ? 'no ack yet' : `last ack ${span(now - snd.lastAckAt)} ago`;
   out.push(`sender: ${snd.state}, ${rate} records/s (last minute), ${snd.sentRecords} sent, ${ack}, ${snd.reconnects} reconnects`);
   if (snd.lastError !== null) out.push(`  last error ${span(now - snd.lastError.at)} ago: ${snd.lastError.code} ${snd.lastError.message}`);
+  const w = snd.wire;
+  if (w !== undefined) {
+    const cap = w.maxBytesPerSecond > 0 ? `, cap ${bytes(w.maxBytesPerSecond)}/s` : '';
+    out.push(`  on the wire: ${bytes(w.bytesLastHour)} last hour, ${bytes(w.bytesLastDay)} last day, ${w.bytesPerReading.toFixed(1)} B per reading${cap}`);
+  }
+  for (const r of s.report ?? []) {
+    out.push(`report ${r.mode} [rule ${r.rule} ${r.source}]: ${r.readings} readings, ${r.sent} records sent, ${r.suppressed} not sent${r.late > 0 ? `, ${r.late} late` : ''}`);
+  }
   const m = s.mapping;
   if (m !== null) {
     // Duplicates are redeliveries written again as they were; collisions are different readings in one tick.

@@ -92,6 +92,9 @@ export class FluxionClientBase extends EventEmitter<FluxionClientEvents> {
   readonly #capMs: number;
   readonly #maxAttempts: number;
   readonly #maxFrameBytes: number;
+  readonly #compression: boolean;
+  /** Bytes written by connections that have closed (see bytesSent). */
+  #bytesClosed = 0;
   /** Fires on close(): cancels a connect attempt in progress and the backoff sleep. */
   readonly #closing = new AbortController();
   #conn: Connection | null = null;
@@ -124,6 +127,8 @@ export class FluxionClientBase extends EventEmitter<FluxionClientEvents> {
     if (!(this.#baseMs >= 0) || !(this.#capMs >= 0)) throw optionError('reconnect', 'baseMs and capMs >= 0');
     if (!(this.#maxAttempts >= 1)) throw optionError('reconnect.maxAttempts', 'an integer >= 1 or Infinity');
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+    if (options.compression !== undefined && typeof options.compression !== 'boolean') throw optionError('compression', 'a boolean');
+    this.#compression = options.compression ?? false;
     if (!Number.isSafeInteger(this.#maxFrameBytes) || this.#maxFrameBytes <= 0) {
       throw optionError('maxFrameBytes', 'an integer > 0 (bytes; the server cuts frames over 16 MiB)');
     }
@@ -132,6 +137,14 @@ export class FluxionClientBase extends EventEmitter<FluxionClientEvents> {
   /** True while a ready connection is open. */
   get connected(): boolean {
     return this.#conn?.isOpen ?? false;
+  }
+
+  /**
+   * Bytes written on the wire by every connection of this client so far, counted by the
+   * sockets themselves (after compression, WebSocket framing included), not estimated.
+   */
+  get bytesSent(): number {
+    return this.#bytesClosed + (this.#conn?.bytesWritten ?? 0);
   }
 
   /** Requests written on the current connection and not yet answered. */
@@ -218,6 +231,7 @@ export class FluxionClientBase extends EventEmitter<FluxionClientEvents> {
             apiKey: this.#apiKey,
             connectTimeoutMs: this.#connectTimeoutMs,
             tls: this.#tls,
+            compression: this.#compression,
           },
           this.#closing.signal,
           (c, code, reason) => this.#onConnectionClose(c, code, reason),
@@ -255,6 +269,7 @@ export class FluxionClientBase extends EventEmitter<FluxionClientEvents> {
   #onConnectionClose(conn: Connection, code: number, reason: string): void {
     // No background reconnect: the next operation (or connect()) opens a new socket.
     if (this.#conn === conn) this.#conn = null;
+    this.#bytesClosed += conn.bytesWritten;
     if (conn.announced) this.emit('close', { code, reason });
   }
 }

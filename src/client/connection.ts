@@ -2,6 +2,7 @@
  * One WebSocket to FluxionDB: opening it (one attempt, up to the `ready` frame) and, once
  * ready, the pipelined requests in flight on it, matched to their answers by id.
  */
+import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import { FluxionError, FluxionErrorCodes } from './errors.js';
 import { decodeFrame } from './frame.js';
@@ -11,6 +12,22 @@ import type { TlsOptions } from './types.js';
 const MAX_BODY_CHARS = 1024;
 /** How long a graceful close may wait for the server's closing handshake. */
 const CLOSE_GRACE_MS = 1000;
+
+/**
+ * permessage-deflate as the server speaks it: every frame compressed alone (the server
+ * answers `client_no_context_takeover; server_no_context_takeover`), so one deflate stream
+ * is kept and reset after each frame rather than created per frame. Measured on realistic
+ * readings (bench/compression.bench.mjs): a frame of 1,000 compresses to about 0.07 of its
+ * size, a frame of one to about 0.6; frames under `threshold` (256 bytes: an answer-sized
+ * request) go as they are. Level 1 keeps nearly all of level 6's ratio on batches for about
+ * 60 % of its CPU (1.2 against 2 us per reading).
+ */
+const DEFLATE = {
+  clientNoContextTakeover: true,
+  serverNoContextTakeover: true,
+  threshold: 256,
+  zlibDeflateOptions: { level: 1 },
+} as const;
 
 interface Pending {
   type: string;
@@ -29,6 +46,8 @@ export interface OpenOptions {
   apiKey: string;
   connectTimeoutMs: number;
   tls: TlsOptions | undefined;
+  /** Offer permessage-deflate and compress frames (see DEFLATE). */
+  compression: boolean;
 }
 
 /** An error message (or cause) with the API key masked, should a lower layer have echoed it. */
@@ -60,9 +79,14 @@ export function openConnection(
       reject(new FluxionError(FluxionErrorCodes.CLIENT_CLOSED, 'the client was closed'));
       return;
     }
-    const wsOptions: ClientOptions = { perMessageDeflate: false, ...opts.tls };
+    const wsOptions: ClientOptions = { perMessageDeflate: opts.compression ? { ...DEFLATE } : false, ...opts.tls };
     const ws = new WebSocket(opts.url, wsOptions);
     let settled = false;
+    /** The TCP (or TLS) socket, to count the bytes really written: known once upgraded. */
+    let socket: Socket | null = null;
+    ws.once('upgrade', (res) => {
+      socket = res.socket;
+    });
 
     const finish = (err: FluxionError | null): void => {
       if (settled) return;
@@ -76,7 +100,7 @@ export function openConnection(
         reject(err);
         return;
       }
-      resolve(new Connection(ws, opts.apiKey, onClose));
+      resolve(new Connection(ws, opts.apiKey, onClose, socket));
     };
     const connectError = (what: string, cause?: unknown, status?: number): FluxionError =>
       new FluxionError(FluxionErrorCodes.CONNECT, `cannot connect to ${opts.displayUrl}: ${scrub(what, opts.apiKey)}`, {
@@ -135,8 +159,16 @@ export class Connection {
   announced = false;
   #closed: Promise<void> | null = null;
 
-  constructor(ws: WebSocket, apiKey: string, onClose: (conn: Connection, code: number, reason: string) => void) {
+  readonly #socket: Socket | null;
+
+  constructor(
+    ws: WebSocket,
+    apiKey: string,
+    onClose: (conn: Connection, code: number, reason: string) => void,
+    socket: Socket | null = null,
+  ) {
     this.#ws = ws;
+    this.#socket = socket;
     this.#apiKey = apiKey;
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('error', () => {}); // Always followed by 'close', which is where requests fail.
@@ -157,6 +189,15 @@ export class Connection {
   /** True while requests can be written. */
   get isOpen(): boolean {
     return this.#ws.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Bytes this connection's socket wrote: the upgrade request and every frame as it went on
+   * the wire (compressed when compression is on, WebSocket headers included; TCP/IP headers
+   * not). Still readable after the socket closed.
+   */
+  get bytesWritten(): number {
+    return this.#socket?.bytesWritten ?? 0;
   }
 
   /** Requests written and not yet answered, timed out or aborted. */

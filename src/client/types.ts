@@ -74,6 +74,13 @@ export interface FluxionClientOptions {
   maxFrameBytes?: number;
   /** TLS settings for `wss://`. */
   tls?: TlsOptions;
+  /**
+   * Offer permessage-deflate and compress request frames of 1 KiB or more (each frame on its
+   * own: the server answers `client_no_context_takeover`). The server never compresses its
+   * answers. `maxFrameBytes` still bounds the uncompressed size, which is what the server's
+   * 16 MiB limit applies to. Default false.
+   */
+  compression?: boolean;
 }
 
 /** The last, optional argument of every operation. */

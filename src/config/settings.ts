@@ -32,6 +32,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         requestTimeoutMs: db.request_timeout,
         connectTimeoutMs: db.connect_timeout,
         maxFrameBytes: db.max_frame_bytes,
+        compression: db.compression,
         ...(db.tls !== undefined ? { tls: tlsOptions(files.fluxiondbTls, db.tls.reject_unauthorized) as TlsOptions } : {}),
       },
       queue: {
@@ -58,6 +59,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         backoffResetAfterMs: s.backoff.reset_after,
         authRetryMs: s.auth_retry,
         maxRecordsPerSecond: s.max_records_per_second,
+        maxBytesPerSecond: s.max_bytes_per_second,
         order: s.order,
         resendAfterReconnectMs: s.resend_after_reconnect,
       },

@@ -34,6 +34,12 @@ export interface MessageSink {
    * Optional: an input whose sink lacks it drops such messages, counted as rejected.
    */
   deadLetter?(message: RawMessage, reason: string): void;
+  /**
+   * The source `origin` (a serial port name, a topic) came back after being away, e.g. a
+   * port reopened after an unplug: report by exception then sends the next reading of each
+   * document it feeds, changed or not. Optional.
+   */
+  sourceOnline?(source: RawMessage['source'], origin: string): void;
 }
 
 /**

@@ -57,6 +57,8 @@ type Problems = Array<[string, string]>;
 const RULE_KEYS = new Set([
   'topic', 'port', 'qos', 'collection', 'document', 'format', 'kv', 'csv', 'regex', 'nmea',
   'timestamp', 'fields', 'coerce', 'tags', 'passthrough', 'kind', 'match', 'sparkplug',
+  // Read by the report stage (src/mapping/report/), after mapping; checked by the config schema.
+  'report', 'aggregate',
 ]);
 const UNITS: readonly string[] = ['s', 'ms', 'us', 'ns', 'iso'];
 const COERCE: readonly string[] = ['none', 'number', 'string'];
@@ -124,9 +126,12 @@ export function compileRule(
   };
   const sp = isSparkplug ? checkSparkplugRule(spec, scope, sourceOk, problems) : null;
   const document = template('document', true, sp?.defaultDocument);
+  if (spec.report !== undefined && spec.aggregate !== undefined) {
+    problems.push(['aggregate', 'a rule has either report (by exception) or aggregate (windows), not both']);
+  }
   let collection: Template | null = null;
   if (kind === 'metadata') {
-    for (const f of ['collection', 'timestamp', 'passthrough'] as const) {
+    for (const f of ['collection', 'timestamp', 'passthrough', 'report', 'aggregate'] as const) {
       if (spec[f] !== undefined) problems.push([f, 'not used by kind: metadata (pairs go to the metadata collection, without time)']);
     }
   } else {

@@ -50,6 +50,11 @@ export interface RuleSet {
   remember(rows: readonly FluxionRecord[]): void;
   /** Maps one message. Never throws for any payload. */
   map(msg: RawMessage): MapResult;
+  /**
+   * The index of the rule that produced each record of the last successful map() (same
+   * order as its `records`); read it before the next call. The report stage needs it.
+   */
+  recordRules(): readonly number[];
   /** A snapshot of the counters. */
   readonly counters: MappingCounters;
   /** Number of rules compiled. */
@@ -82,6 +87,8 @@ export class CompiledRuleSet implements RuleSet {
   /** The Sparkplug event of the message being mapped, valid when spGen is current. */
   private spGen = -1;
   private spEvent: SparkplugEvent | null = null;
+  /** recordRules() of the last map(): reused, so the hot path allocates nothing for it. */
+  private readonly ruleScratch: number[] = [];
 
   constructor(
     rules: CompiledRule[],
@@ -135,6 +142,10 @@ export class CompiledRuleSet implements RuleSet {
     return out;
   }
 
+  recordRules(): readonly number[] {
+    return this.ruleScratch;
+  }
+
   serialPorts(): string[] {
     return [...new Set(this.serialRules.map((r) => r.port!))];
   }
@@ -168,6 +179,8 @@ export class CompiledRuleSet implements RuleSet {
 
     this.begin(msg);
     let records: FluxionRecord[] | null = null;
+    const recordRules = this.ruleScratch;
+    recordRules.length = 0;
     let metadata: MetadataPair[] | null = null;
     let rejections: RuleRejection[] | null = null;
     let matched = 0;
@@ -189,9 +202,13 @@ export class CompiledRuleSet implements RuleSet {
       } else if (rule.kind === 'records') {
         const record = out as FluxionRecord;
         (records ??= []).push(record);
+        recordRules.push(rule.index);
         // This reading took back its own ts from a substituted one: that one is written again, moved.
         const moved = this.guard.displaced;
-        if (moved !== null) records.push({ col: record.col, doc: record.doc, ts: moved.ts, data: moved.data });
+        if (moved !== null) {
+          records.push({ col: record.col, doc: record.doc, ts: moved.ts, data: moved.data });
+          recordRules.push(rule.index);
+        }
       } else {
         metadata = metadata === null ? (out as MetadataPair[]) : metadata.concat(out as MetadataPair[]);
       }

@@ -3,6 +3,7 @@
  * the engine options, the raw message going in and the result coming out.
  */
 import type { FluxionRecord } from '../client/types.js';
+import type { AggregateSpec, ReportSpec } from './report/spec.js';
 
 export type PayloadFormat = 'json' | 'value' | 'kv' | 'csv' | 'regex' | 'nmea' | 'sparkplug_b';
 /** Unit of a timestamp found in a payload; `iso` is an ISO 8601 string that must carry a zone. */
@@ -153,6 +154,10 @@ export interface MappingRuleSpec {
    * line of its port, and the first rule (in order) that maps a line wins it.
    */
   match?: MatchSpec;
+  /** Report by exception (applied after mapping, before the queue; see src/mapping/report/). */
+  report?: ReportSpec;
+  /** Downsampling windows (applied after mapping, before the queue; see src/mapping/report/). */
+  aggregate?: AggregateSpec;
 }
 
 export interface CollectionSettings {

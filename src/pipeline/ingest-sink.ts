@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { FluxionRecord } from '../client/types.js';
+import type { IngestReport } from './ingest-report.js';
 import type { CommitOutcome, MessageSink, RawMessage, RejectedMessage } from '../inputs/types.js';
 import { deadLetterReason, type RuleSet } from '../mapping/index.js';
 import type { MetadataPair } from '../mapping/types.js';
@@ -23,6 +24,8 @@ interface MappedGroup {
   records: FluxionRecord[];
   deadLetters: DeadLetterInput[];
   metadata: MetadataPair[];
+  /** State committed with the records (open report windows), or undefined. */
+  alsoInTxn: (() => void) | undefined;
 }
 
 export interface IngestCounters {
@@ -49,20 +52,23 @@ export class IngestSink implements MessageSink {
     private readonly onCommitted: (count: number) => void,
     /** Receives metadata pairs from `kind: metadata` rules. */
     private readonly onMetadata: (pairs: MetadataPair[]) => void = () => undefined,
+    /** Report by exception and windows of the rules that have them; null when none has. */
+    private report: IngestReport | null = null,
   ) {
     this.warnings = new RateLimitedLog(logger);
   }
 
   /** Swaps the rule set (config reload); the queue is untouched. */
-  replaceRules(rules: RuleSet): void {
+  replaceRules(rules: RuleSet, report: IngestReport | null = this.report): void {
     this.rules = rules;
+    this.report = report;
   }
 
   commit(messages: readonly (RawMessage | RejectedMessage)[]): CommitOutcome {
     const group = this.refused?.messages === messages ? this.refused : this.map(messages);
     this.refused = group;
     // Throws QUEUE_FULL / DISK_FULL with nothing stored: the input retries this very group.
-    const result = this.queue.append(group.records);
+    const result = this.queue.append(group.records, group.alsoInTxn);
     this.refused = null;
     this.counters.received += messages.length;
     this.counters.committed += result.accepted;
@@ -94,6 +100,11 @@ export class IngestSink implements MessageSink {
     return this.queue.waitForRoom(Math.max(1, records.length), bytes, signal);
   }
 
+  /** A source came back after being away (a serial port reopened): its documents' next readings are sent. */
+  sourceOnline(_source: RawMessage['source'], origin: string): void {
+    this.report?.stage.forgetOrigin(origin);
+  }
+
   /** Files a message the input could not even hand to the mapping (e.g. an over-long serial line). */
   deadLetter(msg: RawMessage, reason: string): void {
     const origin = msg.topic ?? msg.port ?? null;
@@ -104,8 +115,11 @@ export class IngestSink implements MessageSink {
 
   private map(messages: readonly (RawMessage | RejectedMessage)[]): MappedGroup {
     const records: FluxionRecord[] = [];
+    const ruleOf: number[] = [];
+    const originOf: string[] = [];
     const deadLetters: DeadLetterInput[] = [];
     const metadata: MetadataPair[] = [];
+    const report = this.report;
     for (const msg of messages) {
       if ('rejection' in msg) {
         // Rejected by its input (an over-long line): filed in its place, so dead letters keep arrival order.
@@ -117,6 +131,10 @@ export class IngestSink implements MessageSink {
       const r = this.rules.map(msg);
       if (r.ok) {
         for (const rec of r.records) records.push(rec);
+        if (report !== null) {
+          for (const i of this.rules.recordRules()) ruleOf.push(i);
+          for (let k = 0; k < r.records.length; k++) originOf.push(msg.topic ?? msg.port ?? '');
+        }
         for (const m of r.metadata) metadata.push(m);
         // The common case on the hot path: nothing to file, nothing to allocate.
         if (r.rejections.length === 0) continue;
@@ -130,7 +148,9 @@ export class IngestSink implements MessageSink {
         'message could not be mapped; kept as a dead letter',
       );
     }
-    return { messages, records, deadLetters, metadata };
+    if (report === null) return { messages, records, deadLetters, metadata, alsoInTxn: undefined };
+    const kept = report.admit(records, ruleOf, originOf);
+    return { messages, records: kept.records, deadLetters, metadata, alsoInTxn: kept.alsoInTxn };
   }
 
   private fileDeadLetters(items: DeadLetterInput[]): void {

@@ -25,4 +25,5 @@ export { capWarning, DISK_PLAN, filesystemSpace, planDisk, type DiskPlan } from 
 export { QUEUE_DEFAULTS, resolveQueueOptions, type ResolvedQueueOptions } from './caps.js';
 export { isCorruptionError } from './open-queue-file.js';
 export { recordBytes, PAGE_SCAN_SPAN } from './record-store.js';
+export { WindowStore, type StoredWindow } from './window-store.js';
 export * from './types.js';

@@ -154,6 +154,13 @@ export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    description: 'open_windows (downsampling windows still open, resumed after a restart)',
+    up(db) {
+      db.exec('CREATE TABLE open_windows (key TEXT NOT NULL, start INTEGER NOT NULL, rule INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (key, start)) WITHOUT ROWID');
+    },
+  },
 ];
 
 /**

@@ -207,10 +207,11 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   /**
    * Stores records in one transaction; when it returns they are durable (per `synchronous`)
    * and the caller may acknowledge its source. Throws EDGE_ERR_QUEUE_FULL (`onFull: 'block'`,
-   * nothing stored) or EDGE_ERR_QUEUE_DISK_FULL (nothing stored, retry later).
+   * nothing stored) or EDGE_ERR_QUEUE_DISK_FULL (nothing stored, retry later). `alsoInTxn`
+   * writes state that must be committed with these records or not at all (WindowStore).
    */
-  append(records: readonly FluxionRecord[]): AppendResult {
-    if (records.length === 0) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
+  append(records: readonly FluxionRecord[], alsoInTxn?: () => void): AppendResult {
+    if (records.length === 0 && alsoInTxn === undefined) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
     // Checked here, once, so that every stored row can be sent as SQLite encodes it.
     const { good, bad } = splitInvalid(records);
     let purged = 0;
@@ -218,6 +219,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.write('append', () => {
         const at = this.now();
         const r = this.w.append(good, at);
+        alsoInTxn?.();
         if (bad.length > 0) {
           this.w.txBytes += this.open().dead.add(bad, at);
           this.counters.add(MetaKeys.DEAD_LETTERED, bad.length);

@@ -17,7 +17,9 @@ import { judgeFailedProbe, splitBatch, wholeBatch, type Batch } from './batch-is
 import { Resender, toRecords, type ResendClient } from './resend.js';
 import { RttHistogram } from './rtt-histogram.js';
 import { TokenBucket } from './token-bucket.js';
+import { WireMeter } from './wire-meter.js';
 import type { QueuedRow, SenderLease, SenderOptions, SenderQueue, SenderState, SenderStatus } from './types.js';
+import type { WireStats } from './wire-meter.js';
 
 type PumpOutcome = 'stopping' | 'lost' | 'probe_failed' | 'auth';
 
@@ -39,6 +41,11 @@ export class Sender extends EventEmitter {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly bucket: TokenBucket;
+  /** sender.max_bytes_per_second, fed with the bytes the client's socket really wrote. */
+  private readonly byteBucket: TokenBucket;
+  private readonly wire: WireMeter;
+  /** client.bytesSent when last counted. */
+  private bytesCounted = 0;
 
   private readonly link: ReconnectLoop;
   private appendedSinceWake = 0;
@@ -89,6 +96,8 @@ export class Sender extends EventEmitter {
     );
     this.ackBackoff = new ReconnectBackoff({ baseMs: options.backoffBaseMs, capMs: options.backoffCapMs, resetAfterMs: 0 });
     this.warnings = new RateLimitedLog(this.logger);
+    this.byteBucket = new TokenBucket(options.maxBytesPerSecond ?? 0, this.now);
+    this.wire = new WireMeter(this.now);
     this.resender = new Resender(
       {
         windowMs: options.resendAfterReconnectMs,
@@ -157,6 +166,7 @@ export class Sender extends EventEmitter {
       isolating: this.suspects.length,
       lastAckAt: this.lastAckAt,
       lastError: this.link.lastError,
+      wire: this.wireStats(),
     };
   }
 
@@ -194,6 +204,21 @@ export class Sender extends EventEmitter {
     }
   }
 
+  /** Bytes on the wire so far; what was written since the last call is taken from the byte budget. */
+  wireStats(): WireStats {
+    this.countWireBytes();
+    return this.wire.stats(this.counters.sentRecords + this.resender.resent, this.options.maxBytesPerSecond ?? 0);
+  }
+
+  private countWireBytes(): void {
+    const total = this.client.bytesSent ?? 0;
+    const delta = total - this.bytesCounted;
+    if (delta <= 0) return;
+    this.bytesCounted = total;
+    this.wire.add(delta);
+    this.byteBucket.take(delta);
+  }
+
   private fillWindow(): void {
     const hold = this.ackHoldUntil - this.now();
     if (hold > 0) {
@@ -201,7 +226,11 @@ export class Sender extends EventEmitter {
       return;
     }
     while (this.inFlight.size < this.options.window) {
-      const delay = this.bucket.delayMs();
+      // The budget is paid in bytes the socket wrote, known only after a frame went out
+      // (compression is asynchronous): a batch overdraws it, and the debt is waited off
+      // before the next one. live_first (leaseNext) decides what goes first within it.
+      this.countWireBytes();
+      const delay = Math.max(this.bucket.delayMs(), this.byteBucket.delayMs());
       if (delay > 0) {
         setTimeout(() => this.wake(), delay).unref();
         return;

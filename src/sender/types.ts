@@ -1,4 +1,5 @@
 import type { FluxionRecord } from '../client/types.js';
+import type { WireStats } from './wire-meter.js';
 
 /** A queued record as the sender sees it: the record plus its queue row id. */
 export interface QueuedRow extends FluxionRecord {
@@ -50,6 +51,8 @@ export interface SenderClient {
   /** `ins` with the records already encoded as a JSON array. */
   insertEncodedRecords(recordsJson: string, opts?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void> | void;
+  /** Bytes the client's sockets wrote so far (after compression); absent: not counted. */
+  readonly bytesSent?: number;
   /** `open` fires each time a connection becomes ready, `close` each time one ends. */
   on(event: 'open' | 'close', listener: (info: unknown) => void): unknown;
   off(event: 'open' | 'close', listener: (info: unknown) => void): unknown;
@@ -78,6 +81,11 @@ export interface SenderOptions {
   authRetryMs: number;
   /** Records per second cap for sending (replay pacing); 0 means no cap. Default 0. */
   maxRecordsPerSecond: number;
+  /**
+   * Cap on bytes per second on the wire (after compression, as the client's socket counts
+   * them); 0 means no cap. Default 0.
+   */
+  maxBytesPerSecond: number;
   /** `live_first` sends fresh readings ahead of a backlog; `oldest_first` drains strictly in order. Default live_first. */
   order: SendOrder;
   /**
@@ -99,6 +107,7 @@ export const DEFAULT_SENDER_OPTIONS: Readonly<SenderOptions> = Object.freeze({
   backoffResetAfterMs: 60_000,
   authRetryMs: 60_000,
   maxRecordsPerSecond: 0,
+  maxBytesPerSecond: 0,
   order: 'live_first',
   resendAfterReconnectMs: 30_000,
 });
@@ -123,4 +132,6 @@ export interface SenderStatus {
   isolating: number;
   lastAckAt: number | null;
   lastError: { code: string; message: string; at: number } | null;
+  /** Bytes on the wire (see WireMeter); absent in statuses written by older agents. */
+  wire?: WireStats;
 }

@@ -1,6 +1,6 @@
 /** Prometheus text exposition: `# HELP`, `# TYPE` and samples, written in order. */
 
-type Labels = Readonly<Record<string, string>>;
+export type Labels = Readonly<Record<string, string>>;
 export type Sample = readonly [labels: Labels, value: number];
 
 export class Exposition {

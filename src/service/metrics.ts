@@ -10,7 +10,7 @@ import type { AgentStatus } from '../agent.js';
 import type { InputStatus } from '../inputs/types.js';
 import { RTT_BUCKETS_S } from '../sender/rtt-histogram.js';
 import type { SenderState } from '../sender/types.js';
-import { Exposition, type Sample } from './exposition.js';
+import { Exposition, type Labels, type Sample } from './exposition.js';
 import { modbusMetrics } from './modbus-metrics.js';
 
 /** The round-trip histogram as the sender keeps it: cumulative counts per `RTT_BUCKETS_S` bound. */
@@ -70,6 +70,24 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
   e.metric('fluxion_edge_sender_in_flight_batches', 'gauge', 'Batches sent and not yet acknowledged.', s.inFlightBatches);
   e.metric('fluxion_edge_sender_dead_lettered_total', 'counter', 'Records the server refused, filed as dead letters since start.', s.deadLettered);
   e.metric('fluxion_edge_sender_last_ack_timestamp_seconds', 'gauge', 'When the last batch was acknowledged (0: never since start).', (s.lastAckAt ?? 0) / 1000);
+
+  const w = s.wire;
+  if (w !== undefined) {
+    e.metric('fluxion_edge_wire_bytes_sent_total', 'counter', 'Bytes the sender wrote on the wire to FluxionDB (after compression, counted by the socket) since start.', w.bytesSent);
+    e.metric('fluxion_edge_wire_bytes_last_hour', 'gauge', 'Bytes on the wire in the last 60 minutes.', w.bytesLastHour);
+    e.metric('fluxion_edge_wire_bytes_last_day', 'gauge', 'Bytes on the wire in the last 24 hours.', w.bytesLastDay);
+    e.metric('fluxion_edge_wire_bytes_per_reading', 'gauge', 'Bytes on the wire per reading acknowledged, since start.', w.bytesPerReading);
+    e.metric('fluxion_edge_wire_max_bytes_per_second', 'gauge', 'The uplink cap in force (sender.max_bytes_per_second; 0: none).', w.maxBytesPerSecond);
+  }
+  const rep = status.report ?? [];
+  if (rep.length > 0) {
+    const rule = (r: (typeof rep)[number]): Labels => ({ rule: String(r.rule), source: r.source, mode: r.mode });
+    e.metric('fluxion_edge_report_readings_total', 'counter', 'Readings of rules with report or aggregate since start.', rep.map((r) => [rule(r), r.readings] as const));
+    e.metric('fluxion_edge_report_records_sent_total', 'counter', 'Records those rules handed to the queue (readings for report, window records for aggregate) since start.', rep.map((r) => [rule(r), r.sent] as const));
+    e.metric('fluxion_edge_report_suppressed_total', 'counter', 'Readings not sent as they came (unchanged, held by min_interval, or folded into a window) since start.', rep.map((r) => [rule(r), r.suppressed] as const));
+    e.metric('fluxion_edge_report_late_total', 'counter', 'Readings older than the newest of their document, or arriving after their window closed, since start.', rep.map((r) => [rule(r), r.late] as const));
+    e.metric('fluxion_edge_report_late_dropped_total', 'counter', 'Late readings of a window older than the last closed one, dropped, since start.', rep.map((r) => [rule(r), r.lateDropped] as const));
+  }
 
   e.metric('fluxion_edge_batch_rtt_seconds', 'histogram', 'Round-trip time of a batch: sent to acknowledged.', []);
   RTT_BUCKETS_S.forEach((le, i) => e.sample('fluxion_edge_batch_rtt_seconds_bucket', { le: String(le) }, rtt.counts[i] ?? 0));

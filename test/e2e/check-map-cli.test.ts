@@ -22,7 +22,7 @@ describe('fluxion-edge check and map (built CLI)', () => {
     const printed = parse(r.stdout) as Record<string, Record<string, unknown>>;
     expect(printed.fluxiondb).toEqual({
       url: 'ws://db.example:8080', api_key: '***', connection_name: 'fluxion-edge-gw-plant-3',
-      request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8_388_608,
+      request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8_388_608, compression: true,
     });
     expect(printed.mqtt!.password).toBe('***');
     expect(printed.queue!.retain_sent_bytes).toBe(536_870_912);

@@ -29,8 +29,8 @@ describe('sender through outages', () => {
     for (let i = 0; i < records.length; i += chunk) ingest(agent, records.slice(i, i + chunk));
   }
 
-  it('delivers 100,000 records queued while the server was down, every one by identity', async () => {
-    const { server, agent } = await setup();
+  it.each([false, true])('delivers 100,000 records queued while the server was down, every one by identity (compression: %s)', async (compression) => {
+    const { server, agent } = await setup({ fluxiondb: { compression } });
     await agent.start();
     const records = makeRecords(100_000);
     ingestAll(agent, records);
@@ -48,8 +48,8 @@ describe('sender through outages', () => {
     expect(stats.deadLettered).toBe(0);
   });
 
-  it('survives a server restart in the middle of a drain: what the dead server held is sent again', async () => {
-    const { server, agent, port } = await setup({}, { ackDelayMs: 2 });
+  it.each([false, true])('survives a server restart in the middle of a drain: what the dead server held is sent again (compression: %s)', async (compression) => {
+    const { server, agent, port } = await setup({ fluxiondb: { compression } }, { ackDelayMs: 2 });
     const records = makeRecords(40_000);
     await server.start();
     await agent.start();

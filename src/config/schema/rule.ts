@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { MappingRuleSpec } from '../../mapping/types.js';
+import { aggregateSchema, reportSchema } from './report.js';
 
 const COERCE = ['none', 'number', 'string'] as const;
 const TEMPLATE_HELP = 'Placeholders: `{name}` a named wildcard of the topic, `{payload.path}` a scalar of the parsed payload.';
@@ -90,6 +91,8 @@ export const ruleSchema = z.strictObject({
   passthrough: z.boolean().optional().meta({
     description: 'Store the whole payload: a JSON object as is, anything else as `{"raw": "<text>"}`. Not with fields or coerce. Default false.',
   }),
+  report: reportSchema.optional(),
+  aggregate: aggregateSchema.optional(),
 });
 
 /** Compile-time proof that a validated rule is a MappingRuleSpec (the engine's own type). */

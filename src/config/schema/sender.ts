@@ -5,7 +5,7 @@ export const senderSection = z
   .strictObject({
     batch_max_records: int(1).default(1000).meta({ description: 'Most readings in one insert request.' }),
     batch_max_bytes: size({ min: 1 }).prefault('1MiB').meta({
-      description: 'Most bytes of readings in one insert request (approximate; must stay below fluxiondb.max_frame_bytes).',
+      description: 'Most bytes of readings in one insert request, uncompressed (approximate; must stay below fluxiondb.max_frame_bytes). With compression the server\'s 16 MiB limit applies to the inflated frame, which this bounds.',
     }),
     linger: duration().prefault('20ms').meta({
       description: 'How long a partial batch waits for more readings when traffic is light.',
@@ -27,6 +27,9 @@ export const senderSection = z
     }),
     max_records_per_second: int(0).default(0).meta({
       description: 'Cap on readings sent per second, to pace a replay after a long outage (0: no cap).',
+    }),
+    max_bytes_per_second: size().prefault(0).meta({
+      description: 'Cap on the uplink: bytes per second on the wire to FluxionDB (after compression, as the socket counts them, WebSocket framing included; 0: no cap). Live readings go before a backlog within it (order: live_first). `status` and `/metrics` show the bytes sent in the last hour and day and per reading. A size such as "2KiB" (per second).',
     }),
     order: z.enum(['live_first', 'oldest_first']).default('live_first').meta({
       description: '`live_first` sends fresh readings ahead of a backlog (dashboards stay live during a replay); `oldest_first` drains strictly in order.',

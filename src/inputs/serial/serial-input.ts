@@ -53,12 +53,14 @@ export class SerialInput implements Input {
   private lastError: { message: string; at: number } | null = null;
   private readonly now: () => number;
   private readonly log: Logger;
+  private readonly sink: MessageSink;
 
   constructor(
     private readonly options: SerialPortOptions,
     deps: SerialInputDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.sink = deps.sink;
     // Started over each time the port opens, however briefly.
     this.backoff = new ReconnectBackoff({ baseMs: options.reopenBaseMs, capMs: options.reopenCapMs, resetAfterMs: 0 });
     this.log = deps.logger.child({ port: options.name });
@@ -176,6 +178,7 @@ export class SerialInput implements Input {
     const o = this.options;
     if (this.wasOpenOnce) {
       this.reopens++;
+      this.sink.sourceOnline?.('serial', o.name);
       this.log.info({ path: o.path }, 'serial port is back; reading again');
     } else {
       this.log.info({ path: o.path }, 'serial port open');

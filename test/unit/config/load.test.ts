@@ -19,7 +19,7 @@ describe('loading a config', () => {
       console: { enabled: false, sample_interval: 5000, session_ttl: 43_200_000 },
       fluxiondb: {
         url: 'ws://db.example:8080', api_key: 'k-123', connection_name: 'fluxion-edge-gw-7',
-        request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8 * 1024 * 1024,
+        request_timeout: 15_000, connect_timeout: 10_000, max_frame_bytes: 8 * 1024 * 1024, compression: true,
       },
       queue: {
         // max_bytes auto: the queue sizes it (and retain_sent_bytes, 25 % of it) from the free space at start.
@@ -28,7 +28,7 @@ describe('loading a config', () => {
       },
       sender: {
         batch_max_records: 1000, batch_max_bytes: 1024 * 1024, linger: 20, window: 4, request_timeout: 15_000,
-        backoff: { base: 500, cap: 30_000, reset_after: 60_000 }, auth_retry: 60_000, max_records_per_second: 0, order: 'live_first',
+        backoff: { base: 500, cap: 30_000, reset_after: 60_000 }, auth_retry: 60_000, max_records_per_second: 0, max_bytes_per_second: 0, order: 'live_first',
         resend_after_reconnect: 30_000, stop_deadline: 10_000, housekeeping_interval: 10_000,
       },
       mapping: {
@@ -40,7 +40,7 @@ describe('loading a config', () => {
     expect(settings.console).toBeNull();
     expect(settings.agent.sender).toEqual({
       batchMaxRecords: 1000, batchMaxBytes: 1_048_576, lingerMs: 20, window: 4, requestTimeoutMs: 15_000, backoffBaseMs: 500,
-      backoffCapMs: 30_000, backoffResetAfterMs: 60_000, authRetryMs: 60_000, maxRecordsPerSecond: 0, order: 'live_first',
+      backoffCapMs: 30_000, backoffResetAfterMs: 60_000, authRetryMs: 60_000, maxRecordsPerSecond: 0, maxBytesPerSecond: 0, order: 'live_first',
       resendAfterReconnectMs: 30_000,
     });
     expect(warnings).toEqual([]);
@@ -67,6 +67,7 @@ fluxiondb:
   request_timeout: 20s
   connect_timeout: 5s
   max_frame_bytes: 4MiB
+  compression: false
   tls: { ca_file: ca.pem, cert_file: cert.pem, key_file: key.pem, reject_unauthorized: false }
 queue:
   path: data/queue.db
@@ -89,6 +90,7 @@ sender:
   backoff: { base: 1s, cap: 1m, reset_after: 2m }
   auth_retry: 5m
   max_records_per_second: 2000
+  max_bytes_per_second: 4KiB
   order: oldest_first
   resend_after_reconnect: 45s
   stop_deadline: 3s
@@ -123,7 +125,7 @@ mqtt:
       expect(settings.agent).toEqual({
         fluxiondb: {
           url: 'wss://db.example:8443/?x=1', apiKey: 'file-key-1', connectionName: 'edge-3', requestTimeoutMs: 20_000, connectTimeoutMs: 5000,
-          maxFrameBytes: 4 * 1024 * 1024, tls: { ca: PEM_CA, cert: PEM_CERT, key: PEM_KEY, rejectUnauthorized: false },
+          maxFrameBytes: 4 * 1024 * 1024, compression: false, tls: { ca: PEM_CA, cert: PEM_CERT, key: PEM_KEY, rejectUnauthorized: false },
         },
         queue: {
           path: join(dir.path, 'data/queue.db'), synchronous: 'normal', maxBytes: 1e9, maxRows: 5000, maxAgeMs: 604_800_000, onFull: 'block',
@@ -131,7 +133,7 @@ mqtt:
         },
         sender: {
           batchMaxRecords: 500, batchMaxBytes: 524_288, lingerMs: 5, window: 2, requestTimeoutMs: 12_000, backoffBaseMs: 1000, backoffCapMs: 60_000,
-          backoffResetAfterMs: 120_000, authRetryMs: 300_000, maxRecordsPerSecond: 2000, order: 'oldest_first', resendAfterReconnectMs: 45_000,
+          backoffResetAfterMs: 120_000, authRetryMs: 300_000, maxRecordsPerSecond: 2000, maxBytesPerSecond: 4096, order: 'oldest_first', resendAfterReconnectMs: 45_000,
         },
         housekeepingIntervalMs: 30_000,
         stopDeadlineMs: 3000,
@@ -264,7 +266,7 @@ mqtt:
     const maskedSettings = maskSecrets({ ...settings.agent.fluxiondb, tls: { key: PEM_KEY, cert: PEM_CERT } });
     expect(maskedSettings).toEqual({
       url: 'ws://db:8080/?api-key=***&x=1', apiKey: '***', connectionName: expect.any(String), requestTimeoutMs: 15_000,
-      connectTimeoutMs: 10_000, maxFrameBytes: 8_388_608, tls: { key: '***', cert: PEM_CERT },
+      connectTimeoutMs: 10_000, maxFrameBytes: 8_388_608, compression: true, tls: { key: '***', cert: PEM_CERT },
     });
     expect(JSON.stringify(maskSecrets(settings))).not.toMatch(/k-secret|p-secret|in-url/);
   });

@@ -84,7 +84,7 @@ ${RULE}`));
       'serial[0].frame_regex: must not match an empty string (a frame needs at least one byte) (got "a*")',
       'serial[0].reopen.base: must not exceed reopen.cap (1s) (got 10s)',
       'serial[0].poll.schedule: must be a cron expression; six fields for seconds, e.g. "*/10 * * * * *" (every 10 s) (got "every 10s")',
-      'serial[0].rules[0].topic: unknown key (known keys: kind, collection, document, format, kv, csv, regex, nmea, timestamp, fields, coerce, tags, passthrough, match)',
+      'serial[0].rules[0].topic: unknown key (known keys: kind, collection, document, format, kv, csv, regex, nmea, timestamp, fields, coerce, tags, passthrough, report, aggregate, match)',
       "serial[0].rules[0].nmea.sentences[0]: must be one of GGA, RMC (got \"GSV\")",
       expect.stringMatching(/^serial\[0\]\.rules\[1\]\.document: '\{device\}': /),
       'serial[1].path: serial[0] reads the same device (a port can be read by one entry only)',
