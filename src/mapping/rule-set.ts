@@ -165,29 +165,35 @@ export class CompiledRuleSet implements RuleSet {
     if (size > this.maxBytes) {
       return this.fail('too_large', `payload of ${size} bytes is over max_payload_bytes (${this.maxBytes})`);
     }
-    if (msg.source !== 'mqtt') return this.mapLine(msg);
-    if (msg.topic === undefined) return this.fail('no_rule', 'MQTT message without a topic');
-    const rules = this.mqttRules;
-    // A retained Sparkplug birth kept by the broker: matched as the birth topic it copies.
-    const certificate = msg.topic.startsWith(CERTIFICATES_PREFIX);
-    const levels = (certificate ? msg.topic.slice(CERTIFICATES_PREFIX.length) : msg.topic).split('/');
-    // A Sparkplug host's STATE (the agent watches its own): not a reading, never a dead letter.
-    if (this.sparkplug !== null && isStateTopic(levels)) {
-      this.c.filtered++;
-      return { ok: true, records: [], metadata: [], matched: 0, rejections: [] };
+    // A serial line goes to one rule (the first that takes it); an MQTT message, or a Modbus
+    // poll (whose device has a records rule and a metadata rule), to every rule it matches.
+    if (msg.source === 'serial') return this.mapLine(msg);
+    let rules = this.serialRules;
+    let levels: string[] | null = null;
+    let certificate = false;
+    if (msg.source === 'mqtt') {
+      if (msg.topic === undefined) return this.fail('no_rule', 'MQTT message without a topic');
+      rules = this.mqttRules;
+      // A retained Sparkplug birth kept by the broker: matched as the birth topic it copies.
+      certificate = msg.topic.startsWith(CERTIFICATES_PREFIX);
+      levels = (certificate ? msg.topic.slice(CERTIFICATES_PREFIX.length) : msg.topic).split('/');
+      // A Sparkplug host's STATE (the agent watches its own): not a reading, never a dead letter.
+      if (this.sparkplug !== null && isStateTopic(levels)) {
+        this.c.filtered++;
+        return { ok: true, records: [], metadata: [], matched: 0, rejections: [] };
+      }
     }
 
     this.begin(msg);
+    this.ruleScratch.length = 0;
     let records: FluxionRecord[] | null = null;
-    const recordRules = this.ruleScratch;
-    recordRules.length = 0;
     let metadata: MetadataPair[] | null = null;
     let rejections: RuleRejection[] | null = null;
     let matched = 0;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (certificate && rule.sparkplug === null) continue;
-      if (!rule.pattern!.match(levels, rule.captures)) continue;
+      if (levels !== null ? !rule.pattern!.match(levels, rule.captures) : rule.port !== msg.port) continue;
       matched++;
       const out = rule.sparkplug !== null ? this.mapSparkplug(rule, msg, levels!, certificate) : rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
       if (out === SKIPPED) continue;
@@ -200,21 +206,13 @@ export class CompiledRuleSet implements RuleSet {
         this.rejected[out.code]++;
         (rejections ??= []).push({ rule: rule.index, code: out.code, reason: out.reason });
       } else if (rule.kind === 'records') {
-        const record = out as FluxionRecord;
-        (records ??= []).push(record);
-        recordRules.push(rule.index);
-        // This reading took back its own ts from a substituted one: that one is written again, moved.
-        const moved = this.guard.displaced;
-        if (moved !== null) {
-          records.push({ col: record.col, doc: record.doc, ts: moved.ts, data: moved.data });
-          recordRules.push(rule.index);
-        }
+        this.pushRecord((records ??= []), out as FluxionRecord, rule.index);
       } else {
         metadata = metadata === null ? (out as MetadataPair[]) : metadata.concat(out as MetadataPair[]);
       }
     }
     this.end();
-    if (matched === 0) return this.fail('no_rule', `no rule matches topic '${msg.topic}'`);
+    if (matched === 0) return this.fail('no_rule', levels !== null ? `no rule matches topic '${msg.topic}'` : `no rule matches port '${String(msg.port)}'`);
     if (records === null && metadata === null) {
       if (rejections === null) return this.filtered(matched);
       const first = rejections[0]!;
@@ -232,6 +230,7 @@ export class CompiledRuleSet implements RuleSet {
    */
   private mapLine(msg: RawMessage): MapResult {
     const rules = this.serialRules;
+    this.ruleScratch.length = 0;
     this.begin(msg);
     let tried: RuleRejection[] | null = null;
     let matched = 0;
@@ -262,7 +261,9 @@ export class CompiledRuleSet implements RuleSet {
           result = { ok: false, code: out.code, reason: out.reason, rule: rule.index, rejections: [rejection] };
         } else (tried ??= []).push(rejection);
       } else if (rule.kind === 'records') {
-        result = this.success([out as FluxionRecord], null, matched, []);
+        const records: FluxionRecord[] = [];
+        this.pushRecord(records, out as FluxionRecord, rule.index);
+        result = this.success(records, null, matched, []);
       } else {
         result = this.success(null, out as MetadataPair[], matched, []);
       }
@@ -276,6 +277,20 @@ export class CompiledRuleSet implements RuleSet {
     const lead = all.find((r) => r.code !== 'no_rule') ?? all[0]!;
     for (const r of all) this.rejected[r.code]++;
     return { ok: false, code: lead.code, reason: lead.reason, rule: lead.rule, rejections: all };
+  }
+
+  /**
+   * Adds a mapped record (and the rule that made it, for the report stage). When this reading
+   * took back its own ts from a substituted one, that one is written again, moved.
+   */
+  private pushRecord(records: FluxionRecord[], record: FluxionRecord, rule: number): void {
+    records.push(record);
+    this.ruleScratch.push(rule);
+    const moved = this.guard.displaced;
+    if (moved !== null) {
+      records.push({ col: record.col, doc: record.doc, ts: moved.ts, data: moved.data });
+      this.ruleScratch.push(rule);
+    }
   }
 
   private begin(msg: RawMessage): void {

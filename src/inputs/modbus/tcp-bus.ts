@@ -130,8 +130,8 @@ export class TcpBus implements ModbusTransport {
     const o = this.options;
     if (this.wasConnected) {
       this.reopens++;
-      this.logger.info({ bus: o.name, host: o.host, port: o.port }, 'Modbus TCP connection is back; polling again');
-    } else this.logger.info({ bus: o.name, host: o.host, port: o.port }, 'Modbus TCP connected');
+      this.logger.info({ host: o.host, port: o.port }, 'Modbus TCP connection is back; polling again');
+    } else this.logger.info({ host: o.host, port: o.port }, 'Modbus TCP connected');
     this.wasConnected = true;
     this.away = false;
   }
