@@ -115,3 +115,26 @@ describe('deadLetterReason', () => {
     expect(reason).toMatch(/^rules\[0\] parse_error: payload does not match the regex; rules\[1\] .*; … \d+ more$/);
   });
 });
+
+describe('the rule behind each record (the report stage reads it), for serial lines and Modbus polls', () => {
+  it('names the serial rule that took the line, the first one when several could', () => {
+    const set = compileRules([nmeaRule, csvRule, kvRule]);
+    set.map(serial('line1', 'state=run speed=1200'));
+    expect(set.recordRules()).toEqual([2]);
+    set.map(serial('line1', '1760000000000,230.1,4.2,966'));
+    expect(set.recordRules()).toEqual([1]);
+    set.map(serial('line1', 'hello world'));
+    expect(set.recordRules()).toEqual([]);
+  });
+
+  it('maps a Modbus poll with every rule of its device: the records rule and the metadata rule', () => {
+    const port = 'modbus:bus-1:meter';
+    const set = compileRules([
+      { port, collection: 'power', document: 'meter-1', fields: { v: 'v' } },
+      { port, kind: 'metadata', document: 'meter-1', fields: { firmware: 'fw' } },
+    ]);
+    const r = set.map({ source: 'modbus', port, payload: '{"v":230.1,"fw":"1.2"}', receivedAt: RECEIVED });
+    expect(r).toMatchObject({ ok: true, records: [{ col: 'power', data: '{"v":230.1}' }], metadata: [{ device: 'meter-1', key: 'firmware', value: '1.2' }] });
+    expect(set.recordRules()).toEqual([0]);
+  });
+});
