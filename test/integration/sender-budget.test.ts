@@ -1,7 +1,7 @@
 /**
  * sender.max_bytes_per_second against the dev server, with compression on: the bytes that
  * really crossed the socket (counted by a TCP proxy in between, not by the agent) stay within
- * 10 % of the cap over a 30-second window of a backlog drain, a fresh reading still goes
+ * 10 % of the cap over a one-minute window (as the issue asks) of a backlog drain, a fresh reading still goes
  * ahead of that backlog, and status reports the bytes per hour, day and reading.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CAP = 40_000; // bytes/s
-const WINDOW_MS = 30_000;
+const WINDOW_MS = 60_000;
 
 /** A TCP proxy that counts the bytes going from the agent to the server. */
 async function countingProxy(targetPort: number): Promise<{ port: number; bytes: () => number; close: () => Promise<void> }> {
@@ -54,7 +54,7 @@ describe('bandwidth budget', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it('holds the measured rate within 10 % of max_bytes_per_second over 30 s, live readings first', { timeout: 90_000 }, async () => {
+  it('holds the measured rate within 10 % of max_bytes_per_second over a minute, live readings first', { timeout: 150_000 }, async () => {
     const dir = tempDir();
     const port = await freePort();
     const server = new DevServer({ port, masterKey: TEST_KEY });
@@ -70,7 +70,7 @@ describe('bandwidth budget', () => {
     );
     cleanups.push(() => dir.cleanup(), () => server.stop(), () => proxy.close(), () => agent.stop());
     // A backlog far larger than the window can carry at the cap.
-    const backlog = makeRecords(200_000, { docs: 50 });
+    const backlog = makeRecords(600_000, { docs: 50 });
     await agent.start();
     for (let i = 0; i < backlog.length; i += 5000) ingest(agent, backlog.slice(i, i + 5000));
 
