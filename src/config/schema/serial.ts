@@ -9,7 +9,7 @@ import { LIVE_ON_RELOAD } from './reload.js';
 const SERIAL_TEMPLATE_HELP = 'Placeholders: `{port}` the port name, `{payload.path}` a scalar of the parsed line.';
 
 /** A serial rule: a mapping rule without topic and qos; its port is the entry's name. */
-const serialRuleSchema = ruleSchema.omit({ topic: true, qos: true, sparkplug: true }).extend({
+export const serialRuleSchema = ruleSchema.omit({ topic: true, qos: true, sparkplug: true }).extend({
   format: textFormatSchema,
   collection: z.string().min(1).optional().meta({
     description: `Collection template (required for kind: records, not allowed for kind: metadata). ${SERIAL_TEMPLATE_HELP}`,
