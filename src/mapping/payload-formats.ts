@@ -310,20 +310,16 @@ function regexGroupNames(re: RegExp): string[] {
 
 /**
  * Checks that the format settings of one rule go together (their shape is the rule
- * schema's); returns [field, message] pairs. `unusable`: settings the schema rejected.
+ * schema's); returns [field, message] pairs.
  */
-export function checkFormat(
-  s: Pick<MappingRuleSpec, 'format' | 'kv' | 'csv' | 'regex' | 'nmea' | 'sparkplug'>,
-  unusable: ReadonlySet<string> = new Set(),
-): Array<[string, string]> {
+export function checkFormat(s: Pick<MappingRuleSpec, 'format' | 'kv' | 'csv' | 'regex' | 'nmea' | 'sparkplug'>): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
   const format = s.format ?? 'json';
-  const given = (k: 'kv' | 'csv' | 'regex' | 'nmea' | 'sparkplug'): boolean => s[k] !== undefined || unusable.has(k);
-  if (given('nmea') && format !== 'nmea') problems.push(['nmea', `only used with format: nmea`]);
-  if (given('kv') && format !== 'kv') problems.push(['kv', `only used with format: kv`]);
-  if (given('csv') && format !== 'csv') problems.push(['csv', `only used with format: csv`]);
-  if (given('regex') && format !== 'regex') problems.push(['regex', `only used with format: regex`]);
-  if (given('sparkplug') && format !== 'sparkplug_b') problems.push(['sparkplug', `only used with format: sparkplug_b`]);
+  if (s.nmea !== undefined && format !== 'nmea') problems.push(['nmea', `only used with format: nmea`]);
+  if (s.kv !== undefined && format !== 'kv') problems.push(['kv', `only used with format: kv`]);
+  if (s.csv !== undefined && format !== 'csv') problems.push(['csv', `only used with format: csv`]);
+  if (s.regex !== undefined && format !== 'regex') problems.push(['regex', `only used with format: regex`]);
+  if (s.sparkplug !== undefined && format !== 'sparkplug_b') problems.push(['sparkplug', `only used with format: sparkplug_b`]);
   if (format === 'kv' && s.kv !== undefined) checkKv(s.kv, problems);
   if (format === 'csv') checkCsv(s.csv, problems);
   if (format === 'regex') {

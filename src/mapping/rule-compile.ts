@@ -67,12 +67,13 @@ export function compileRule(
   unusable: ReadonlySet<string> = new Set(),
 ): { rule: CompiledRule | null; problems: Problems } {
   const problems: Problems = [];
+  // An unusable key is not missing (a requirement holds), nor used (an exclusion holds).
   const given = (k: keyof MappingRuleSpec): boolean => spec[k] !== undefined || unusable.has(k);
 
   // Source: topic pattern or serial port.
   let pattern: TopicPattern | null = null;
   let names: string[] | null = null;
-  if (given('topic') && given('port')) problems.push(['topic', 'a rule has either topic (MQTT) or port (serial), not both']);
+  if (spec.topic !== undefined && spec.port !== undefined) problems.push(['topic', 'a rule has either topic (MQTT) or port (serial), not both']);
   else if (!given('topic') && !given('port')) problems.push(['topic', 'a rule needs topic (MQTT) or port (serial)']);
   if (spec.topic !== undefined) {
     const p = compileTopicPattern(spec.topic);
@@ -107,13 +108,13 @@ export function compileRule(
   };
   const sp = isSparkplug ? checkSparkplugRule(spec, scope, sourceOk, problems) : null;
   const document = template('document', true, sp?.defaultDocument);
-  if (given('report') && given('aggregate')) {
+  if (spec.report !== undefined && spec.aggregate !== undefined) {
     problems.push(['aggregate', 'a rule has either report (by exception) or aggregate (windows), not both']);
   }
   let collection: Template | null = null;
   if (kind === 'metadata') {
     for (const f of ['collection', 'timestamp', 'passthrough', 'report', 'aggregate'] as const) {
-      if (given(f)) problems.push([f, 'not used by kind: metadata (pairs go to the metadata collection, without time)']);
+      if (spec[f] !== undefined) problems.push([f, 'not used by kind: metadata (pairs go to the metadata collection, without time)']);
     }
   } else {
     collection = template('collection', true);
@@ -122,20 +123,20 @@ export function compileRule(
   // An unusable format, or unusable settings of the format, leave the rule without a parser.
   const format: PayloadFormat = spec.format ?? 'json';
   const formatUsable = !unusable.has('format') && !unusable.has(format);
-  const formatProblems = formatUsable ? checkFormat(spec, unusable) : [];
+  const formatProblems = formatUsable ? checkFormat(spec) : [];
   for (const p of formatProblems) problems.push(p);
   // Settings of another format ("kv: only used with format: kv") do not stop the parser.
   const formatOk = formatUsable && !formatProblems.some(([f]) => f === 'format' || f === format || f.startsWith(`${format}.`));
   const parser = formatOk ? buildParser({ format, kv: spec.kv, csv: spec.csv, regex: spec.regex, nmea: spec.nmea }, parsers) : null;
 
   const timestamp = compileTimestamp(spec.timestamp, problems);
-  if (given('match') && given('topic')) problems.push(['match', 'only for serial rules (an MQTT rule selects by its topic)']);
+  if (spec.match !== undefined && given('topic')) problems.push(['match', 'only for serial rules (an MQTT rule selects by its topic)']);
   const selector = compileSelector(spec.match, spec.csv?.delimiter ?? ',', problems);
 
   const passthrough = spec.passthrough === true;
   if (passthrough) {
-    if (given('fields')) problems.push(['fields', 'not used with passthrough: true (data is the whole payload)']);
-    if (given('coerce')) problems.push(['coerce', 'not used with passthrough: true']);
+    if (spec.fields !== undefined) problems.push(['fields', 'not used with passthrough: true (data is the whole payload)']);
+    if (spec.coerce !== undefined) problems.push(['coerce', 'not used with passthrough: true']);
   }
 
   const fields = compileFields(spec.fields, problems);

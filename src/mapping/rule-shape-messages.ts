@@ -38,7 +38,7 @@ const BY_FIELD: Readonly<Record<string, string | ((value: unknown) => string)>> 
   'timestamp.field': 'is required: the path of the timestamp in the payload',
   'timestamp.unit': (v) => `unknown unit '${String(v)}' (expected s, ms, us, ns or iso)`,
   fields: 'must be a map of output name to payload path',
-  'fields.*': 'must be a payload path (string)',
+  'fields.*': (v) => (typeof v === 'string' ? 'must not be empty' : 'must be a payload path (string)'),
   coerce: 'must be none, number, string, or a map of field name to one of them',
   'coerce.*': (v) => `unknown coercion '${String(v)}' (${COERCE_HELP})`,
   tags: 'must be a map of tag name to template',
