@@ -57,8 +57,8 @@ type Problems = Array<[string, string]>;
 
 /**
  * Compiles one rule whose shape the rule schema checked (rule-shape.ts). `unusable`: keys
- * the schema rejected, left out of `spec`; they count as present (no second report that
- * they are missing) and what depends on them is not compiled.
+ * the schema rejected, left out of `spec`: present for a requirement (no second report that
+ * they are missing), absent for an exclusion, and what depends on them is not compiled.
  */
 export function compileRule(
   spec: MappingRuleSpec,
