@@ -1,5 +1,6 @@
 /**
- * The value types the config shares: durations, sizes, instants, and documented enums.
+ * The value types the config (and the rule schema in mapping/) shares: durations, sizes,
+ * instants, and documented enums.
  * Each accepts what a person would write ("15s", "2GiB") and what `${VAR}` substitution
  * leaves behind (a string), and yields a plain number (ms, bytes) to the components. The
  * JSON Schema keeps both spellings (string pattern or number), so an editor still helps.
