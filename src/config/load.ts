@@ -72,7 +72,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   const tree = sub.tree as Record<string, unknown>;
   const parsed = configSchema.safeParse(tree, { error: configErrorMap });
   const schemaProblems = parsed.success ? [] : issuesToProblems(parsed.error.issues, tree, jsonSchema);
-  const rulesProblems = [...subscriptionProblems(tree, schemaProblems), ...serialRuleProblems(tree, schemaProblems)];
+  const rulesProblems = [...subscriptionProblems(tree), ...serialRuleProblems(tree)];
 
   const files = readConfigFiles(tree, baseDir);
   const problems = dedupe([

@@ -11,6 +11,7 @@ import { modbusSettings } from './modbus-settings.js';
 import { METADATA_DEFAULTS } from './schema/metadata.js';
 import { serialPortName } from './schema/serial.js';
 import type { EdgeConfig, EdgeSettings } from './types.js';
+import type { MqttInputOptions } from '../inputs/mqtt/types.js';
 import type { SparkplugHostOptions } from '../sparkplug/types.js';
 
 export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSettings {
@@ -97,7 +98,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
     const rules = structuredClone(m.subscriptions) as MappingRuleSpec[];
     const password = mqttPassword;
     settings.mqtt = {
-      input: {
+      input: withDerivedSubscriptions(rules, {
         url: m.url,
         clientId: m.client_id,
         ...(m.username !== undefined ? { username: m.username } : {}),
@@ -108,10 +109,8 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         reconnectBaseMs: m.reconnect.base,
         reconnectCapMs: m.reconnect.cap,
         ...(m.tls !== undefined ? { tls: tlsOptions(files.mqttTls, m.tls.reject_unauthorized) } : {}),
-        // Derived for display (check, status); the agent derives them again from the rule set it compiles.
-        subscriptions: mqttSubscriptions(rules),
         groupCommit: { maxMessages: m.group_commit.max_messages, maxDelayMs: m.group_commit.max_delay },
-      },
+      }),
       ...(m.embedded_broker !== undefined ? { embeddedBroker: { host: m.embedded_broker.host, port: m.embedded_broker.port } } : {}),
       rules,
       ...(rules.some((r) => r.format === 'sparkplug_b') ? { sparkplug: sparkplugHost(m.sparkplug) } : {}),
@@ -144,6 +143,15 @@ function serialPort(p: NonNullable<EdgeConfig['serial']>[number]): NonNullable<E
     },
     rules: p.rules.map((r) => ({ ...(structuredClone(r) as MappingRuleSpec), port: name })),
   };
+}
+
+/**
+ * The MQTT input's `subscriptions`, derived from the rules each time they are read (for
+ * display: check, status), never stored beside them; the agent takes them from the rule set
+ * it compiles.
+ */
+function withDerivedSubscriptions(rules: readonly MappingRuleSpec[], input: Omit<MqttInputOptions, 'subscriptions'>): MqttInputOptions {
+  return Object.defineProperty(input, 'subscriptions', { get: () => mqttSubscriptions(rules), enumerable: true }) as MqttInputOptions;
 }
 
 function sparkplugHost(sp: NonNullable<EdgeConfig['mqtt']>['sparkplug']): SparkplugHostOptions {

@@ -6,6 +6,7 @@ import { MappingConfigError } from './errors.js';
 import type { PayloadParser } from './payload-formats.js';
 import { compileRule, type CompiledRule } from './rule-compile.js';
 import { CompiledRuleSet, type RuleSet } from './rule-set.js';
+import { checkShape, engineRuleSchema, inReportOrder, shapeProblems, type RuleSchema } from './rule-shape.js';
 import { SparkplugDecoder } from './sparkplug/decoder.js';
 import { SparkplugState } from './sparkplug/node-state.js';
 import type { MappingOptions, MappingProblem, MappingRuleSpec } from './types.js';
@@ -14,6 +15,7 @@ export { MappingConfigError } from './errors.js';
 export { CollisionGuard, RECENT_READINGS } from './collisions.js';
 export { deadLetterReason } from './dead-letter-reason.js';
 export type { RuleSet } from './rule-set.js';
+export type { RuleSchema } from './rule-shape.js';
 export { mqttSubscriptions, type MqttSubscription } from './subscriptions.js';
 export { SparkplugDecoder, type DecoderOptions as SparkplugDecoderOptions } from './sparkplug/decoder.js';
 export { SparkplugState, type BirthChange, type BirthRow, type SparkplugNodeCounters, type StoredBirth } from './sparkplug/node-state.js';
@@ -75,14 +77,44 @@ function compileAll(rules: readonly unknown[], options: unknown): { compiled: Co
     return { compiled, problems };
   }
   const parsers = new Map<string, PayloadParser>();
-  rules.forEach((raw, index) => {
-    const { rule, problems: found } = compileRule(raw, index, parsers);
-    for (const [field, message] of found) {
-      problems.push({ path: field === '' ? `rules[${index}]` : `rules[${index}].${field}`, message, rule: index, field });
-    }
-    if (rule !== null) compiled.push(rule);
+  rules.forEach((raw: unknown, index) => {
+    const { rule, found } = checkRule(raw, index, parsers, engineRuleSchema, true);
+    problems.push(...found);
+    if (rule !== null && found.length === 0) compiled.push(rule);
   });
   return { compiled, problems };
+}
+
+/**
+ * The meaning problems only (topic syntax, templates, regular expressions, settings that go
+ * together) of rules given untyped, whose shape `schema` checks: for a caller that reports
+ * the schema's issues itself, in its own words (the config loader, with its rule schemas).
+ */
+export function checkRuleMeaning(rules: readonly unknown[], schema: RuleSchema): MappingProblem[] {
+  const parsers = new Map<string, PayloadParser>();
+  return rules.flatMap((raw, index) => checkRule(raw, index, parsers, schema, false).found);
+}
+
+/** Shape by the one rule schema, then meaning by the compiler, on what the schema kept. */
+function checkRule(
+  raw: unknown,
+  index: number,
+  parsers: Map<string, PayloadParser>,
+  schema: RuleSchema,
+  withShape: boolean,
+): { rule: CompiledRule | null; found: MappingProblem[] } {
+  const { spec, unusable, issues } = checkShape(raw, schema);
+  const pairs = withShape ? shapeProblems(issues, raw) : [];
+  let rule: CompiledRule | null = null;
+  if (spec !== null) {
+    const result = compileRule(spec, index, parsers, unusable);
+    pairs.push(...result.problems);
+    rule = result.rule;
+  }
+  const found = inReportOrder(pairs).map(([field, message]) => ({
+    path: field === '' ? `rules[${index}]` : `rules[${index}].${field}`, message, rule: index, field,
+  }));
+  return { rule: issues.length === 0 ? rule : null, found };
 }
 
 const OPTION_KEYS = new Set([

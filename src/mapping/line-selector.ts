@@ -4,6 +4,8 @@
  * rule would try every line. A rule whose selector holds owns the line: its records, or
  * its rejection as the line's dead letter. Every condition given must hold.
  */
+import type { MatchSpec } from './types.js';
+
 export interface LineSelector {
   /** null when the line is selected, else why not (for the dead letter of a line no rule took). */
   test(text: string): string | null;
@@ -11,66 +13,42 @@ export interface LineSelector {
 
 type Problems = Array<[string, string]>;
 
-const MATCH_KEYS = new Set(['prefix', 'regex', 'nmea_type', 'cells']);
-
-/** Compiles `match`; problems are pushed with their field path (`match.regex`). */
-export function compileSelector(raw: unknown, csvDelimiter: string, problems: Problems): LineSelector | null {
-  if (raw === undefined) return null;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.push(['match', 'must be an object { prefix, regex, nmea_type, cells }']);
-    return null;
-  }
-  const m = raw as Record<string, unknown>;
-  const keys = Object.keys(m);
-  for (const k of keys) if (!MATCH_KEYS.has(k)) problems.push([`match.${k}`, 'unknown setting (expected prefix, regex, nmea_type or cells)']);
-  if (keys.length === 0) problems.push(['match', 'give at least one of prefix, regex, nmea_type, cells']);
+/** Compiles `match` (its shape checked by the rule schema); problems are pushed with their field path (`match.regex`). */
+export function compileSelector(m: MatchSpec | undefined, csvDelimiter: string, problems: Problems): LineSelector | null {
+  if (m === undefined) return null;
   const checks: Array<(text: string) => string | null> = [];
   const before = problems.length;
 
   if (m.prefix !== undefined) {
-    if (typeof m.prefix !== 'string' || m.prefix.length === 0) problems.push(['match.prefix', 'must be a non-empty string']);
-    else {
-      const prefix = m.prefix;
-      checks.push((t) => (t.startsWith(prefix) ? null : `does not start with ${JSON.stringify(prefix)}`));
-    }
+    const prefix = m.prefix;
+    checks.push((t) => (t.startsWith(prefix) ? null : `does not start with ${JSON.stringify(prefix)}`));
   }
   if (m.regex !== undefined) {
-    if (typeof m.regex !== 'string' || m.regex.length === 0) problems.push(['match.regex', 'must be a non-empty string']);
-    else {
-      try {
-        const re = new RegExp(m.regex);
-        const source = m.regex;
-        checks.push((t) => (re.test(t) ? null : `does not match /${source}/`));
-      } catch (err) {
-        problems.push(['match.regex', `is not a valid regex: ${(err as Error).message}`]);
-      }
+    try {
+      const re = new RegExp(m.regex);
+      const source = m.regex;
+      checks.push((t) => (re.test(t) ? null : `does not match /${source}/`));
+    } catch (err) {
+      problems.push(['match.regex', `is not a valid regex: ${(err as Error).message}`]);
     }
   }
   if (m.nmea_type !== undefined) {
-    const list = typeof m.nmea_type === 'string' ? [m.nmea_type] : m.nmea_type;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((t) => typeof t === 'string' && /^[A-Z0-9]{2,6}$/.test(t))) {
-      problems.push(['match.nmea_type', 'must be a sentence type or a list of them, e.g. GGA or [GGA, RMC] (upper case)']);
-    } else {
-      const types = list as string[];
-      checks.push((t) => {
-        const address = nmeaAddress(t);
-        if (address === null) return 'is not an NMEA sentence';
-        // `GGA` selects $GPGGA and $GNGGA (any talker); a proprietary type (`PUBX`) the whole address.
-        return types.some((type) => address === type || (address.length === type.length + 2 && address.endsWith(type)))
-          ? null
-          : `is an NMEA ${address} sentence, not ${types.join(' or ')}`;
-      });
-    }
+    const types = typeof m.nmea_type === 'string' ? [m.nmea_type] : m.nmea_type;
+    checks.push((t) => {
+      const address = nmeaAddress(t);
+      if (address === null) return 'is not an NMEA sentence';
+      // `GGA` selects $GPGGA and $GNGGA (any talker); a proprietary type (`PUBX`) the whole address.
+      return types.some((type) => address === type || (address.length === type.length + 2 && address.endsWith(type)))
+        ? null
+        : `is an NMEA ${address} sentence, not ${types.join(' or ')}`;
+    });
   }
   if (m.cells !== undefined) {
-    if (typeof m.cells !== 'number' || !Number.isSafeInteger(m.cells) || m.cells < 1) problems.push(['match.cells', 'must be a positive integer']);
-    else {
-      const want = m.cells;
-      checks.push((t) => {
-        const n = countCells(t, csvDelimiter);
-        return n === want ? null : `has ${n} cells, not ${want}`;
-      });
-    }
+    const want = m.cells;
+    checks.push((t) => {
+      const n = countCells(t, csvDelimiter);
+      return n === want ? null : `has ${n} cells, not ${want}`;
+    });
   }
   if (problems.length > before || checks.length === 0) return null;
   return {

@@ -8,8 +8,8 @@
  * `true`/`false` become booleans, anything else stays a string; empty csv cells and
  * unmatched regex groups are left out.
  */
-import { NMEA_SENTENCES, NmeaError, NmeaSkip, parseNmea, type NmeaSentence } from './nmea.js';
-import type { CsvFormatSpec, KvFormatSpec, NmeaFormatSpec, PayloadFormat } from './types.js';
+import { NmeaError, NmeaSkip, parseNmea, type NmeaSentence } from './nmea.js';
+import type { CsvFormatSpec, KvFormatSpec, MappingRuleSpec, NmeaFormatSpec, PayloadFormat } from './types.js';
 
 export class ParseFailure {
   constructor(readonly reason: string) {}
@@ -308,16 +308,14 @@ function regexGroupNames(re: RegExp): string[] {
   return probe?.groups === undefined ? [] : Object.keys(probe.groups);
 }
 
-/** Checks the format settings of one rule; returns [field, message] pairs. */
-export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; regex?: unknown; nmea?: unknown; sparkplug?: unknown }): Array<[string, string]> {
+/**
+ * Checks that the format settings of one rule go together (their shape is the rule
+ * schema's); returns [field, message] pairs.
+ */
+export function checkFormat(s: Pick<MappingRuleSpec, 'format' | 'kv' | 'csv' | 'regex' | 'nmea' | 'sparkplug'>): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
   const format = s.format ?? 'json';
-  if (!['json', 'value', 'kv', 'csv', 'regex', 'nmea', 'sparkplug_b'].includes(format as string)) {
-    problems.push(['format', `unknown format '${String(format)}' (expected json, value, kv, csv, regex, nmea or sparkplug_b)`]);
-    return problems;
-  }
   if (s.nmea !== undefined && format !== 'nmea') problems.push(['nmea', `only used with format: nmea`]);
-  if (format === 'nmea' && s.nmea !== undefined) checkNmea(s.nmea, problems);
   if (s.kv !== undefined && format !== 'kv') problems.push(['kv', `only used with format: kv`]);
   if (s.csv !== undefined && format !== 'csv') problems.push(['csv', `only used with format: csv`]);
   if (s.regex !== undefined && format !== 'regex') problems.push(['regex', `only used with format: regex`]);
@@ -325,7 +323,7 @@ export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; 
   if (format === 'kv' && s.kv !== undefined) checkKv(s.kv, problems);
   if (format === 'csv') checkCsv(s.csv, problems);
   if (format === 'regex') {
-    if (typeof s.regex !== 'string' || s.regex.length === 0) {
+    if (s.regex === undefined) {
       problems.push(['regex', 'format: regex needs a regex with named groups, e.g. "(?<temp>[-\\d.]+)C"']);
     } else {
       try {
@@ -339,67 +337,24 @@ export function checkFormat(s: { format?: unknown; kv?: unknown; csv?: unknown; 
   return problems;
 }
 
-function checkKv(kv: unknown, problems: Array<[string, string]>): void {
-  if (kv === null || typeof kv !== 'object') {
-    problems.push(['kv', 'must be an object { pair_separators, key_value_separator }']);
-    return;
-  }
-  const o = kv as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'pair_separators' && k !== 'key_value_separator') problems.push([`kv.${k}`, 'unknown setting']);
-  }
-  const pairs = o.pair_separators ?? DEFAULT_KV_PAIR_SEPARATORS;
-  const kvs = o.key_value_separator ?? DEFAULT_KV_KEY_VALUE_SEPARATOR;
-  if (typeof pairs !== 'string' || pairs.length === 0) problems.push(['kv.pair_separators', 'must be a non-empty string of separator characters']);
-  if (typeof kvs !== 'string' || kvs.length === 0) problems.push(['kv.key_value_separator', 'must be a non-empty string']);
-  if (typeof pairs === 'string' && typeof kvs === 'string' && [...kvs].some((c) => pairs.includes(c))) {
+function checkKv(kv: KvFormatSpec, problems: Array<[string, string]>): void {
+  const pairs = kv.pair_separators ?? DEFAULT_KV_PAIR_SEPARATORS;
+  const kvs = kv.key_value_separator ?? DEFAULT_KV_KEY_VALUE_SEPARATOR;
+  if ([...kvs].some((c) => pairs.includes(c))) {
     problems.push(['kv.key_value_separator', `'${kvs}' shares a character with pair_separators`]);
   }
 }
 
-function checkCsv(csv: unknown, problems: Array<[string, string]>): void {
-  if (csv === undefined || csv === null || typeof csv !== 'object') {
+function checkCsv(csv: CsvFormatSpec | undefined, problems: Array<[string, string]>): void {
+  if (csv === undefined) {
     problems.push(['csv', 'format: csv needs csv: { header: [names...] }']);
     return;
   }
-  const o = csv as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'header' && k !== 'delimiter') problems.push([`csv.${k}`, 'unknown setting']);
-  }
-  if (!Array.isArray(o.header) || o.header.length === 0) {
-    problems.push(['csv.header', 'must be a non-empty list of column names']);
-  } else {
-    const seen = new Set<string>();
-    o.header.forEach((h, i) => {
-      if (typeof h !== 'string' || h.length === 0) problems.push([`csv.header[${i}]`, 'must be a non-empty string']);
-      else if (seen.has(h)) problems.push([`csv.header[${i}]`, `column '${h}' appears twice`]);
-      else seen.add(h);
-    });
-  }
-  const d = o.delimiter;
-  if (d !== undefined && (typeof d !== 'string' || d.length !== 1 || d === '"' || d === '\n')) {
-    problems.push(['csv.delimiter', 'must be one character (not a quote or newline)']);
-  }
-}
-
-function checkNmea(nmea: unknown, problems: Array<[string, string]>): void {
-  if (nmea === null || typeof nmea !== 'object' || Array.isArray(nmea)) {
-    problems.push(['nmea', 'must be an object { sentences, require_fix }']);
-    return;
-  }
-  const o = nmea as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'sentences' && k !== 'require_fix') problems.push([`nmea.${k}`, 'unknown setting']);
-  }
-  if (o.sentences !== undefined) {
-    if (!Array.isArray(o.sentences) || o.sentences.length === 0) problems.push(['nmea.sentences', `must be a non-empty list of ${NMEA_SENTENCES.join(', ')}`]);
-    else {
-      o.sentences.forEach((t, i) => {
-        if (!(NMEA_SENTENCES as readonly unknown[]).includes(t)) {
-          problems.push([`nmea.sentences[${i}]`, `unsupported sentence '${String(t)}' (expected ${NMEA_SENTENCES.join(' or ')})`]);
-        }
-      });
-    }
-  }
-  if (o.require_fix !== undefined && typeof o.require_fix !== 'boolean') problems.push(['nmea.require_fix', 'must be true or false']);
+  const seen = new Set<string>();
+  csv.header.forEach((h, i) => {
+    if (seen.has(h)) problems.push([`csv.header[${i}]`, `column '${h}' appears twice`]);
+    else seen.add(h);
+  });
+  const d = csv.delimiter;
+  if (d === '"' || d === '\n') problems.push(['csv.delimiter', 'must be one character (not a quote or newline)']);
 }

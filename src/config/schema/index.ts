@@ -39,5 +39,5 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 
 export { LOG_LEVELS } from './gateway.js';
-export { ruleSchema } from './rule.js';
+export { ruleSchema } from '../../mapping/rule-schema.js';
 export { DURATION_HELP, SIZE_HELP, formatDuration, formatSize, parseDuration, parseDurationWithUnit, parseIsoInstant, parseSize } from './units.js';

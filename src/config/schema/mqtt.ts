@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ruleSchema } from './rule.js';
+import { ruleSchema } from '../../mapping/rule-schema.js';
 import { sparkplugSection } from './sparkplug.js';
 import { tlsSection } from './tls.js';
 import { duration, int } from './units.js';

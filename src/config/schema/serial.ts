@@ -2,37 +2,20 @@ import { basename } from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { STANDARD_BAUD_RATES } from '../../inputs/serial/types.js';
-import { ruleSchema, textFormatSchema } from './rule.js';
+import { matchSchema, ruleSchema, textFormatSchema } from '../../mapping/rule-schema.js';
 import { duration, size } from './units.js';
 import { LIVE_ON_RELOAD } from './reload.js';
 
 const SERIAL_TEMPLATE_HELP = 'Placeholders: `{port}` the port name, `{payload.path}` a scalar of the parsed line.';
 
 /** A serial rule: a mapping rule without topic and qos; its port is the entry's name. */
-const serialRuleSchema = ruleSchema.omit({ topic: true, qos: true, sparkplug: true }).extend({
+export const serialRuleSchema = ruleSchema.omit({ topic: true, qos: true, sparkplug: true }).extend({
   format: textFormatSchema,
   collection: z.string().min(1).optional().meta({
     description: `Collection template (required for kind: records, not allowed for kind: metadata). ${SERIAL_TEMPLATE_HELP}`,
   }),
   document: z.string().min(1).meta({ description: `Document template (for kind: metadata, the device). Required. ${SERIAL_TEMPLATE_HELP}` }),
-  match: z
-    .strictObject({
-      prefix: z.string().min(1).optional().meta({ description: 'The line starts with this text, e.g. `$GP` or `FW=`.' }),
-      regex: z.string().min(1).optional().meta({ description: 'A JavaScript regular expression found in the line (searched: anchor it with `^`), e.g. `^V=`.' }),
-      nmea_type: z
-        .union([z.string().regex(/^[A-Z0-9]{2,6}$/), z.array(z.string().regex(/^[A-Z0-9]{2,6}$/)).min(1)], {
-          error: 'must be a sentence type or a list of them, e.g. GGA or [GGA, RMC] (upper case)',
-        })
-        .optional()
-        .meta({ description: 'An NMEA sentence of this type, any talker (`GGA` selects $GPGGA and $GNGGA), or of one of a list.' }),
-      cells: z.int().min(1).optional().meta({ description: 'A CSV line with exactly this many cells (split at `csv.delimiter`, default `,`; quotes respected).' }),
-    })
-    .refine((m) => Object.keys(m).length > 0, { error: 'give at least one of prefix, regex, nmea_type, cells' })
-    .optional()
-    .meta({
-      description:
-        'Which lines of the port this rule takes; every condition given must hold. The port\'s rules are tried in order and the first that takes a line decides it: a rule with `match` takes every line it selects (and its rejection is the line\'s dead letter); a rule without `match` takes a line only by mapping it. A line no rule took is a dead letter with every rule\'s reason. Absent: the rule tries every line.',
-    }),
+  match: matchSchema,
 });
 
 /** The name of a port entry: `name`, or the last part of its path (`/dev/ttyUSB0` -> `ttyUSB0`). */

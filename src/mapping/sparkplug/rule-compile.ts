@@ -1,5 +1,6 @@
 /** The checks and compiled parts of a `format: sparkplug_b` rule (the rest is rule-compile.ts). */
 import { compileTemplate, Template, type TemplateScope } from '../template.js';
+import type { MappingRuleSpec } from '../types.js';
 import { DEFAULT_DEVICE_DOCUMENT, DEFAULT_NODE_DOCUMENT, SPARKPLUG_NAMES, type SparkplugRuleParts } from './rule-output.js';
 
 type Problems = Array<[string, string]>;
@@ -20,28 +21,16 @@ export interface SparkplugRuleCheck {
   checkTemplates(templates: ReadonlyArray<Template | null>): void;
 }
 
-export function checkSparkplugRule(spec: Record<string, unknown>, scope: TemplateScope, sourceOk: boolean, problems: Problems): SparkplugRuleCheck {
+export function checkSparkplugRule(spec: MappingRuleSpec, scope: TemplateScope, sourceOk: boolean, problems: Problems): SparkplugRuleCheck {
   if (spec.port !== undefined) problems.push(['format', 'sparkplug_b is an MQTT format (a serial rule cannot use it)']);
   if (spec.kind === 'metadata') problems.push(['kind', 'format: sparkplug_b makes records and metadata itself (births and deaths); use kind: records']);
   for (const f of NOT_USED) {
     if (spec[f] !== undefined) problems.push([f, 'not used with format: sparkplug_b (every metric is kept, at its own timestamp)']);
   }
-  if (typeof spec.topic === 'string' && !TOPIC_RE.test(spec.topic)) {
+  if (spec.topic !== undefined && !TOPIC_RE.test(spec.topic)) {
     problems.push(['topic', 'a sparkplug_b rule listens under spBv1.0/, e.g. spBv1.0/{group}/+/{node}/# or spBv1.0/#']);
   }
-  let source = DEFAULT_NODE_DOCUMENT;
-  const sp = spec.sparkplug;
-  if (sp !== undefined) {
-    if (sp === null || typeof sp !== 'object' || Array.isArray(sp)) problems.push(['sparkplug', 'must be an object { node_document }']);
-    else {
-      for (const k of Object.keys(sp)) if (k !== 'node_document') problems.push([`sparkplug.${k}`, 'unknown setting']);
-      const nd = (sp as Record<string, unknown>).node_document;
-      if (nd !== undefined) {
-        if (typeof nd !== 'string' || nd.length === 0) problems.push(['sparkplug.node_document', 'must be a non-empty string']);
-        else source = nd;
-      }
-    }
-  }
+  const source = spec.sparkplug?.node_document ?? DEFAULT_NODE_DOCUMENT;
   let parts: SparkplugRuleParts | null = null;
   if (sourceOk && scope.names !== null) {
     const t = compileTemplate(source, scope);

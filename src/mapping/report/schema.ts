@@ -4,8 +4,8 @@
  * the rule schema. The report stage (src/mapping/report/) applies them after mapping.
  */
 import { z } from 'zod';
-import { AGGREGATE_FUNCTIONS, parseDeadband, type AggregateSpec, type ReportSpec } from '../../mapping/report/spec.js';
-import { duration } from './units.js';
+import { AGGREGATE_FUNCTIONS, parseDeadband, type AggregateSpec, type ReportSpec } from './spec.js';
+import { duration } from '../../shared/units.js';
 
 const deadband = z.union([z.number(), z.string()]).refine((v) => parseDeadband(v) !== null, {
   error: 'must be a number >= 0 (absolute) or a percent of the last sent value such as "1%"',

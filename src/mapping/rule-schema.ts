@@ -1,11 +1,12 @@
 /**
- * One mapping rule, as the config states it: the same shape as `MappingRuleSpec`. The
- * schema types and documents each key; the mapping engine's `checkRules` does the deep
- * checks (topic syntax, templates, formats) and its problems are merged by the loader.
+ * The one check of a rule's shape: an MQTT rule as the config states it (the same shape as
+ * `MappingRuleSpec`), and the `match:` of a serial rule. The schema types and documents
+ * each key; the mapping engine (rule-compile.ts) takes what it validated and checks only
+ * meaning (topic syntax, templates, regular expressions, settings that go together).
  */
 import { z } from 'zod';
-import type { MappingRuleSpec } from '../../mapping/types.js';
-import { aggregateSchema, reportSchema } from './report.js';
+import type { MappingRuleSpec } from './types.js';
+import { aggregateSchema, reportSchema } from './report/schema.js';
 
 const COERCE = ['none', 'number', 'string'] as const;
 const TEMPLATE_HELP = 'Placeholders: `{name}` a named wildcard of the topic, `{payload.path}` a scalar of the parsed payload.';
@@ -94,6 +95,26 @@ export const ruleSchema = z.strictObject({
   report: reportSchema.optional(),
   aggregate: aggregateSchema.optional(),
 });
+
+/** `match:` of a serial rule (the serial rule schema is the config's: config/schema/serial.ts). */
+export const matchSchema = z
+  .strictObject({
+    prefix: z.string().min(1).optional().meta({ description: 'The line starts with this text, e.g. `$GP` or `FW=`.' }),
+    regex: z.string().min(1).optional().meta({ description: 'A JavaScript regular expression found in the line (searched: anchor it with `^`), e.g. `^V=`.' }),
+    nmea_type: z
+      .union([z.string().regex(/^[A-Z0-9]{2,6}$/), z.array(z.string().regex(/^[A-Z0-9]{2,6}$/)).min(1)], {
+        error: 'must be a sentence type or a list of them, e.g. GGA or [GGA, RMC] (upper case)',
+      })
+      .optional()
+      .meta({ description: 'An NMEA sentence of this type, any talker (`GGA` selects $GPGGA and $GNGGA), or of one of a list.' }),
+    cells: z.int().min(1).optional().meta({ description: 'A CSV line with exactly this many cells (split at `csv.delimiter`, default `,`; quotes respected).' }),
+  })
+  .refine((m) => Object.keys(m).length > 0, { error: 'give at least one of prefix, regex, nmea_type, cells' })
+  .optional()
+  .meta({
+    description:
+      'Which lines of the port this rule takes; every condition given must hold. The port\'s rules are tried in order and the first that takes a line decides it: a rule with `match` takes every line it selects (and its rejection is the line\'s dead letter); a rule without `match` takes a line only by mapping it. A line no rule took is a dead letter with every rule\'s reason. Absent: the rule tries every line.',
+  });
 
 /** Compile-time proof that a validated rule is a MappingRuleSpec (the engine's own type). */
 export type RuleSpecConforms = Conforms<z.output<typeof ruleSchema>, MappingRuleSpec>;
