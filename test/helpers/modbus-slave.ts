@@ -30,6 +30,12 @@ export interface SlaveSpec {
   units: Record<number, SlaveValue[]>;
   /** Holding registers (per unit) that count the requests answered. */
   counters?: Record<number, number[]>;
+  /**
+   * The master's per-request timeout, in ms. A request found waiting after an answer that
+   * left later than this (a slow slave on a loaded machine) is the master rightly moving on,
+   * not an overlap. Default: none (every request found waiting is an overlap).
+   */
+  answerDeadlineMs?: number;
 }
 
 export interface ModbusSlave {

@@ -43,7 +43,8 @@ describe('Modbus RTU over a pty against pymodbus slaves', () => {
   async function setup(n: number, interval: (u: number) => string, busExtra = ''): Promise<{ server: DevServer; pty: PtyPair; slave: () => ModbusSlave; replug: () => Promise<void>; unplug: () => Promise<void>; bus: () => ModbusInputStatus; device: (u: number) => ModbusDeviceStatus; lines: () => Array<Record<string, unknown>> }> {
     const pty = await startPtyPair({ openDevice: false });
     cleanups.push(() => pty.stop());
-    const spec = units(n);
+    // The bus's timeout (150ms below): an answer later than that may meet the next request.
+    const spec = { ...units(n), answerDeadlineMs: 150 };
     let slave = await startModbusSlave('rtu', spec, { path: pty.devicePath, baud: BAUD });
     cleanups.push(() => slave.stop());
     const a = await startModbusAgent(
