@@ -75,6 +75,8 @@ export function overview(source: ConsoleSource, history: RateHistory, meta: { ga
     },
     deadLettersByReason: source.deadLetterSummary(),
     metadata: st.metadata ?? null,
+    // Sparkplug edge nodes (births, deaths, unresolved messages) when the agent reads Sparkplug.
+    sparkplug: st.sparkplug ?? null,
   };
 }
 

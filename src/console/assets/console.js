@@ -56,7 +56,22 @@ function renderOverview(o) {
   $('disk-free').textContent = o.disk ? fmtBytes(o.disk.freeBytes) : '–';
   $('disk-path').textContent = o.disk ? `of ${fmtBytes(o.disk.totalBytes)} (${o.disk.path})` : '';
   $('dl-total').textContent = o.queue.deadLetters;
-  fill($('inputs').tBodies[0], o.inputs.map((i) => row([i.name, i.state, i.received, i.committed, fmtTime(i.lastMessageAt), i.lastError?.message ?? ''])));
+  // An input, then (Modbus) each device of its bus, indented.
+  fill($('inputs').tBodies[0], o.inputs.flatMap((i) => [
+    row([i.name, i.state, i.received, i.committed, fmtTime(i.lastMessageAt), i.lastError?.message ?? '']),
+    ...(i.devices ?? []).map((d) => {
+      const c = d.counters;
+      const tr = row([`  ${d.name} (unit ${d.unitId})`, d.state, `${c.polls} polls`, `${c.timeouts} timeouts, ${c.crcErrors} CRC errors`, fmtTime(d.lastPollAt), d.lastError ?? '']);
+      tr.className = 'device';
+      return tr;
+    }),
+  ]));
+  const sp = o.sparkplug;
+  $('sparkplug').hidden = sp === null;
+  if (sp !== null) {
+    $('sparkplug-state').textContent = sp.state === null ? '' : `(STATE ${sp.state.hostId}: ${sp.state.online ? 'online' : 'offline'})`;
+    fill($('sparkplug-nodes').tBodies[0], Object.entries(sp.nodes).map(([name, n]) => row([name, n.online === null ? 'unknown' : n.online ? 'online' : 'offline', n.births, n.deaths, n.dataMessages, n.metrics, n.unresolved, n.seqGaps, n.rebirthRequests])));
+  }
   const s = o.sender;
   const rtt = s.rtt.count === 0 ? '–' : `mean ${s.rtt.meanMs} ms, p50 ≤ ${s.rtt.p50Ms ?? '>10000'} ms, p99 ≤ ${s.rtt.p99Ms ?? '>10000'} ms`;
   fill($('sender').tBodies[0], [
