@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRules, type MappingOptions, type MappingRuleSpec } from '../../../src/mapping/index.js';
+import { CollisionGuard, compileRules, type MappingOptions, type MappingRuleSpec } from '../../../src/mapping/index.js';
 import { mqtt } from './helpers.js';
 
 /** Issue 11 §1: a redelivered reading is the same record; substituted timestamps are the ones that move. */
@@ -98,5 +98,19 @@ describe('substituted timestamps move, device timestamps stay', () => {
     const { send } = setup({ on_collision: 'keep' });
     expect(send(-5, 666, { receivedAt: T })).toEqual([`${T}:666`]);
     expect(send(T, 1, { receivedAt: T })).toEqual([`${T}:1`]);
+  });
+});
+
+describe('after a restart, a dense stream (one reading per ms) redelivered', () => {
+  it('finds every redelivered reading of the restored run: same ts, no collision, no cascade of bumps', () => {
+    const guard = new CollisionGuard(1000, true);
+    const rows = Array.from({ length: 100 }, (_, i) => ({ col: 'c', doc: 'd', ts: 1000 + i, data: `{"v":${i}}` }));
+    guard.remember(rows);
+    // The broker redelivers the last 40 readings it had not seen acknowledged.
+    for (let i = 60; i < 100; i++) expect(guard.admit('c', 'd', 1000 + i, `{"v":${i}}`, false)).toBe(1000 + i);
+    expect(guard.collisions).toBe(0);
+    // A genuinely new reading in the restored run's last millisecond still collides and moves.
+    expect(guard.admit('c', 'd', 1099, '{"v":"other"}', false)).toBe(1100);
+    expect(guard.collisions).toBe(1);
   });
 });
