@@ -41,6 +41,11 @@ export interface QueueOptions {
    * and row caps bound the disk anyway.
    */
   maxAgeMs?: number;
+  /**
+   * Store queued rows many to a row, compressed (compaction.ts), at `prune()`. Default true;
+   * false keeps one row per reading (the layout before schema 6), e.g. to compare them.
+   */
+  compact?: boolean;
   /** Policy when a cap is reached after sent rows were pruned. Default `'drop_oldest'`. */
   onFull?: OnFullPolicy;
   /** How long sent rows are kept for replay and resend, in ms. Default 86,400,000 (24 h). */

@@ -1,0 +1,140 @@
+/**
+ * The `blocks` table (schema 6): rows of the queue stored many to one row, each block
+ * covering the id range [first_id, last_id] (block-codec.ts). Ids stay the unit of identity:
+ * an id lives either in `records` or in exactly one block, and block ranges are disjoint, so
+ * sent runs and leases, which address id ranges, need not know where a row is stored.
+ * Blocks are made by compaction (compaction.ts) from unsent, unleased `records` rows.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import { decodeBlock, encodeBlock, type DecodedBlock } from './block-codec.js';
+import type { QueuedRecord } from './types.js';
+
+export interface BlockHead {
+  first: number;
+  last: number;
+  n: number;
+  bytes: number;
+}
+
+/** Decoded blocks kept: a lease reads a block in a few slices, one after the other. */
+const CACHE_BLOCKS = 4;
+
+export class BlockStore {
+  /** False on a file whose schema predates blocks (a read-only view of an older file). */
+  readonly enabled: boolean;
+  private readonly overlapStmt?: Statement;
+  private readonly bodyStmt?: Statement;
+  private readonly insertStmt?: Statement;
+  private readonly deleteStmt?: Statement;
+  private readonly maxStmt?: Statement;
+  private readonly minStmt?: Statement;
+  private readonly cache = new Map<string, DecodedBlock>();
+
+  constructor(db: Database) {
+    this.enabled = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blocks'").get() !== undefined;
+    if (!this.enabled) return;
+    // The block holding `from` (the last to start at or before it), then those starting in range.
+    this.overlapStmt = db.prepare(
+      `SELECT first_id AS first, last_id AS last, n, bytes FROM blocks
+       WHERE first_id >= coalesce((SELECT first_id FROM blocks WHERE first_id <= @from ORDER BY first_id DESC LIMIT 1), @from)
+         AND first_id <= @to AND last_id >= @from ORDER BY first_id LIMIT @limit`,
+    );
+    this.bodyStmt = db.prepare('SELECT body FROM blocks WHERE first_id = ?').pluck();
+    this.insertStmt = db.prepare('INSERT INTO blocks(first_id, last_id, n, bytes, min_enq, max_enq, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.deleteStmt = db.prepare('DELETE FROM blocks WHERE first_id = ?');
+    this.maxStmt = db.prepare('SELECT max(last_id) FROM blocks').pluck();
+    this.minStmt = db.prepare('SELECT min(first_id) FROM blocks').pluck();
+  }
+
+  /** Blocks overlapping [from, to], ascending. */
+  overlapping(from: number, to: number, limit = Number.MAX_SAFE_INTEGER): BlockHead[] {
+    if (!this.enabled || to < from) return [];
+    return this.overlapStmt!.all({ from, to, limit }) as BlockHead[];
+  }
+
+  decoded(h: BlockHead): DecodedBlock {
+    const key = `${h.first}:${h.last}:${h.n}`;
+    let d = this.cache.get(key);
+    if (d !== undefined) {
+      this.cache.delete(key);
+      this.cache.set(key, d);
+      return d;
+    }
+    d = decodeBlock(this.bodyStmt!.get(h.first) as Buffer);
+    this.cache.set(key, d);
+    if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value!);
+    return d;
+  }
+
+  /** The rows of blocks in [from, to], ascending, at most `limit`. */
+  rowsIn(from: number, to: number, limit: number): QueuedRecord[] {
+    const out: QueuedRecord[] = [];
+    for (const h of this.overlapping(from, to)) {
+      for (const r of this.decoded(h).rows) {
+        if (r.id < from) continue;
+        if (r.id > to || out.length >= limit) return out;
+        out.push(r);
+      }
+    }
+    return out;
+  }
+
+  /** Stores rows (ascending id, at least one) as one block; returns the body's size. */
+  insert(rows: readonly QueuedRecord[]): number {
+    const body = encodeBlock(rows);
+    let bytes = 0;
+    let minEnq = Infinity;
+    let maxEnq = -Infinity;
+    for (const r of rows) {
+      bytes += r.bytes;
+      if (r.enqueuedAt < minEnq) minEnq = r.enqueuedAt;
+      if (r.enqueuedAt > maxEnq) maxEnq = r.enqueuedAt;
+    }
+    this.insertStmt!.run(rows[0]!.id, rows[rows.length - 1]!.id, rows.length, bytes, minEnq, maxEnq, body);
+    return body.length + 40;
+  }
+
+  /**
+   * Deletes the rows of blocks in [from, to]: blocks inside go whole, a block reaching out
+   * of the range is rewritten without them. Returns rows and bytes removed, and bytes written.
+   */
+  deleteRange(from: number, to: number): { rows: number; bytes: number; written: number } {
+    let rows = 0;
+    let bytes = 0;
+    let written = 0;
+    for (const h of this.overlapping(from, to)) {
+      this.forget(h);
+      if (h.first >= from && h.last <= to) {
+        this.deleteStmt!.run(h.first);
+        rows += h.n;
+        bytes += h.bytes;
+        written += 40;
+        continue;
+      }
+      const all = this.decoded(h).rows;
+      this.forget(h);
+      const keep = all.filter((r) => r.id < from || r.id > to);
+      for (const r of all) {
+        if (r.id >= from && r.id <= to) {
+          rows++;
+          bytes += r.bytes;
+        }
+      }
+      this.deleteStmt!.run(h.first);
+      if (keep.length > 0) written += this.insert(keep);
+    }
+    return { rows, bytes, written };
+  }
+
+  maxId(): number | null {
+    return this.enabled ? (this.maxStmt!.get() as number | null) : null;
+  }
+
+  minId(): number | null {
+    return this.enabled ? (this.minStmt!.get() as number | null) : null;
+  }
+
+  private forget(h: BlockHead): void {
+    this.cache.delete(`${h.first}:${h.last}:${h.n}`);
+  }
+}
