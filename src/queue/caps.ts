@@ -27,6 +27,7 @@ export interface ResolvedQueueOptions {
   maxRows: number;
   maxAgeMs: number;
   compact: boolean;
+  compactTailRows: number;
   onFull: OnFullPolicy;
   retainSentMs: number;
   retainSentBytes: number;
@@ -48,6 +49,7 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     maxRows: o.maxRows ?? QUEUE_DEFAULTS.maxRows,
     maxAgeMs: o.maxAgeMs ?? QUEUE_DEFAULTS.maxAgeMs,
     compact: o.compact ?? true,
+    compactTailRows: o.compactTailRows ?? 100_000,
     onFull: o.onFull ?? QUEUE_DEFAULTS.onFull,
     retainSentMs: o.retainSentMs ?? QUEUE_DEFAULTS.retainSentMs,
     retainSentBytes: o.retainSentBytes ?? Math.floor(maxBytes * QUEUE_DEFAULTS.retainSentShare),

@@ -15,11 +15,11 @@ export const BLOCK_ROWS = 2000;
 
 /**
  * Finds the next run of BLOCK_ROWS consecutive table rows that may be compacted and stores
- * it as one block; call inside a transaction. Returns the rows moved (0 = nothing to do)
+ * it as one block; call inside a transaction. Rows above `upToId` are left alone. Returns the rows moved (0 = nothing to do)
  * and the bytes the block took.
  */
-export function compactOne(rec: RecordStore, book: LeaseBook, sent: SentRuns, lastId: number, blockRows = BLOCK_ROWS): { rows: number; written: number } {
-  for (const [from, to] of book.gaps(0, lastId, sent)) {
+export function compactOne(rec: RecordStore, book: LeaseBook, sent: SentRuns, upToId: number, blockRows = BLOCK_ROWS): { rows: number; written: number } {
+  for (const [from, to] of book.gaps(0, upToId, sent)) {
     let pos = from;
     while (pos <= to) {
       let rows = rec.tableRowsIn(pos, to, blockRows);

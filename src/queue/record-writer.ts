@@ -185,7 +185,20 @@ export class RecordWriter {
           b += r.bytes;
         }
         const whole = n === rows.length && rows.length < chunk;
-        const upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
+        let upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
+        if (!whole && n > 0) {
+          // A cut inside a block takes the rest of the block too (its rows are sent, in this
+          // run): rewriting a block to keep a few acked rows costs pages a full disk may not
+          // have. Retention is thus approximate by one block, never short of what was asked.
+          const h = this.rec.blocks.overlapping(upTo, upTo, 1)[0];
+          if (h !== undefined && h.last > upTo && h.last <= run.hi) {
+            for (const r of this.rec.light(upTo + 1, h.last, Number.MAX_SAFE_INTEGER)) {
+              n++;
+              b += r.bytes;
+            }
+            upTo = h.last;
+          }
+        }
         if (n > 0) this.txBytes += this.rec.deleteRange(run.lo, upTo);
         if (upTo >= run.lo) this.sent.shrink(run, upTo);
         this.moveCounts(0, 0, -n, -b);

@@ -359,7 +359,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     let moved = 0;
     for (let i = 0; i < maxBlocks; i++) {
       const r = this.write('compact', () => {
-        const done = compactOne(rec, this.book, sent, this.w.lastId);
+        const done = compactOne(rec, this.book, sent, this.w.lastId - this.options.compactTailRows);
         this.w.txBytes += done.written;
         return done.rows;
       });
