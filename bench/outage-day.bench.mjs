@@ -1,0 +1,128 @@
+// A day-long outage of a 1,000-device site (issue 17): readings such as
+// {"temperature":21.5,"humidity":40.2}, 1,000 devices at 1 Hz, appended in groups of 20 as a
+// group-committed QoS 1 stream would, with the queue's housekeeping compacting as it goes;
+// then drained to the dev server (another process). Prints bytes of queue file per reading
+// at rest, bytes written per reading (/proc/self/io), the append rate, the drain rate against
+// the raw pipelined client rate measured in the same run, and RSS; and the same for the
+// one-row-per-reading layout (compact: false) on a smaller count, as the ratio's baseline.
+// OUTAGE_READINGS (default 2,000,000; a day is 86,400,000) sets the count: bytes per reading
+// at rest are flat in the count once compaction runs (the newest 100,000 ids stay rows, a
+// fixed ~9 MB), so the figures extrapolate linearly to the day.
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Agent } from '../dist/agent.js';
+import { SqliteQueue } from '../dist/queue/index.js';
+import { DEFAULT_SENDER_OPTIONS } from '../dist/sender/types.js';
+import { rawInsertRate } from './client-insert.bench.mjs';
+import { report, startDevServer, timeDrain } from './common.mjs';
+
+const TOTAL = Number(process.env.OUTAGE_READINGS ?? 2_000_000);
+const OLD_TOTAL = Math.min(TOTAL, Number(process.env.OUTAGE_OLD_READINGS ?? 500_000));
+const GROUP = 20;
+const DEVICES = 1000;
+const BASE = 1_767_225_600_000;
+
+/** Readings number `start`..: device i % 1000 at second i / 1000. */
+function readings(count, start) {
+  const out = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const i = start + k;
+    const t = (200 + ((i * 7) % 60)) / 10;
+    const h = (300 + ((i * 13) % 200)) / 10;
+    out[k] = { col: 'telemetry', doc: `device-${i % DEVICES}`, ts: BASE + Math.floor(i / DEVICES) * 1000 + (i % DEVICES), data: `{"temperature":${t},"humidity":${h}}` };
+  }
+  return out;
+}
+
+function writeBytes() {
+  const m = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function fileBytes(path) {
+  let n = 0;
+  for (const f of [path, `${path}-wal`]) if (existsSync(f)) n += statSync(f).size;
+  return n;
+}
+
+/** Fills a queue at `path`; returns bytes at rest and written per reading and readings/s. */
+function fill(path, total, compact) {
+  const q = new SqliteQueue({ path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3, maxRows: 1e9 });
+  q.start();
+  const w0 = writeBytes();
+  const t0 = performance.now();
+  for (let i = 0; i < total; i += GROUP) {
+    q.append(readings(Math.min(GROUP, total - i), i));
+    // The housekeeping tick (every 5 s at 1,000 readings/s): compaction keeps up.
+    if (compact && i % 5000 === 0) q.prune();
+  }
+  if (compact) while (q.compact(100) > 0);
+  const seconds = (performance.now() - t0) / 1000;
+  q.stop();
+  const written = writeBytes() - w0;
+  return { atRest: fileBytes(path) / total, written: written / total, rate: total / seconds };
+}
+
+async function drain(server, dir, path, total, compact) {
+  const settings = {
+    fluxiondb: { url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 },
+    queue: { path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3, maxRows: 1e9 },
+    sender: { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60_000 },
+    housekeepingIntervalMs: 5_000,
+    stopDeadlineMs: 5_000,
+  };
+  let peak = 0;
+  const rss0 = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  try {
+    const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), total);
+    return { rate, rssStartMb: rss0 / 2 ** 20, rssPeakMb: peak / 2 ** 20 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function main() {
+  const server = await startDevServer();
+  const dir = mkdtempSync(join(tmpdir(), 'fluxion-bench-outage-'));
+  try {
+    const oldPath = join(dir, 'rows.db');
+    const old = fill(oldPath, OLD_TOTAL, false);
+    const oldDrain = await drain(server, dir, oldPath, OLD_TOTAL, false);
+    const path = join(dir, 'blocks.db');
+    const blocks = fill(path, TOTAL, true);
+    const raw = await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4 });
+    const d = await drain(server, dir, path, TOTAL, true);
+    report('outage-day', {
+      readings: TOTAL,
+      'at_rest B/reading': blocks.atRest,
+      target: '<=25',
+      'written B/reading': blocks.written,
+      'append readings/s': blocks.rate,
+      'raw_client records/s': raw.recordsPerSecond,
+      'drain records/s': d.rate,
+      'drain/raw_ratio': d.rate / raw.recordsPerSecond,
+      drain_target: '>=0.70',
+      'rss_at_drain_start MiB': d.rssStartMb,
+      'rss_peak_in_drain MiB': d.rssPeakMb,
+      'day_file GiB': (blocks.atRest * 86_400_000) / 2 ** 30,
+    });
+    report('outage-day rows layout (before)', {
+      readings: OLD_TOTAL,
+      'at_rest B/reading': old.atRest,
+      'written B/reading': old.written,
+      'append readings/s': old.rate,
+      'drain records/s': oldDrain.rate,
+      'at_rest blocks/rows': blocks.atRest / old.atRest,
+      'written blocks/rows': blocks.written / old.written,
+      'drain blocks/rows': d.rate / oldDrain.rate,
+    });
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
