@@ -66,14 +66,38 @@ export class BlockStore {
     return d;
   }
 
+  /**
+   * The rows of [from, to] as `ins` JSON fragments, when blocks alone hold them (no table
+   * row in between: `tableRows` says how many the table has there); null otherwise.
+   */
+  fragments(from: number, to: number): { parts: string[]; bytes: number; lastId: number; last: QueuedRecord } | null {
+    const parts: string[] = [];
+    let bytes = 0;
+    let lastBlock: DecodedBlock | undefined;
+    let lastK = -1;
+    for (const h of this.overlapping(from, to)) {
+      const d = this.decoded(h);
+      const end = d.indexOf(to + 1);
+      for (let k = d.indexOf(from); k < end; k++) {
+        parts.push(`{"ts":${d.ts[k]!},"doc":${d.docJson[d.docOf[k]!]!},"data":${d.dataJson[k]!},"col":${d.colJson[d.colOf[k]!]!}}`);
+        bytes += d.bytes[k]!;
+        lastBlock = d;
+        lastK = k;
+      }
+    }
+    if (lastBlock === undefined) return null;
+    return { parts, bytes, lastId: lastBlock.ids[lastK]!, last: lastBlock.row(lastK) };
+  }
+
   /** The rows of blocks in [from, to], ascending, at most `limit`. */
   rowsIn(from: number, to: number, limit: number): QueuedRecord[] {
     const out: QueuedRecord[] = [];
     for (const h of this.overlapping(from, to)) {
-      for (const r of this.decoded(h).rows) {
-        if (r.id < from) continue;
-        if (r.id > to || out.length >= limit) return out;
-        out.push(r);
+      const d = this.decoded(h);
+      const end = d.indexOf(to + 1);
+      for (let k = d.indexOf(from); k < end; k++) {
+        if (out.length >= limit) return out;
+        out.push(d.row(k));
       }
     }
     return out;

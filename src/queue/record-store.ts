@@ -104,6 +104,13 @@ export class RecordStore {
 
   /** batchIn over blocks: the same JSON text, built here from decoded rows. */
   private batchInJs(fromId: number, toId: number): EncodedChunk | null {
+    // The drain's case: blocks only (the table holds no row in the range).
+    if (this.firstInRange.get(fromId, toId) === undefined) {
+      const f = this.blocks.fragments(fromId, toId);
+      if (f === null) return null;
+      const { col, doc, ts, data } = f.last;
+      return { count: f.parts.length, lastId: f.lastId, bytes: f.bytes, json: `[${f.parts.join(',')}]`, last: { col, doc, ts, data } };
+    }
     const rows = this.rowsIn(fromId, toId, Number.MAX_SAFE_INTEGER);
     if (rows.length === 0) return null;
     const parts = new Array<string>(rows.length);

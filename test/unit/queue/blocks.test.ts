@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUEUE_MIGRATIONS, openQueueReadOnly, type QueuedRecord, type SqliteQueue } from '../../../src/queue/index.js';
+import { QUEUE_MIGRATIONS, openQueueReadOnly, type SqliteQueue } from '../../../src/queue/index.js';
 import { BLOCK_ROWS } from '../../../src/queue/compaction.js';
 import { queueFixture } from '../../helpers/queue.js';
 
