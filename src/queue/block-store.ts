@@ -67,26 +67,28 @@ export class BlockStore {
   }
 
   /**
-   * The rows of [from, to] as `ins` JSON fragments, when blocks alone hold them (no table
-   * row in between: `tableRows` says how many the table has there); null otherwise.
+   * The block rows of [from, to] as slices of comma-joined `ins` JSON objects (one slice per
+   * block), with their count, bytes and last row; null when blocks hold none of them.
    */
-  fragments(from: number, to: number): { parts: string[]; bytes: number; lastId: number; last: QueuedRecord } | null {
+  fragments(from: number, to: number): { parts: string[]; count: number; bytes: number; lastId: number; last: QueuedRecord } | null {
     const parts: string[] = [];
+    let count = 0;
     let bytes = 0;
     let lastBlock: DecodedBlock | undefined;
     let lastK = -1;
     for (const h of this.overlapping(from, to)) {
       const d = this.decoded(h);
+      const a = d.indexOf(from);
       const end = d.indexOf(to + 1);
-      for (let k = d.indexOf(from); k < end; k++) {
-        parts.push(`{"ts":${d.ts[k]!},"doc":${d.docJson[d.docOf[k]!]!},"data":${d.dataJson[k]!},"col":${d.colJson[d.colOf[k]!]!}}`);
-        bytes += d.bytes[k]!;
-        lastBlock = d;
-        lastK = k;
-      }
+      if (a >= end) continue;
+      parts.push(d.json(a, end));
+      count += end - a;
+      for (let k = a; k < end; k++) bytes += d.bytes[k]!;
+      lastBlock = d;
+      lastK = end - 1;
     }
     if (lastBlock === undefined) return null;
-    return { parts, bytes, lastId: lastBlock.ids[lastK]!, last: lastBlock.row(lastK) };
+    return { parts, count, bytes, lastId: lastBlock.ids[lastK]!, last: lastBlock.row(lastK) };
   }
 
   /** The rows of blocks in [from, to], ascending, at most `limit`. */
@@ -135,13 +137,15 @@ export class BlockStore {
         written += 40;
         continue;
       }
-      const all = this.decoded(h).rows;
+      const d = this.decoded(h);
       this.forget(h);
-      const keep = all.filter((r) => r.id < from || r.id > to);
-      for (const r of all) {
-        if (r.id >= from && r.id <= to) {
+      const keep: QueuedRecord[] = [];
+      for (let k = 0; k < d.n; k++) {
+        const id = d.ids[k]!;
+        if (id < from || id > to) keep.push(d.row(k));
+        else {
           rows++;
-          bytes += r.bytes;
+          bytes += d.bytes[k]!;
         }
       }
       this.deleteStmt!.run(h.first);

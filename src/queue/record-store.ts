@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
+import { insJson } from './block-codec.js';
 import { BlockStore } from './block-store.js';
 import type { QueuedRecord, RecordPage, SentQuery, SentRecord } from './types.js';
 
@@ -109,29 +110,18 @@ export class RecordStore {
       const f = this.blocks.fragments(fromId, toId);
       if (f === null) return null;
       const { col, doc, ts, data } = f.last;
-      return { count: f.parts.length, lastId: f.lastId, bytes: f.bytes, json: `[${f.parts.join(',')}]`, last: { col, doc, ts, data } };
+      return { count: f.count, lastId: f.lastId, bytes: f.bytes, json: `[${f.parts.join(',')}]`, last: { col, doc, ts, data } };
     }
     const rows = this.rowsIn(fromId, toId, Number.MAX_SAFE_INTEGER);
     if (rows.length === 0) return null;
     const parts = new Array<string>(rows.length);
     let bytes = 0;
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      parts[i] = `{"ts":${r.ts},"doc":${this.quoted(r.doc)},"data":${JSON.stringify(r.data)},"col":${this.quoted(r.col)}}`;
-      bytes += r.bytes;
+      parts[i] = insJson(rows[i]!);
+      bytes += rows[i]!.bytes;
     }
     const last = rows[rows.length - 1]!;
     return { count: rows.length, lastId: last.id, bytes, json: `[${parts.join(',')}]`, last: { col: last.col, doc: last.doc, ts: last.ts, data: last.data } };
-  }
-
-  private readonly quotes = new Map<string, string>();
-  private quoted(s: string): string {
-    let q = this.quotes.get(s);
-    if (q === undefined) {
-      if (this.quotes.size > 10_000) this.quotes.clear();
-      this.quotes.set(s, (q = JSON.stringify(s)));
-    }
-    return q;
   }
 
   /** The `records` rows (not blocks) in [fromId, toId], oldest first, at most `limit`. */
@@ -223,10 +213,10 @@ export class RecordStore {
   /** The first unsent row held in a block in [fromId, toId] (read-only status). */
   firstUnsentInBlocks(fromId: number, toId: number): QueuedRecord | undefined {
     for (const h of this.blocks.overlapping(fromId, toId)) {
-      for (const r of this.blocks.decoded(h).rows) {
-        if (r.id < fromId || r.id > toId) continue;
-        const s = this.sentAtOf.get(r.id, r.id) as number | null | undefined;
-        if (s === null || s === undefined) return r;
+      const d = this.blocks.decoded(h);
+      for (let k = d.indexOf(fromId); k < d.n && d.ids[k]! <= toId; k++) {
+        const s = this.sentAtOf.get(d.ids[k]!, d.ids[k]!) as number | null | undefined;
+        if (s === null || s === undefined) return d.row(k);
       }
     }
     return undefined;
