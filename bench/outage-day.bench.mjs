@@ -29,8 +29,10 @@ function readings(count, start) {
   const out = new Array(count);
   for (let k = 0; k < count; k++) {
     const i = start + k;
-    const t = (200 + ((i * 7) % 60)) / 10;
-    const h = (300 + ((i * 13) % 200)) / 10;
+    // Values that do not repeat in a pattern deflate could learn: a hash of the reading number.
+    const x = Math.imul(i ^ (i >>> 13), 0x5bd1e995) >>> 0;
+    const t = (150 + (x % 150)) / 10;
+    const h = (200 + ((x >>> 8) % 600)) / 10;
     out[k] = { col: 'telemetry', doc: `device-${i % DEVICES}`, ts: BASE + Math.floor(i / DEVICES) * 1000 + (i % DEVICES), data: `{"temperature":${t},"humidity":${h}}` };
   }
   return out;
