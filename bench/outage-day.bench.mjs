@@ -95,8 +95,9 @@ export async function main() {
     const oldDrain = await drain(server, dir, oldPath, OLD_TOTAL, false);
     const path = join(dir, 'blocks.db');
     const blocks = fill(path, TOTAL, true);
-    const raw = await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4 });
     const d = await drain(server, dir, path, TOTAL, true);
+    // After the drain: its batches, built up front, would sit in the drain's RSS.
+    const raw = await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4 });
     report('outage-day', {
       readings: TOTAL,
       'at_rest B/reading': blocks.atRest,
@@ -117,6 +118,8 @@ export async function main() {
       'written B/reading': old.written,
       'append readings/s': old.rate,
       'drain records/s': oldDrain.rate,
+      'rss_at_drain_start MiB': oldDrain.rssStartMb,
+      'rss_peak_in_drain MiB': oldDrain.rssPeakMb,
       'at_rest blocks/rows': blocks.atRest / old.atRest,
       'written blocks/rows': blocks.written / old.written,
       'drain blocks/rows': d.rate / oldDrain.rate,

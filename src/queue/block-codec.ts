@@ -30,8 +30,16 @@ export function insJson(r: { ts: number; doc: string; data: string; col: string 
   return `{"ts":${r.ts},"doc":${JSON.stringify(r.doc)},"data":${JSON.stringify(r.data)},"col":${JSON.stringify(r.col)}}`;
 }
 
+/** A row as a block stores it: `json` is its `ins` object (insJson, or SQLite's json_object). */
+export interface BlockRow {
+  id: number;
+  enqueuedAt: number;
+  bytes: number;
+  json: string;
+}
+
 /** Encodes rows (ascending id, at least one) as a block body. */
-export function encodeBlock(rows: readonly QueuedRecord[]): Buffer {
+export function encodeBlock(rows: readonly BlockRow[]): Buffer {
   const n = rows.length;
   const h: Header = { v: VERSION, i: new Array(n), e: new Array(n), b: new Array(n), l: new Array(n) };
   const texts = new Array<string>(n);
@@ -40,7 +48,7 @@ export function encodeBlock(rows: readonly QueuedRecord[]): Buffer {
   let bytes = 0;
   for (let k = 0; k < n; k++) {
     const r = rows[k]!;
-    texts[k] = insJson(r);
+    texts[k] = r.json;
     h.i[k] = r.id - id;
     h.e[k] = r.enqueuedAt - enq;
     h.b[k] = r.bytes - bytes;
@@ -103,6 +111,10 @@ export class DecodedBlock {
   /** Rows a..b-1 as comma-joined `ins` JSON objects (a < b). */
   json(a: number, b: number): string {
     return this.text.slice(this.off[a]!, this.off[b - 1]! + this.len[b - 1]!);
+  }
+
+  blockRow(k: number): BlockRow {
+    return { id: this.ids[k]!, enqueuedAt: this.enq[k]!, bytes: this.bytes[k]!, json: this.json(k, k + 1) };
   }
 
   row(k: number): QueuedRecord {

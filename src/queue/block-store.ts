@@ -6,7 +6,7 @@
  * Blocks are made by compaction (compaction.ts) from unsent, unleased `records` rows.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import { decodeBlock, encodeBlock, type DecodedBlock } from './block-codec.js';
+import { decodeBlock, encodeBlock, type BlockRow, type DecodedBlock } from './block-codec.js';
 import type { QueuedRecord } from './types.js';
 
 export interface BlockHead {
@@ -106,7 +106,7 @@ export class BlockStore {
   }
 
   /** Stores rows (ascending id, at least one) as one block; returns the body's size. */
-  insert(rows: readonly QueuedRecord[]): number {
+  insert(rows: readonly BlockRow[]): number {
     const body = encodeBlock(rows);
     let bytes = 0;
     let minEnq = Infinity;
@@ -139,10 +139,10 @@ export class BlockStore {
       }
       const d = this.decoded(h);
       this.forget(h);
-      const keep: QueuedRecord[] = [];
+      const keep: BlockRow[] = [];
       for (let k = 0; k < d.n; k++) {
         const id = d.ids[k]!;
-        if (id < from || id > to) keep.push(d.row(k));
+        if (id < from || id > to) keep.push(d.blockRow(k));
         else {
           rows++;
           bytes += d.bytes[k]!;

@@ -22,7 +22,7 @@ export function compactOne(rec: RecordStore, book: LeaseBook, sent: SentRuns, up
   for (const [from, to] of book.gaps(0, upToId, sent)) {
     let pos = from;
     while (pos <= to) {
-      let rows = rec.tableRowsIn(pos, to, blockRows);
+      let rows = rec.tableBlockRows(pos, to, blockRows);
       if (rows.length === 0) break;
       // Never across a block: block ranges stay disjoint from each other and from rows.
       const inside = rec.blocks.overlapping(rows[0]!.id, rows[rows.length - 1]!.id, 1)[0];

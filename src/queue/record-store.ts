@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { insJson } from './block-codec.js';
+import { insJson, type BlockRow } from './block-codec.js';
 import { BlockStore } from './block-store.js';
 import type { QueuedRecord, RecordPage, SentQuery, SentRecord } from './types.js';
 
@@ -50,6 +50,7 @@ export class RecordStore {
   private readonly resendPage: Statement;
   private readonly sentAtOf: Statement;
   private readonly batchRange: Statement;
+  private readonly blockRowsRange: Statement;
 
   constructor(db: Database) {
     this.blocks = new BlockStore(db);
@@ -67,6 +68,10 @@ export class RecordStore {
     );
     this.firstInRange = db.prepare(
       'SELECT id, bytes, enqueued_at AS enqueuedAt FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT 1',
+    );
+    this.blockRowsRange = db.prepare(
+      `SELECT id, enqueued_at AS enqueuedAt, bytes, json_object('ts', ts, 'doc', doc, 'data', data, 'col', col) AS json
+       FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?`,
     );
     this.deleteRangeStmt = db.prepare('DELETE FROM records WHERE id >= ? AND id <= ?');
     // One row for a whole batch: SQLite encodes the records (0.7 us a row, against 3.2 us
@@ -122,6 +127,11 @@ export class RecordStore {
     }
     const last = rows[rows.length - 1]!;
     return { count: rows.length, lastId: last.id, bytes, json: `[${parts.join(',')}]`, last: { col: last.col, doc: last.doc, ts: last.ts, data: last.data } };
+  }
+
+  /** The `records` rows in [fromId, toId] as blocks store them (compaction), at most `limit`. */
+  tableBlockRows(fromId: number, toId: number, limit: number): BlockRow[] {
+    return this.blockRowsRange.all(fromId, toId, limit) as BlockRow[];
   }
 
   /** The `records` rows (not blocks) in [fromId, toId], oldest first, at most `limit`. */
