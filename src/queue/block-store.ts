@@ -91,6 +91,20 @@ export class BlockStore {
     return { parts, count, bytes, lastId: lastBlock.ids[lastK]!, last: lastBlock.row(lastK) };
   }
 
+  /** id, bytes, enqueuedAt of the block rows in [from, to], ascending, at most `limit`. */
+  lightIn(from: number, to: number, limit: number): Array<{ id: number; bytes: number; enqueuedAt: number }> {
+    const out: Array<{ id: number; bytes: number; enqueuedAt: number }> = [];
+    for (const h of this.overlapping(from, to)) {
+      const d = this.decoded(h);
+      const end = d.indexOf(to + 1);
+      for (let k = d.indexOf(from); k < end; k++) {
+        if (out.length >= limit) return out;
+        out.push({ id: d.ids[k]!, bytes: d.bytes[k]!, enqueuedAt: d.enq[k]! });
+      }
+    }
+    return out;
+  }
+
   /** The rows of blocks in [from, to], ascending, at most `limit`. */
   rowsIn(from: number, to: number, limit: number): QueuedRecord[] {
     const out: QueuedRecord[] = [];

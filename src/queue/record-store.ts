@@ -154,15 +154,15 @@ export class RecordStore {
 
   /** id, bytes, enqueuedAt of the rows in [fromId, toId], at most `limit`. */
   light(fromId: number, toId: number, limit: number): IdBytes[] {
-    if (this.blocks.overlapping(fromId, toId, 1).length === 0) return this.lightRange.all(fromId, toId, limit) as IdBytes[];
-    return this.rowsIn(fromId, toId, limit).map((r) => ({ id: r.id, bytes: r.bytes, enqueuedAt: r.enqueuedAt }));
+    const table = this.lightRange.all(fromId, toId, limit) as IdBytes[];
+    if (this.blocks.overlapping(fromId, toId, 1).length === 0) return table;
+    return mergeById(table, this.blocks.lightIn(fromId, toId, limit), limit);
   }
 
   /** The first row in [fromId, toId], if any. */
   firstIn(fromId: number, toId: number): IdBytes | undefined {
     const t = this.firstInRange.get(fromId, toId) as IdBytes | undefined;
-    const b = this.blocks.rowsIn(fromId, t === undefined ? toId : t.id - 1, 1)[0];
-    return b === undefined ? t : { id: b.id, bytes: b.bytes, enqueuedAt: b.enqueuedAt };
+    return this.blocks.lightIn(fromId, t === undefined ? toId : t.id - 1, 1)[0] ?? t;
   }
 
   rowById(id: number): QueuedRecord | undefined {
