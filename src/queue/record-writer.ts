@@ -186,10 +186,10 @@ export class RecordWriter {
         }
         const whole = n === rows.length && rows.length < chunk;
         let upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
-        if (!whole && n > 0) {
-          // A cut inside a block takes the rest of the block too (its rows are sent, in this
-          // run): rewriting a block to keep a few acked rows costs pages a full disk may not
-          // have. Retention is thus approximate by one block, never short of what was asked.
+        if (!whole && n > 0 && this.diskCap !== Infinity) {
+          // On a full disk a cut inside a block takes the rest of the block too (its rows are
+          // sent, in this run): rewriting a block to keep a few acked rows costs pages the disk
+          // may not have. Retention is then approximate by one block, never short of what was asked.
           const h = this.rec.blocks.overlapping(upTo, upTo, 1)[0];
           if (h !== undefined && h.last > upTo && h.last <= run.hi) {
             for (const r of this.rec.light(upTo + 1, h.last, Number.MAX_SAFE_INTEGER)) {
