@@ -52,6 +52,16 @@ export class BlockStore {
     return this.overlapStmt!.all({ from, to, limit }) as BlockHead[];
   }
 
+  /**
+   * Blocks overlapping [from, to], ascending, read lazily: a caller that needs the first row
+   * or two of a range reaching to the end of a day's backlog (thousands of blocks) stops early.
+   * No write may happen while it is open (better-sqlite3 refuses them).
+   */
+  *overlappingLazy(from: number, to: number): Generator<BlockHead> {
+    if (!this.enabled || to < from) return;
+    yield* this.overlapStmt!.iterate({ from, to, limit: Number.MAX_SAFE_INTEGER }) as IterableIterator<BlockHead>;
+  }
+
   decoded(h: BlockHead): DecodedBlock {
     const key = `${h.first}:${h.last}:${h.n}`;
     let d = this.cache.get(key);
@@ -94,7 +104,7 @@ export class BlockStore {
   /** id, bytes, enqueuedAt of the block rows in [from, to], ascending, at most `limit`. */
   lightIn(from: number, to: number, limit: number): Array<{ id: number; bytes: number; enqueuedAt: number }> {
     const out: Array<{ id: number; bytes: number; enqueuedAt: number }> = [];
-    for (const h of this.overlapping(from, to)) {
+    for (const h of this.overlappingLazy(from, to)) {
       const d = this.decoded(h);
       const end = d.indexOf(to + 1);
       for (let k = d.indexOf(from); k < end; k++) {
@@ -108,7 +118,7 @@ export class BlockStore {
   /** The rows of blocks in [from, to], ascending, at most `limit`. */
   rowsIn(from: number, to: number, limit: number): QueuedRecord[] {
     const out: QueuedRecord[] = [];
-    for (const h of this.overlapping(from, to)) {
+    for (const h of this.overlappingLazy(from, to)) {
       const d = this.decoded(h);
       const end = d.indexOf(to + 1);
       for (let k = d.indexOf(from); k < end; k++) {

@@ -222,7 +222,7 @@ export class RecordStore {
 
   /** The first unsent row held in a block in [fromId, toId] (read-only status). */
   firstUnsentInBlocks(fromId: number, toId: number): QueuedRecord | undefined {
-    for (const h of this.blocks.overlapping(fromId, toId)) {
+    for (const h of this.blocks.overlappingLazy(fromId, toId)) {
       const d = this.blocks.decoded(h);
       for (let k = d.indexOf(fromId); k < d.n && d.ids[k]! <= toId; k++) {
         const s = this.sentAtOf.get(d.ids[k]!, d.ids[k]!) as number | null | undefined;
