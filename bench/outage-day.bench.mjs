@@ -1,7 +1,7 @@
 // A day-long outage of a 1,000-device site (issue 17): readings such as
 // {"temperature":21.5,"humidity":40.2}, 1,000 devices at 1 Hz, appended in groups of 20 as a
 // group-committed QoS 1 stream would, with the queue's housekeeping compacting as it goes;
-// then drained to the dev server (another process). Prints bytes of queue file per reading
+// then drained to the dev server (another process) by an agent in a process of its own. Prints bytes of queue file per reading
 // at rest, bytes written per reading (/proc/self/io), the append rate, the drain rate against
 // the raw pipelined client rate measured in the same run, and RSS; and the same for the
 // one-row-per-reading layout (compact: false) on a smaller count, as the ratio's baseline.
@@ -11,12 +11,11 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { Agent } from '../dist/agent.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { SqliteQueue } from '../dist/queue/index.js';
-import { DEFAULT_SENDER_OPTIONS } from '../dist/sender/types.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
-import { report, startDevServer, timeDrain } from './common.mjs';
+import { report, startDevServer } from './common.mjs';
 
 const TOTAL = Number(process.env.OUTAGE_READINGS ?? 2_000_000);
 const OLD_TOTAL = Math.min(TOTAL, Number(process.env.OUTAGE_OLD_READINGS ?? 500_000));
@@ -67,23 +66,40 @@ function fill(path, total, compact) {
   return { atRest: fileBytes(path) / total, written: written / total, rate: total / seconds };
 }
 
-async function drain(server, dir, path, total, compact) {
+/**
+ * Drains the queue at `path` with an agent in a process of its own (so that its RSS is the
+ * agent's, not this process's fill garbage); returns records/s and RSS at start, peak, end.
+ */
+function drain(server, path, total, compact) {
   const settings = {
     fluxiondb: { url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 },
     queue: { path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3, maxRows: 1e9 },
-    sender: { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60_000 },
     housekeepingIntervalMs: 5_000,
     stopDeadlineMs: 5_000,
   };
-  let peak = 0;
-  const rss0 = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
-  try {
-    const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), total);
-    return { rate, rssStartMb: rss0 / 2 ** 20, rssPeakMb: peak / 2 ** 20 };
-  } finally {
+  const script = `
+    const { default: pino } = await import('pino');
+    const { Agent } = await import(${JSON.stringify(new URL('../dist/agent.js', import.meta.url).href)});
+    const { DEFAULT_SENDER_OPTIONS } = await import(${JSON.stringify(new URL('../dist/sender/types.js', import.meta.url).href)});
+    const { timeDrain } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
+    const settings = ${JSON.stringify(settings)};
+    settings.sender = { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60000 };
+    const rss = [];
+    const timer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), ${total});
     clearInterval(timer);
-  }
+    console.log(JSON.stringify({ rate, rss }));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`drain process exited ${code}`));
+      const { rate, rss } = JSON.parse(out.trim().split('\n').pop());
+      const mb = (b) => b / 2 ** 20;
+      resolve({ rate, rssStartMb: mb(rss[0] ?? 0), rssPeakMb: mb(Math.max(...rss)), rssEndMb: mb(rss[rss.length - 1] ?? 0) });
+    });
+  });
 }
 
 export async function main() {
@@ -98,10 +114,10 @@ export async function main() {
     const rawBefore = await rawRun();
     const oldPath = join(dir, 'rows.db');
     const old = fill(oldPath, OLD_TOTAL, false);
-    const oldDrain = await drain(server, dir, oldPath, OLD_TOTAL, false);
+    const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
     const path = join(dir, 'blocks.db');
     const blocks = fill(path, TOTAL, true);
-    const d = await drain(server, dir, path, TOTAL, true);
+    const d = await drain(server, path, TOTAL, true);
     const rawAfter = await rawRun();
     const raw = { recordsPerSecond: (rawBefore + rawAfter) / 2 };
     report('outage-day', {
@@ -115,8 +131,7 @@ export async function main() {
       'drain records/s': d.rate,
       'drain/raw_ratio': d.rate / raw.recordsPerSecond,
       drain_target: '>=0.70',
-      'rss_at_drain_start MiB': d.rssStartMb,
-      'rss_peak_in_drain MiB': d.rssPeakMb,
+      'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
       'day_file GiB': (blocks.atRest * 86_400_000) / 2 ** 30,
     });
     report('outage-day rows layout (before)', {
@@ -125,8 +140,7 @@ export async function main() {
       'written B/reading': old.written,
       'append readings/s': old.rate,
       'drain records/s': oldDrain.rate,
-      'rss_at_drain_start MiB': oldDrain.rssStartMb,
-      'rss_peak_in_drain MiB': oldDrain.rssPeakMb,
+      'agent_rss_start/peak/end MiB': `${Math.round(oldDrain.rssStartMb)}/${Math.round(oldDrain.rssPeakMb)}/${Math.round(oldDrain.rssEndMb)}`,
       'at_rest blocks/rows': blocks.atRest / old.atRest,
       'written blocks/rows': blocks.written / old.written,
       'drain blocks/rows': d.rate / oldDrain.rate,
