@@ -77,9 +77,14 @@ function readQueue(path, afterId = 0, withLatency = false) {
   let db;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    const { n, bytes, maxId } = db
+    const rows = db
       .prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes, coalesce(max(id), 0) AS maxId FROM records WHERE id > ?')
       .get(afterId);
+    // Readings compacted into blocks (schema 6; only past the newest 100,000, so long runs).
+    const blocks = db.prepare('SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS bytes, coalesce(max(last_id), 0) AS maxId FROM blocks WHERE first_id > ?').get(afterId);
+    const n = rows.n + blocks.n;
+    const bytes = rows.bytes + blocks.bytes;
+    const maxId = Math.max(rows.maxId, blocks.maxId);
     const lat = withLatency ? db.prepare('SELECT enqueued_at - ts AS l FROM records WHERE id > ? ORDER BY l').pluck().all(afterId) : [];
     return { n, bytes, maxId, lat };
   } catch {

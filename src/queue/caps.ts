@@ -26,6 +26,8 @@ export interface ResolvedQueueOptions {
   autoRetainSentBytes: boolean;
   maxRows: number;
   maxAgeMs: number;
+  compact: boolean;
+  compactTailRows: number;
   onFull: OnFullPolicy;
   retainSentMs: number;
   retainSentBytes: number;
@@ -46,6 +48,8 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     autoRetainSentBytes: o.retainSentBytes === undefined,
     maxRows: o.maxRows ?? QUEUE_DEFAULTS.maxRows,
     maxAgeMs: o.maxAgeMs ?? QUEUE_DEFAULTS.maxAgeMs,
+    compact: o.compact ?? true,
+    compactTailRows: o.compactTailRows ?? 100_000,
     onFull: o.onFull ?? QUEUE_DEFAULTS.onFull,
     retainSentMs: o.retainSentMs ?? QUEUE_DEFAULTS.retainSentMs,
     retainSentBytes: o.retainSentBytes ?? Math.floor(maxBytes * QUEUE_DEFAULTS.retainSentShare),

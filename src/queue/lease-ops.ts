@@ -124,11 +124,11 @@ export class LeaseOps {
     const moved = this.h.write('deadLetterLeased', () => {
       let n = 0;
       for (const id of target) {
-        const row = rec.rowById.get(id) as QueuedRecord | undefined;
+        const row = rec.rowById(id);
         if (!row) continue;
         const record = { col: row.col, doc: row.doc, ts: row.ts, data: row.data };
         this.h.writer().txBytes += dead.add([{ reason, source: 'sender', record }], at);
-        rec.deleteById.run(id);
+        this.h.writer().txBytes += rec.deleteRange(id, id);
         this.h.writer().moveCounts(-1, -row.bytes, 0, 0);
         bytes += row.bytes;
         n += 1;
@@ -157,7 +157,7 @@ export class LeaseOps {
         continue;
       }
       const to = s === undefined ? lastId : s.lo - 1;
-      found = rec.firstInRange.get(pos, to) as IdBytes | undefined;
+      found = rec.firstIn(pos, to);
       pos = to + 1;
     }
     this.h.book.cursor = found?.id ?? lastId + 1;
@@ -186,7 +186,7 @@ export class LeaseOps {
       after = min - 1;
     }
     const to = after + PAGE_SCAN_SPAN;
-    const rows = rec.resendPage.all(after, to, sentSinceMs, opts.limit) as SentRecord[];
+    const rows = rec.resendRows(after, to, sentSinceMs, opts.limit);
     const nextAfterId = rows.length >= opts.limit ? rows[rows.length - 1]!.id : Math.min(to, lastId);
     return { rows, nextAfterId, done: nextAfterId >= lastId };
   }

@@ -51,7 +51,7 @@ function readEncoded({ rec, book, sent, lastId, start, maxRecords, maxBytes }: S
       const end = Math.min(to, pos + (maxRecords - count) - 1);
       const c = rec.batchIn(pos, end);
       if (c === null) {
-        const next = rec.firstInRange.get(end + 1, to) as { id: number } | undefined;
+        const next = rec.firstIn(end + 1, to);
         pos = next?.id ?? to + 1;
         continue;
       }

@@ -69,7 +69,8 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
     return (rec ??= new RecordStore(db));
   };
   let countStmt: Database.Statement | undefined;
-  const newestId = (): number => (db.prepare('SELECT max(id) FROM records').pluck().get() as number | null) ?? 0;
+  // Before schema 3 there are no blocks either: the table alone answers.
+  const newestId = (): number => (legacy ? (db.prepare('SELECT max(id) FROM records').pluck().get() as number | null) : records().maxId()) ?? 0;
   const guard = <T>(fn: () => T): T => {
     try {
       return fn();
@@ -83,12 +84,13 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
       guard(() =>
         db.transaction(() => {
           counters.load(db);
-          const maxId = (db.prepare('SELECT max(id) FROM records').pluck().get() as number | null) ?? 0;
+          const maxId = newestId();
           const from = Math.min(Math.max(1, counters.get(MetaKeys.CURSOR)), maxId + 1);
-          const oldest = db
-            .prepare(`SELECT r.enqueued_at FROM records r WHERE r.id >= ? AND ${sentAt} IS NULL ORDER BY r.id LIMIT 1`)
-            .pluck()
-            .get(from) as number | undefined;
+          const inTable = db
+            .prepare(`SELECT r.id, r.enqueued_at AS at FROM records r WHERE r.id >= ? AND ${sentAt} IS NULL ORDER BY r.id LIMIT 1`)
+            .get(from) as { id: number; at: number } | undefined;
+          const inBlocks = legacy ? undefined : records().firstUnsentInBlocks(from, inTable?.id ?? maxId);
+          const oldest = inBlocks?.enqueuedAt ?? inTable?.at;
           return statsFrom(counters, {
             oldest: oldest ?? null,
             now,
@@ -114,13 +116,14 @@ export function openQueueReadOnly(path: string): ReadOnlyQueue {
                AND (@col IS NULL OR r.col = @col) AND (@doc IS NULL OR r.doc = @doc) AND ${SENT_AT_OF_ROW} IS NOT NULL`,
           )
           .pluck();
-        return countStmt.get({
-          maxId: q.maxId ?? newestId(),
+        const maxId = q.maxId ?? newestId();
+        return records().countSentInBlocks(q, maxId) + (countStmt.get({
+          maxId,
           since: q.sinceMs,
           until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
           col: q.col ?? null,
           doc: q.doc ?? null,
-        }) as number;
+        }) as number);
       }),
     close: () => db.close(),
   };

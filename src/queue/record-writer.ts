@@ -176,7 +176,7 @@ export class RecordWriter {
       if (runs.length === 0) break;
       for (const run of runs) {
         if (!more()) break;
-        const rows = this.rec.lightRange.all(run.lo, run.hi, chunk) as IdBytes[];
+        const rows = this.rec.light(run.lo, run.hi, chunk);
         let n = 0;
         let b = 0;
         for (const r of rows) {
@@ -185,8 +185,21 @@ export class RecordWriter {
           b += r.bytes;
         }
         const whole = n === rows.length && rows.length < chunk;
-        const upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
-        if (n > 0) this.rec.deleteRange.run(run.lo, upTo);
+        let upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
+        if (!whole && n > 0 && this.diskCap !== Infinity) {
+          // On a full disk a cut inside a block takes the rest of the block too (its rows are
+          // sent, in this run): rewriting a block to keep a few acked rows costs pages the disk
+          // may not have. Retention is then approximate by one block, never short of what was asked.
+          const h = this.rec.blocks.overlapping(upTo, upTo, 1)[0];
+          if (h !== undefined && h.last > upTo && h.last <= run.hi) {
+            for (const r of this.rec.light(upTo + 1, h.last, Number.MAX_SAFE_INTEGER)) {
+              n++;
+              b += r.bytes;
+            }
+            upTo = h.last;
+          }
+        }
+        if (n > 0) this.txBytes += this.rec.deleteRange(run.lo, upTo);
         if (upTo >= run.lo) this.sent.shrink(run, upTo);
         this.moveCounts(0, 0, -n, -b);
         this.counters.add(MetaKeys.PRUNED_SENT, n);
@@ -211,14 +224,21 @@ export class RecordWriter {
     for (const [from, to] of this.book.gaps(0, this.lastId, this.sent)) {
       let pos = from;
       for (;;) {
-        const rows = rec.lightRange.all(pos, to, SCAN_CHUNK) as IdBytes[];
-        for (const r of rows) {
-          if (n >= budget || !pick(r)) return n;
-          rec.deleteById.run(r.id);
-          this.moveCounts(-1, -r.bytes, 0, 0);
-          this.txBytes += r.bytes;
-          n += 1;
+        const rows = rec.light(pos, to, SCAN_CHUNK);
+        // The picked rows are a prefix of the gap: deleted as one range, so that a block
+        // holding them is rewritten once, not once a row.
+        let k = 0;
+        let bytes = 0;
+        while (k < rows.length && n < budget && pick(rows[k]!)) {
+          bytes += rows[k]!.bytes;
+          k++;
+          n++;
         }
+        if (k > 0) {
+          this.txBytes += rec.deleteRange(rows[0]!.id, rows[k - 1]!.id) + bytes;
+          this.moveCounts(-k, -bytes, 0, 0);
+        }
+        if (k < rows.length) return n;
         if (rows.length < SCAN_CHUNK) break;
         pos = rows[rows.length - 1]!.id + 1;
       }

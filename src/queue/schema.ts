@@ -161,6 +161,26 @@ export const QUEUE_MIGRATIONS: readonly QueueMigration[] = [
       db.exec('CREATE TABLE open_windows (key TEXT NOT NULL, start INTEGER NOT NULL, rule INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (key, start)) WITHOUT ROWID');
     },
   },
+  {
+    version: 6,
+    description: 'blocks (queued rows stored many to a row, compressed; see block-store.ts)',
+    up(db) {
+      // Existing rows stay in `records`, readable as before: compaction turns them into
+      // blocks a block per transaction after the upgrade, so a large file is not rewritten
+      // in one long transaction at start. Ids and sent runs are kept as they are.
+      db.exec(`
+        CREATE TABLE blocks (
+          first_id INTEGER PRIMARY KEY,
+          last_id INTEGER NOT NULL,
+          n INTEGER NOT NULL,
+          bytes INTEGER NOT NULL,
+          min_enq INTEGER NOT NULL,
+          max_enq INTEGER NOT NULL,
+          body BLOB NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 /**

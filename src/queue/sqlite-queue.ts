@@ -18,6 +18,7 @@ import { DeadLetterOps } from './dead-letter-api.js';
 import { readInfo } from './read-only.js';
 import { sqliteError } from './sqlite-errors.js';
 import { RoomWaiters } from './room-waiters.js';
+import { compactOne } from './compaction.js';
 import {
   DropReasons,
   type AppendResult,
@@ -47,6 +48,8 @@ import {
 
 /** Most rows one prune() call deletes, so the periodic call never holds the writer long. */
 const PRUNE_BUDGET = 5000;
+/** Most blocks one prune() call makes: 20 x 2,000 rows, ahead of 1,000 readings/s at a 5 s tick. */
+const COMPACT_BLOCKS = 20;
 
 interface Open {
   db: Database;
@@ -152,7 +155,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       };
       this.counters.load(db);
       // Never below a sent run's end: a new row with an id inside a run would count as sent.
-      this.w.lastId = Math.max((this.o.rec.maxId.get() as number | null) ?? 0, sent.maxHi());
+      this.w.lastId = Math.max(this.o.rec.maxId() ?? 0, sent.maxHi());
       this.book.clear();
       // The saved cursor is a lower bound; ids can restart lower if the newest rows were
       // deleted before a restart, hence the min().
@@ -331,12 +334,39 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     this.disk.tick();
     this.leases.advanceCursor();
     const { prunedSent, droppedMaxAge, budgetLeft } = this.disk.run(() => this.write('prune', () => this.w.pruneInTxn(this.now(), PRUNE_BUDGET)));
+    if (this.options.compact && !this.disk.status(this.options.maxBytes).full) {
+      // Compaction only saves space: when it fails the rows simply stay rows.
+      try {
+        this.compact(COMPACT_BLOCKS);
+      } catch (err) {
+        this.logger?.warn({ err }, 'queue: compaction failed; queued rows stay as they are');
+      }
+    }
     if (droppedMaxAge > 0) {
       this.oldest = undefined;
       this.emit('dropped', { reason: DropReasons.MAX_AGE, count: droppedMaxAge });
     }
     this.roomChanged();
     return { prunedSent, droppedMaxAge, more: budgetLeft <= 0 };
+  }
+
+  /**
+   * Moves up to `maxBlocks` blocks' worth of unsent, unleased rows into blocks, a block per
+   * transaction (compaction.ts); prune() calls it. Returns the rows moved.
+   */
+  compact(maxBlocks = 1): number {
+    const { rec, sent } = this.open();
+    let moved = 0;
+    for (let i = 0; i < maxBlocks; i++) {
+      const r = this.write('compact', () => {
+        const done = compactOne(rec, this.book, sent, this.w.lastId - this.options.compactTailRows);
+        this.w.txBytes += done.written;
+        return done.rows;
+      });
+      if (r === 0) break;
+      moved += r;
+    }
+    return moved;
   }
 
   /** Stores one dead letter (a message or record that cannot be delivered). */

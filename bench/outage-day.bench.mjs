@@ -1,0 +1,154 @@
+// A day-long outage of a 1,000-device site (issue 17): readings such as
+// {"temperature":21.5,"humidity":40.2}, 1,000 devices at 1 Hz, appended in groups of 20 as a
+// group-committed QoS 1 stream would, with the queue's housekeeping compacting as it goes;
+// then drained to the dev server (another process) by an agent in a process of its own. Prints bytes of queue file per reading
+// at rest, bytes written per reading (/proc/self/io), the append rate, the drain rate against
+// the raw pipelined client rate measured in the same run, and RSS; and the same for the
+// one-row-per-reading layout (compact: false) on a smaller count, as the ratio's baseline.
+// OUTAGE_READINGS (default 2,000,000; a day is 86,400,000) sets the count: bytes per reading
+// at rest are flat in the count once compaction runs (the newest 100,000 ids stay rows, a
+// fixed ~9 MB), so the figures extrapolate linearly to the day.
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SqliteQueue } from '../dist/queue/index.js';
+import { rawInsertRate } from './client-insert.bench.mjs';
+import { report, startDevServer } from './common.mjs';
+
+const TOTAL = Number(process.env.OUTAGE_READINGS ?? 2_000_000);
+const OLD_TOTAL = Math.min(TOTAL, Number(process.env.OUTAGE_OLD_READINGS ?? 500_000));
+const GROUP = 20;
+const DEVICES = 1000;
+const BASE = 1_767_225_600_000;
+
+/** Readings number `start`..: device i % 1000 at second i / 1000. */
+function readings(count, start) {
+  const out = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const i = start + k;
+    // Values that do not repeat in a pattern deflate could learn: a hash of the reading number.
+    const x = Math.imul(i ^ (i >>> 13), 0x5bd1e995) >>> 0;
+    const t = (150 + (x % 150)) / 10;
+    const h = (200 + ((x >>> 8) % 600)) / 10;
+    out[k] = { col: 'telemetry', doc: `device-${i % DEVICES}`, ts: BASE + Math.floor(i / DEVICES) * 1000 + (i % DEVICES), data: `{"temperature":${t},"humidity":${h}}` };
+  }
+  return out;
+}
+
+function writeBytes() {
+  const m = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function fileBytes(path) {
+  let n = 0;
+  for (const f of [path, `${path}-wal`]) if (existsSync(f)) n += statSync(f).size;
+  return n;
+}
+
+/** Fills a queue at `path`; returns bytes at rest and written per reading and readings/s. */
+function fill(path, total, compact) {
+  const q = new SqliteQueue({ path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3, maxRows: 1e9 });
+  q.start();
+  const w0 = writeBytes();
+  const t0 = performance.now();
+  for (let i = 0; i < total; i += GROUP) {
+    q.append(readings(Math.min(GROUP, total - i), i));
+    // The housekeeping tick (every 5 s at 1,000 readings/s): compaction keeps up.
+    if (compact && i % 5000 === 0) q.prune();
+  }
+  if (compact) while (q.compact(100) > 0);
+  const seconds = (performance.now() - t0) / 1000;
+  q.stop();
+  const written = writeBytes() - w0;
+  return { atRest: fileBytes(path) / total, written: written / total, rate: total / seconds };
+}
+
+/**
+ * Drains the queue at `path` with an agent in a process of its own (so that its RSS is the
+ * agent's, not this process's fill garbage); returns records/s and RSS at start, peak, end.
+ */
+function drain(server, path, total, compact) {
+  const settings = {
+    fluxiondb: { url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 },
+    queue: { path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3, maxRows: 1e9 },
+    housekeepingIntervalMs: 5_000,
+    stopDeadlineMs: 5_000,
+  };
+  const script = `
+    const { default: pino } = await import('pino');
+    const { Agent } = await import(${JSON.stringify(new URL('../dist/agent.js', import.meta.url).href)});
+    const { DEFAULT_SENDER_OPTIONS } = await import(${JSON.stringify(new URL('../dist/sender/types.js', import.meta.url).href)});
+    const { timeDrain } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
+    const settings = ${JSON.stringify(settings)};
+    settings.sender = { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60000 };
+    const rss = [];
+    const timer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), ${total});
+    clearInterval(timer);
+    console.log(JSON.stringify({ rate, rss }));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`drain process exited ${code}`));
+      const { rate, rss } = JSON.parse(out.trim().split('\n').pop());
+      const mb = (b) => b / 2 ** 20;
+      resolve({ rate, rssStartMb: mb(rss[0] ?? 0), rssPeakMb: mb(Math.max(...rss)), rssEndMb: mb(rss[rss.length - 1] ?? 0) });
+    });
+  });
+}
+
+export async function main() {
+  const server = await startDevServer();
+  const dir = mkdtempSync(join(tmpdir(), 'fluxion-bench-outage-'));
+  try {
+    // The raw client sends the same kind of readings (another collection), in batches of
+    // 1,000 with 4 in flight like the sender; measured first and last (the machine is shared
+    // and noisy) and averaged. Its batches are built up front: neither drain's RSS sees them.
+    const rawRun = async () =>
+      (await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) })).recordsPerSecond;
+    const rawBefore = await rawRun();
+    const oldPath = join(dir, 'rows.db');
+    const old = fill(oldPath, OLD_TOTAL, false);
+    const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
+    const path = join(dir, 'blocks.db');
+    const blocks = fill(path, TOTAL, true);
+    const d = await drain(server, path, TOTAL, true);
+    const rawAfter = await rawRun();
+    const raw = { recordsPerSecond: (rawBefore + rawAfter) / 2 };
+    report('outage-day', {
+      readings: TOTAL,
+      'at_rest B/reading': blocks.atRest,
+      target: '<=25',
+      'written B/reading': blocks.written,
+      'append readings/s': blocks.rate,
+      'raw_client records/s': raw.recordsPerSecond,
+      'raw_before/after': `${Math.round(rawBefore)}/${Math.round(rawAfter)}`,
+      'drain records/s': d.rate,
+      'drain/raw_ratio': d.rate / raw.recordsPerSecond,
+      drain_target: '>=0.70',
+      'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
+      'day_file GiB': (blocks.atRest * 86_400_000) / 2 ** 30,
+    });
+    report('outage-day rows layout (before)', {
+      readings: OLD_TOTAL,
+      'at_rest B/reading': old.atRest,
+      'written B/reading': old.written,
+      'append readings/s': old.rate,
+      'drain records/s': oldDrain.rate,
+      'agent_rss_start/peak/end MiB': `${Math.round(oldDrain.rssStartMb)}/${Math.round(oldDrain.rssPeakMb)}/${Math.round(oldDrain.rssEndMb)}`,
+      'at_rest blocks/rows': blocks.atRest / old.atRest,
+      'written blocks/rows': blocks.written / old.written,
+      'drain blocks/rows': d.rate / oldDrain.rate,
+    });
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,192 @@
+/**
+ * The `blocks` table (schema 6): rows of the queue stored many to one row, each block
+ * covering the id range [first_id, last_id] (block-codec.ts). Ids stay the unit of identity:
+ * an id lives either in `records` or in exactly one block, and block ranges are disjoint, so
+ * sent runs and leases, which address id ranges, need not know where a row is stored.
+ * Blocks are made by compaction (compaction.ts) from unsent, unleased `records` rows.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import { decodeBlock, encodeBlock, type BlockRow, type DecodedBlock } from './block-codec.js';
+import type { QueuedRecord } from './types.js';
+
+export interface BlockHead {
+  first: number;
+  last: number;
+  n: number;
+  bytes: number;
+}
+
+/** Decoded blocks kept: a lease reads a block in a few slices, one after the other. */
+const CACHE_BLOCKS = 4;
+
+export class BlockStore {
+  /** False on a file whose schema predates blocks (a read-only view of an older file). */
+  readonly enabled: boolean;
+  private readonly overlapStmt?: Statement;
+  private readonly bodyStmt?: Statement;
+  private readonly insertStmt?: Statement;
+  private readonly deleteStmt?: Statement;
+  private readonly maxStmt?: Statement;
+  private readonly minStmt?: Statement;
+  private readonly cache = new Map<string, DecodedBlock>();
+
+  constructor(db: Database) {
+    this.enabled = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blocks'").get() !== undefined;
+    if (!this.enabled) return;
+    // The block holding `from` (the last to start at or before it), then those starting in range.
+    this.overlapStmt = db.prepare(
+      `SELECT first_id AS first, last_id AS last, n, bytes FROM blocks
+       WHERE first_id >= coalesce((SELECT first_id FROM blocks WHERE first_id <= @from ORDER BY first_id DESC LIMIT 1), @from)
+         AND first_id <= @to AND last_id >= @from ORDER BY first_id LIMIT @limit`,
+    );
+    this.bodyStmt = db.prepare('SELECT body FROM blocks WHERE first_id = ?').pluck();
+    this.insertStmt = db.prepare('INSERT INTO blocks(first_id, last_id, n, bytes, min_enq, max_enq, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.deleteStmt = db.prepare('DELETE FROM blocks WHERE first_id = ?');
+    this.maxStmt = db.prepare('SELECT max(last_id) FROM blocks').pluck();
+    this.minStmt = db.prepare('SELECT min(first_id) FROM blocks').pluck();
+  }
+
+  /** Blocks overlapping [from, to], ascending. */
+  overlapping(from: number, to: number, limit = Number.MAX_SAFE_INTEGER): BlockHead[] {
+    if (!this.enabled || to < from) return [];
+    return this.overlapStmt!.all({ from, to, limit }) as BlockHead[];
+  }
+
+  /**
+   * Blocks overlapping [from, to], ascending, read lazily: a caller that needs the first row
+   * or two of a range reaching to the end of a day's backlog (thousands of blocks) stops early.
+   * No write may happen while it is open (better-sqlite3 refuses them).
+   */
+  *overlappingLazy(from: number, to: number): Generator<BlockHead> {
+    if (!this.enabled || to < from) return;
+    yield* this.overlapStmt!.iterate({ from, to, limit: Number.MAX_SAFE_INTEGER }) as IterableIterator<BlockHead>;
+  }
+
+  decoded(h: BlockHead): DecodedBlock {
+    const key = `${h.first}:${h.last}:${h.n}`;
+    let d = this.cache.get(key);
+    if (d !== undefined) {
+      this.cache.delete(key);
+      this.cache.set(key, d);
+      return d;
+    }
+    d = decodeBlock(this.bodyStmt!.get(h.first) as Buffer);
+    this.cache.set(key, d);
+    if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value!);
+    return d;
+  }
+
+  /**
+   * The block rows of [from, to] as slices of comma-joined `ins` JSON objects (one slice per
+   * block), with their count, bytes and last row; null when blocks hold none of them.
+   */
+  fragments(from: number, to: number): { parts: string[]; count: number; bytes: number; lastId: number; last: QueuedRecord } | null {
+    const parts: string[] = [];
+    let count = 0;
+    let bytes = 0;
+    let lastBlock: DecodedBlock | undefined;
+    let lastK = -1;
+    for (const h of this.overlapping(from, to)) {
+      const d = this.decoded(h);
+      const a = d.indexOf(from);
+      const end = d.indexOf(to + 1);
+      if (a >= end) continue;
+      parts.push(d.json(a, end));
+      count += end - a;
+      for (let k = a; k < end; k++) bytes += d.bytes[k]!;
+      lastBlock = d;
+      lastK = end - 1;
+    }
+    if (lastBlock === undefined) return null;
+    return { parts, count, bytes, lastId: lastBlock.ids[lastK]!, last: lastBlock.row(lastK) };
+  }
+
+  /** id, bytes, enqueuedAt of the block rows in [from, to], ascending, at most `limit`. */
+  lightIn(from: number, to: number, limit: number): Array<{ id: number; bytes: number; enqueuedAt: number }> {
+    const out: Array<{ id: number; bytes: number; enqueuedAt: number }> = [];
+    for (const h of this.overlappingLazy(from, to)) {
+      const d = this.decoded(h);
+      const end = d.indexOf(to + 1);
+      for (let k = d.indexOf(from); k < end; k++) {
+        if (out.length >= limit) return out;
+        out.push({ id: d.ids[k]!, bytes: d.bytes[k]!, enqueuedAt: d.enq[k]! });
+      }
+    }
+    return out;
+  }
+
+  /** The rows of blocks in [from, to], ascending, at most `limit`. */
+  rowsIn(from: number, to: number, limit: number): QueuedRecord[] {
+    const out: QueuedRecord[] = [];
+    for (const h of this.overlappingLazy(from, to)) {
+      const d = this.decoded(h);
+      const end = d.indexOf(to + 1);
+      for (let k = d.indexOf(from); k < end; k++) {
+        if (out.length >= limit) return out;
+        out.push(d.row(k));
+      }
+    }
+    return out;
+  }
+
+  /** Stores rows (ascending id, at least one) as one block; returns the body's size. */
+  insert(rows: readonly BlockRow[]): number {
+    const body = encodeBlock(rows);
+    let bytes = 0;
+    let minEnq = Infinity;
+    let maxEnq = -Infinity;
+    for (const r of rows) {
+      bytes += r.bytes;
+      if (r.enqueuedAt < minEnq) minEnq = r.enqueuedAt;
+      if (r.enqueuedAt > maxEnq) maxEnq = r.enqueuedAt;
+    }
+    this.insertStmt!.run(rows[0]!.id, rows[rows.length - 1]!.id, rows.length, bytes, minEnq, maxEnq, body);
+    return body.length + 40;
+  }
+
+  /**
+   * Deletes the rows of blocks in [from, to]: blocks inside go whole, a block reaching out
+   * of the range is rewritten without them. Returns rows and bytes removed, and bytes written.
+   */
+  deleteRange(from: number, to: number): { rows: number; bytes: number; written: number } {
+    let rows = 0;
+    let bytes = 0;
+    let written = 0;
+    for (const h of this.overlapping(from, to)) {
+      this.forget(h);
+      if (h.first >= from && h.last <= to) {
+        this.deleteStmt!.run(h.first);
+        rows += h.n;
+        bytes += h.bytes;
+        written += 40;
+        continue;
+      }
+      const d = this.decoded(h);
+      this.forget(h);
+      const keep: BlockRow[] = [];
+      for (let k = 0; k < d.n; k++) {
+        const id = d.ids[k]!;
+        if (id < from || id > to) keep.push(d.blockRow(k));
+        else {
+          rows++;
+          bytes += d.bytes[k]!;
+        }
+      }
+      this.deleteStmt!.run(h.first);
+      if (keep.length > 0) written += this.insert(keep);
+    }
+    return { rows, bytes, written };
+  }
+
+  maxId(): number | null {
+    return this.enabled ? (this.maxStmt!.get() as number | null) : null;
+  }
+
+  minId(): number | null {
+    return this.enabled ? (this.minStmt!.get() as number | null) : null;
+  }
+
+  private forget(h: BlockHead): void {
+    this.cache.delete(`${h.first}:${h.last}:${h.n}`);
+  }
+}
