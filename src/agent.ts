@@ -430,7 +430,10 @@ export class Agent {
   }
 }
 
-/** Every input's rules, in one list for one rule set. */
-function allRules(inputs: AgentInputSettings): MappingRuleSpec[] {
+/**
+ * Every input's rules in the one order the agent compiles them (MQTT, serial, Modbus), so that
+ * rule indexes agree wherever rules are compiled again (`map`, `dead-letter retry --config`).
+ */
+export function allRules(inputs: Pick<AgentInputSettings, 'mqtt' | 'serial' | 'modbus'>): MappingRuleSpec[] {
   return [...(inputs.mqtt?.rules ?? []), ...(inputs.serial ?? []).flatMap((s) => s.rules), ...(inputs.modbus ?? []).flatMap((m) => m.rules)];
 }

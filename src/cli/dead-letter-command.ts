@@ -13,6 +13,7 @@ import { KvOutbox, SqliteQueue, openQueueReadOnly, type DeadLetter, type KvWrite
 import { queueFileInUse } from '../queue/read-only.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
 import { intOption, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args.js';
+import { allRules } from '../agent.js';
 import { remapper } from '../pipeline/dead-letter-remap.js';
 import { replayContext } from '../sparkplug/replay-context.js';
 import { metadataKey } from '../metadata/static-metadata.js';
@@ -330,7 +331,7 @@ function cliRemapper(settings: EdgeSettings, queue: SqliteQueue): ReturnType<typ
   const md = settings.metadata;
   let outbox: KvOutbox | null = null;
   return remapper({
-    rules: [...(settings.mqtt?.rules ?? []), ...(settings.serial ?? []).flatMap((s) => s.rules), ...(settings.modbus ?? []).flatMap((m) => m.rules)],
+    rules: allRules(settings),
     mapping: settings.mapping,
     context: replayContext(queue),
     onMetadata: (pairs) => {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { formatProblems, loadConfig, problemsOf } from '../config/index.js';
 import { parseIsoInstant } from '../config/schema/index.js';
 import type { EdgeSettings } from '../config/index.js';
+import { allRules } from '../agent.js';
 import { AgentError, ErrorCodes, isAgentError } from '../errors.js';
 import { compileRules, type MapResult, type RawMessage } from '../mapping/index.js';
 import { ExitCodes, type CommandIo } from './process-io.js';
@@ -77,8 +78,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`${formatProblems(problemsOf(err))}\n`);
     return ExitCodes.CONFIG;
   }
-  // Every input's rules, MQTT first, exactly as the agent compiles them (so rule indexes agree).
-  const rules = [...(settings.mqtt?.rules ?? []), ...(settings.serial ?? []).flatMap((s) => s.rules)];
+  const rules = allRules(settings);
   if (req.sequence !== null) {
     io.stdout.write(`${JSON.stringify(mapSequence(req.sequence, rules, settings), null, 2)}\n`);
     return ExitCodes.OK;
