@@ -63,7 +63,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
         : new ConsoleRoutes(settings.console, {
             source: agentConsoleSource(agent, settings.agent.queue.path),
             config: configView,
-            health: () => http!.health(),
+            health: (status) => http!.health(status),
             scrub: (text) => settings.secrets.scrub(text),
             gatewayId: settings.gateway.id,
             version,

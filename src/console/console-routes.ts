@@ -10,6 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConsoleAuth, crossSite } from './console-auth.js';
+import type { AgentStatus } from '../agent.js';
+import type { DeadLetterSummary } from '../queue/types.js';
 import type { ConfigView, ConsoleSource } from './console-source.js';
 import { deadLetterView, mappingView, overview, playgroundMessage } from './console-views.js';
 import { RateHistory } from './rate-history.js';
@@ -26,8 +28,8 @@ export interface ConsoleOptions {
 export interface ConsoleDeps {
   source: ConsoleSource;
   config: ConfigView;
-  /** Health of the agent now (the same answer as /healthz). */
-  health: () => unknown;
+  /** Health of the agent in `status` (the same answer as /healthz). */
+  health: (status: AgentStatus) => unknown;
   /** Removes secrets from a response body. */
   scrub: (text: string) => string;
   gatewayId?: string;
@@ -81,6 +83,7 @@ export class ConsoleRoutes {
   private pusher: NodeJS.Timeout | null = null;
   private readonly gets: Record<string, Api>;
   private readonly posts: Record<string, Api>;
+  private summaryCache: { key: string; rows: DeadLetterSummary[] } | null = null;
 
   constructor(
     private readonly options: ConsoleOptions,
@@ -221,13 +224,26 @@ export class ConsoleRoutes {
   }
 
   private overview(): unknown {
-    return overview(this.deps.source, this.history, {
+    const status = this.deps.source.status();
+    return overview(this.deps.source, status, this.history, {
       gateway: this.deps.gatewayId ?? null,
       version: this.deps.version ?? null,
       startedAt: this.deps.startedAt,
-      health: this.deps.health(),
+      health: this.deps.health(status),
+      deadLettersByReason: this.summary(status),
     });
   }
+
+  /**
+   * Dead letters per reason: a GROUP BY over up to `dead_letter_max_rows` rows, read again only
+   * when dead letters were added or removed, not at every push to every open page.
+   */
+  private summary(status: AgentStatus): DeadLetterSummary[] {
+    const key = `${status.queue.deadLettered}:${status.queue.deadLetterDepth}`;
+    if (this.summaryCache === null || this.summaryCache.key !== key) this.summaryCache = { key, rows: this.deps.source.deadLetterSummary() };
+    return this.summaryCache.rows;
+  }
+
 
   private deadLetters(url: URL): unknown {
     const p = url.searchParams;
@@ -236,7 +252,7 @@ export class ConsoleRoutes {
     const reason = p.get('reason') || undefined;
     const source = p.get('source') || undefined;
     const items = this.deps.source.listDeadLetters({ afterId, limit, reason, source }).map(deadLetterView);
-    return { items, next: items.length === limit ? items[items.length - 1]!.id : null, summary: this.deps.source.deadLetterSummary() };
+    return { items, next: items.length === limit ? items[items.length - 1]!.id : null, summary: this.summary(this.deps.source.status()) };
   }
 
   private events(res: ServerResponse): void {

@@ -6,7 +6,8 @@
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MapResult, RawMessage } from '../mapping/types.js';
-import type { DeadLetter } from '../queue/types.js';
+import type { AgentStatus } from '../agent.js';
+import type { DeadLetter, DeadLetterSummary } from '../queue/types.js';
 import { RTT_BUCKETS_S } from '../sender/rtt-histogram.js';
 import type { ConsoleSource, RttSnapshot } from './console-source.js';
 import { previewPayload, type PayloadPreview } from './payload-preview.js';
@@ -39,8 +40,16 @@ export function rttQuantiles(rtt: RttSnapshot): { count: number; meanMs: number 
   return { count: rtt.count, meanMs: rtt.count === 0 ? null : Math.round((rtt.sumSeconds / rtt.count) * 1e5) / 100, p50Ms: q(0.5), p99Ms: q(0.99) };
 }
 
-export function overview(source: ConsoleSource, history: RateHistory, meta: { gateway: string | null; version: string | null; startedAt: number; health: unknown }): unknown {
-  const st = source.status();
+export interface OverviewMeta {
+  gateway: string | null;
+  version: string | null;
+  startedAt: number;
+  health: unknown;
+  deadLettersByReason: DeadLetterSummary[];
+}
+
+/** The overview of `st` (one status read serves the page, the health and the summary's key). */
+export function overview(source: ConsoleSource, st: AgentStatus, history: RateHistory, meta: OverviewMeta): unknown {
   const q = st.queue;
   return {
     gateway: meta.gateway,
@@ -73,7 +82,7 @@ export function overview(source: ConsoleSource, history: RateHistory, meta: { ga
       lastError: st.sender.lastError,
       rtt: rttQuantiles(source.rtt()),
     },
-    deadLettersByReason: source.deadLetterSummary(),
+    deadLettersByReason: meta.deadLettersByReason,
     metadata: st.metadata ?? null,
     // Sparkplug edge nodes (births, deaths, unresolved messages) when the agent reads Sparkplug.
     sparkplug: st.sparkplug ?? null,

@@ -36,7 +36,7 @@ describe('the console API', () => {
     let http: HealthServer;
     const routes = new ConsoleRoutes(
       { token, sampleIntervalMs: 1000, sessionTtlMs: 60_000 },
-      { source: agentConsoleSource(agent, settings.queue.path), config: noConfig, health: () => http.health(), scrub: (t) => http.scrub(t), startedAt: Date.now() },
+      { source: agentConsoleSource(agent, settings.queue.path), config: noConfig, health: (status) => http.health(status), scrub: (t) => http.scrub(t), startedAt: Date.now() },
     );
     http = new HealthServer({ port: 0, health: { staleAfterMs: 1000 } }, { source: agent, secrets: new Secrets([TEST_KEY, token ?? undefined]), console: routes });
     cleanups.push(() => dir.cleanup(), () => server.stop(), () => agent.stop(), () => http.stop());
@@ -68,6 +68,9 @@ describe('the console API', () => {
     const ok = await post({ 'Content-Type': 'application/json' });
     expect(await ok.json()).toEqual({ purged: 1 });
     expect(agent.queue.countDeadLetters()).toBe(1);
+    // The per-reason summary (kept between pushes) follows the purge.
+    const after = (await (await fetch(`${base}/api/console/dead-letters`)).json()) as { summary: unknown[] };
+    expect(after.summary).toEqual([{ reason: 'no_rule', source: 'serial', count: 1 }]);
 
     // A session from the page carries a CSRF token; with the cookie, the token is then required.
     const session = await fetch(`${base}/api/console/session`);
