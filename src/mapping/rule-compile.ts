@@ -33,7 +33,7 @@ export interface CompiledRule {
   collection: Template | null;
   document: Template;
   parser: PayloadParser;
-  /** Index of the parser's slot in the rule set's per-message parse cache (set by the rule set). */
+  /** Index of the parser's slot in the rule mapper's per-message parse cache (set by it). */
   parserSlot: number;
   timestamp: { path: FieldPath; unit: TimestampUnit } | null;
   /** Selected fields, or null to keep every top-level field. */

@@ -1,22 +1,21 @@
 /**
- * The compiled rule set: matches a raw message against every rule of its source and maps it
- * with each rule that matches. Per message: one topic split, at most one UTF-8 decode, at
- * most one parse per distinct format (shared by the rules), one JSON.stringify per record.
+ * The compiled rule set: matches a raw message against every rule of its source, maps it
+ * with each rule that matches (rule-mapper.ts) and combines their outcomes. Per message: one
+ * topic split, at most one UTF-8 decode, at most one parse per distinct format (shared by the
+ * rules), one JSON.stringify per record.
  * Not re-entrant: map() uses per-instance scratch space and must not be called from within
  * itself (it never calls out, so this only matters to future changes).
  */
-import { Buffer, isUtf8 } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import type { FluxionRecord } from '../client/types.js';
 import { CollisionGuard } from './collisions.js';
-import { buildData, metadataPairs } from './record-data.js';
+import { ParseFailure } from './payload-formats.js';
 import { Rejection } from './rejection.js';
-import { ABSENT, lookupPath } from './field-paths.js';
-import { ParseFailure, ParseSkip, type PayloadParser } from './payload-formats.js';
 import type { CompiledRule } from './rule-compile.js';
-import { convertTimestamp, msToOutput, outputDigits } from './timestamps.js';
+import { RuleMapper, SKIPPED } from './rule-mapper.js';
 import { mergeSubscriptions } from './subscriptions.js';
-import type { SparkplugDecoder, SparkplugEvent } from './sparkplug/decoder.js';
-import { renderSparkplug, SparkplugOutput } from './sparkplug/rule-output.js';
+import type { SparkplugDecoder } from './sparkplug/decoder.js';
+import { SparkplugOutput } from './sparkplug/rule-output.js';
 import { CERTIFICATES_PREFIX, isStateTopic } from './sparkplug/topic.js';
 import {
   MAPPING_DEFAULTS,
@@ -65,28 +64,14 @@ export class CompiledRuleSet implements RuleSet {
   readonly ruleCount: number;
   private readonly mqttRules: CompiledRule[];
   private readonly serialRules: CompiledRule[];
-  /** Parse cache: one slot per distinct parser, valid when its generation is current. */
-  private readonly parseGen: Float64Array;
-  private readonly parseResults: unknown[];
-  private gen = 0;
-  private curPayload: Uint8Array | string = '';
-  private curText: string | ParseFailure | undefined;
-  private curReceivedAt = 0;
   private readonly guard: CollisionGuard;
+  /** Maps the message with one rule; holds the scratch space its rules share. */
+  private readonly mapper: RuleMapper;
   private readonly maxBytes: number;
-  private readonly floorMs: number;
-  private readonly deadLetterBadTs: boolean;
-  private readonly defaultDigits: number;
-  private readonly collectionDigits: Map<string, number>;
-  /** Output digits of each rule whose collection is static, else -1 (looked up per record). */
-  private readonly ruleDigits: Int8Array;
   private readonly c = {
     messages: 0, records: 0, metadata: 0, badTimestamps: 0, clockUnsynced: 0, tagClashes: 0, metadataSkipped: 0, filtered: 0,
   };
   private readonly rejected: Record<RejectCode, number>;
-  /** The Sparkplug event of the message being mapped, valid when spGen is current. */
-  private spGen = -1;
-  private spEvent: SparkplugEvent | null = null;
   /** recordRules() of the last map(): reused, so the hot path allocates nothing for it. */
   private readonly ruleScratch: number[] = [];
 
@@ -94,7 +79,7 @@ export class CompiledRuleSet implements RuleSet {
     rules: CompiledRule[],
     options: MappingOptions,
     /** Decodes `format: sparkplug_b` messages against the node state (kept across reloads by the caller). */
-    private readonly sparkplug: SparkplugDecoder | null = null,
+    sparkplug: SparkplugDecoder | null = null,
     /** Also subscribe to the retained births of Sparkplug-aware brokers (`$sparkplug/certificates/`). */
     private readonly certificates = false,
   ) {
@@ -106,29 +91,12 @@ export class CompiledRuleSet implements RuleSet {
       r.portIndex = perPort.get(r.port!) ?? 0;
       perPort.set(r.port!, r.portIndex + 1);
     }
-    const slots = new Map<PayloadParser, number>();
-    for (const r of rules) {
-      if (!slots.has(r.parser)) slots.set(r.parser, slots.size);
-      r.parserSlot = slots.get(r.parser)!;
-    }
-    this.parseGen = new Float64Array(slots.size).fill(-1);
-    this.parseResults = new Array<unknown>(slots.size).fill(undefined);
     this.maxBytes = options.max_payload_bytes ?? MAPPING_DEFAULTS.max_payload_bytes;
-    this.floorMs = options.timestamp_floor ?? MAPPING_DEFAULTS.timestamp_floor;
-    this.deadLetterBadTs = (options.on_bad_timestamp ?? MAPPING_DEFAULTS.on_bad_timestamp) === 'dead_letter';
-    this.defaultDigits = outputDigits(options.ts_unit_out ?? MAPPING_DEFAULTS.ts_unit_out);
-    this.collectionDigits = new Map();
-    for (const [name, s] of Object.entries(options.collections ?? {})) {
-      if (s.ts_unit_out !== undefined) this.collectionDigits.set(name, outputDigits(s.ts_unit_out));
-    }
-    this.ruleDigits = Int8Array.from(rules, (r) => {
-      const fixed = r.collection?.staticValue ?? null;
-      return fixed === null ? -1 : (this.collectionDigits.get(fixed) ?? this.defaultDigits);
-    });
     this.guard = new CollisionGuard(
       options.collision_memory ?? MAPPING_DEFAULTS.collision_memory,
       (options.on_collision ?? MAPPING_DEFAULTS.on_collision) === 'bump',
     );
+    this.mapper = new RuleMapper(rules, options, this.guard, this.c, sparkplug);
     this.rejected = Object.fromEntries(REJECT_CODES.map((code) => [code, 0])) as Record<RejectCode, number>;
   }
 
@@ -178,13 +146,13 @@ export class CompiledRuleSet implements RuleSet {
       certificate = msg.topic.startsWith(CERTIFICATES_PREFIX);
       levels = (certificate ? msg.topic.slice(CERTIFICATES_PREFIX.length) : msg.topic).split('/');
       // A Sparkplug host's STATE (the agent watches its own): not a reading, never a dead letter.
-      if (this.sparkplug !== null && isStateTopic(levels)) {
+      if (this.mapper.sparkplug !== null && isStateTopic(levels)) {
         this.c.filtered++;
         return { ok: true, records: [], metadata: [], matched: 0, rejections: [] };
       }
     }
 
-    this.begin(msg);
+    this.mapper.begin(msg);
     this.ruleScratch.length = 0;
     let records: FluxionRecord[] | null = null;
     let metadata: MetadataPair[] | null = null;
@@ -195,7 +163,7 @@ export class CompiledRuleSet implements RuleSet {
       if (certificate && rule.sparkplug === null) continue;
       if (levels !== null ? !rule.pattern!.match(levels, rule.captures) : rule.port !== msg.port) continue;
       matched++;
-      const out = rule.sparkplug !== null ? this.mapSparkplug(rule, msg, levels!, certificate) : rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
+      const out = rule.sparkplug !== null ? this.mapper.sparkplugOutput(rule, msg, levels!, certificate) : rule.kind === 'records' ? this.mapper.record(rule, msg) : this.mapper.metadata(rule, msg);
       if (out === SKIPPED) continue;
       if (out instanceof SparkplugOutput) {
         if (out.records.length > 0) records = records === null ? out.records : records.concat(out.records);
@@ -211,7 +179,7 @@ export class CompiledRuleSet implements RuleSet {
         metadata = metadata === null ? (out as MetadataPair[]) : metadata.concat(out as MetadataPair[]);
       }
     }
-    this.end();
+    this.mapper.end();
     if (matched === 0) return this.fail('no_rule', levels !== null ? `no rule matches topic '${msg.topic}'` : `no rule matches port '${String(msg.port)}'`);
     if (records === null && metadata === null) {
       if (rejections === null) return this.filtered(matched);
@@ -231,7 +199,7 @@ export class CompiledRuleSet implements RuleSet {
   private mapLine(msg: RawMessage): MapResult {
     const rules = this.serialRules;
     this.ruleScratch.length = 0;
-    this.begin(msg);
+    this.mapper.begin(msg);
     let tried: RuleRejection[] | null = null;
     let matched = 0;
     let skipped = false;
@@ -242,7 +210,7 @@ export class CompiledRuleSet implements RuleSet {
       matched++;
       const selector = rule.selector;
       if (selector !== null) {
-        const text = this.text();
+        const text = this.mapper.text();
         const why = text instanceof ParseFailure ? text.reason : selector.test(text);
         if (why !== null) {
           const reason = text instanceof ParseFailure ? `not selected: ${why}` : `not selected: the line ${why}`;
@@ -250,7 +218,7 @@ export class CompiledRuleSet implements RuleSet {
           continue;
         }
       }
-      const out = rule.kind === 'records' ? this.mapRecord(rule, msg) : this.mapMetadata(rule, msg);
+      const out = rule.kind === 'records' ? this.mapper.record(rule, msg) : this.mapper.metadata(rule, msg);
       if (out === SKIPPED) {
         skipped = true;
         if (selector !== null) result = this.filtered(matched);
@@ -268,7 +236,7 @@ export class CompiledRuleSet implements RuleSet {
         result = this.success(null, out as MetadataPair[], matched, []);
       }
     }
-    this.end();
+    this.mapper.end();
     if (result !== null) return result;
     if (matched === 0) return this.fail('no_rule', `no rule matches port '${String(msg.port)}'`);
     if (skipped) return this.filtered(matched);
@@ -293,18 +261,6 @@ export class CompiledRuleSet implements RuleSet {
     }
   }
 
-  private begin(msg: RawMessage): void {
-    this.gen++;
-    this.curPayload = msg.payload;
-    this.curText = undefined;
-    this.curReceivedAt = msg.receivedAt;
-  }
-
-  private end(): void {
-    this.curPayload = '';
-    this.curText = undefined;
-  }
-
   /** Every rule that saw the message skipped it (an unlisted NMEA sentence): dropped, counted, no dead letter. */
   private filtered(matched: number): MapResult {
     this.c.filtered++;
@@ -321,136 +277,6 @@ export class CompiledRuleSet implements RuleSet {
     this.rejected[code]++;
     return { ok: false, code, reason, rejections: [] };
   }
-
-  private text(): string | ParseFailure {
-    if (this.curText !== undefined) return this.curText;
-    const p = this.curPayload;
-    if (typeof p === 'string') this.curText = p;
-    else if (!isUtf8(p)) this.curText = new ParseFailure('payload is not valid UTF-8');
-    else {
-      // isUtf8 + toString measured ~30% faster than a fatal TextDecoder on small payloads.
-      const text = Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
-      this.curText = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-    }
-    return this.curText;
-  }
-
-  /** The parsed payload for this rule's format (shared by rules with the same format), or a failure. */
-  private parsed(rule: CompiledRule): unknown {
-    const slot = rule.parserSlot;
-    if (this.parseGen[slot] === this.gen) return this.parseResults[slot];
-    const text = this.text();
-    const result = text instanceof ParseFailure ? text : rule.parser.parse(text, this.curReceivedAt);
-    this.parseGen[slot] = this.gen;
-    this.parseResults[slot] = result;
-    return result;
-  }
-
-  private mapRecord(rule: CompiledRule, msg: RawMessage): FluxionRecord | Rejection | typeof SKIPPED {
-    let root: unknown = undefined;
-    if (rule.needsParse) {
-      root = this.parsed(rule);
-      if (root instanceof ParseSkip) return SKIPPED;
-      if (root instanceof ParseFailure) {
-        // Passthrough keeps an unparsable payload as {"raw": ...} unless its time is inside.
-        if (!rule.passthrough || rule.timestamp !== null) return new Rejection('parse_error', root.reason);
-        root = undefined;
-      }
-    }
-    let body = root;
-    if (rule.passthrough && (rule.parser.format !== 'json' || !isPlainObject(root))) {
-      const text = this.text();
-      if (text instanceof ParseFailure) return new Rejection('parse_error', text.reason);
-      body = { raw: text };
-    }
-
-    const col = rule.collection!.render(rule.captures, msg.port, root);
-    if (col === null) return templateMissing('collection', rule.collection!.source);
-    if (col.length === 0) return new Rejection('invalid_record', `collection template '${rule.collection!.source}' rendered empty`);
-    const doc = rule.document.render(rule.captures, msg.port, root);
-    if (doc === null) return templateMissing('document', rule.document.source);
-    if (doc.length === 0) return new Rejection('invalid_record', `document template '${rule.document.source}' rendered empty`);
-
-    const fixedDigits = this.ruleDigits[rule.index]!;
-    const digits = fixedDigits >= 0 ? fixedDigits : (this.collectionDigits.get(col) ?? this.defaultDigits);
-    let ts: number;
-    let fromReceiveTime = true;
-    if (rule.timestamp !== null) {
-      const v = lookupPath(root, rule.timestamp.path);
-      if (v === ABSENT) return new Rejection('missing_field', `timestamp field '${rule.timestamp.path.source}' is missing`);
-      const conv = convertTimestamp(v, rule.timestamp.unit, digits);
-      if (typeof conv === 'string') return new Rejection('bad_timestamp', conv);
-      if (conv < msToOutput(this.floorMs, digits)) {
-        this.c.badTimestamps++;
-        if (this.deadLetterBadTs) {
-          return new Rejection('bad_timestamp', `timestamp ${JSON.stringify(v)} is before the floor ${new Date(this.floorMs).toISOString()}`);
-        }
-        ts = msToOutput(msg.receivedAt, digits);
-      } else if (!Number.isSafeInteger(conv)) {
-        return new Rejection('bad_timestamp', `timestamp ${JSON.stringify(v)} is out of range`);
-      } else {
-        ts = conv;
-        fromReceiveTime = false;
-      }
-    } else {
-      ts = msToOutput(msg.receivedAt, digits);
-    }
-    if (!Number.isSafeInteger(ts) || ts <= 0) {
-      return new Rejection('invalid_record', `receive time ${msg.receivedAt} gives no valid timestamp`);
-    }
-
-    const data = buildData(rule, body, root, msg.port, this.c);
-    if (data instanceof Rejection) return data;
-    if (fromReceiveTime && msg.receivedAt < this.floorMs) this.c.clockUnsynced++;
-    return { col, doc, ts: this.guard.admit(col, doc, ts, data, fromReceiveTime), data };
-  }
-
-  /** A Sparkplug message for one rule: decoded once per message (seq, aliases), rendered per rule. */
-  private mapSparkplug(rule: CompiledRule, msg: RawMessage, levels: readonly string[], certificate: boolean): SparkplugOutput | Rejection | typeof SKIPPED {
-    if (this.sparkplug === null) return new Rejection('parse_error', 'format: sparkplug_b needs the Sparkplug decoder (internal)');
-    if (this.spGen !== this.gen) {
-      this.spGen = this.gen;
-      this.spEvent = this.sparkplug.accept(levels, msg.payload, msg.receivedAt, certificate, msg.replayed === true);
-    }
-    const ev = this.spEvent!;
-    if (ev.kind === 'skip') return SKIPPED;
-    if (ev.kind === 'reject') return new Rejection(ev.code, ev.reason);
-    const col = rule.collection!;
-    const fixed = this.ruleDigits[rule.index]!;
-    return renderSparkplug(ev, {
-      collection: col,
-      document: rule.document,
-      tags: rule.tags,
-      parts: rule.sparkplug!,
-      captures: rule.captures,
-      digits: fixed >= 0 ? fixed : (this.collectionDigits.get(col.staticValue ?? '') ?? this.defaultDigits),
-      floorMs: this.floorMs,
-      receivedAt: msg.receivedAt,
-      guard: this.guard,
-      counters: this.c,
-    });
-  }
-
-  private mapMetadata(rule: CompiledRule, msg: RawMessage): MetadataPair[] | Rejection | typeof SKIPPED {
-    const root = this.parsed(rule);
-    if (root instanceof ParseSkip) return SKIPPED;
-    if (root instanceof ParseFailure) return new Rejection('parse_error', root.reason);
-    const device = rule.document.render(rule.captures, msg.port, root);
-    if (device === null) return templateMissing('document', rule.document.source);
-    if (device.length === 0) return new Rejection('invalid_record', `document template '${rule.document.source}' rendered empty`);
-    return metadataPairs(rule, root, device, msg.port, this.c);
-  }
-}
-
-/** A rule's outcome when its parser skipped the payload (ParseSkip): neither records nor a rejection. */
-const SKIPPED = Symbol('skipped');
-
-function isPlainObject(v: unknown): boolean {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function templateMissing(what: string, source: string): Rejection {
-  return new Rejection('missing_field', `${what} template '${source}' needs a payload value that is missing or not a scalar`);
 }
 
 /** Byte length of a string in UTF-8, short-cut when it cannot exceed the limit. */
