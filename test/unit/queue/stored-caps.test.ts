@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isAgentError } from '../../../src/errors.js';
-import { QUEUE_DEFAULTS, type QueueStats, type SqliteQueue } from '../../../src/queue/index.js';
+import { QUEUE_DEFAULTS, openQueueReadOnly, type QueueStats, type SqliteQueue } from '../../../src/queue/index.js';
 import { decodeBlock, encodeBlock } from '../../../src/queue/block-codec.js';
 import { recountRows } from '../../../src/queue/recount.js';
 import { queueFixture } from '../../helpers/queue.js';
@@ -47,6 +47,10 @@ describe('SqliteQueue: the byte cap counts stored (compressed) bytes', () => {
     expect(s.bytes).toBeGreaterThan(3 * MAX_BYTES);
     expect(s.storedBytes).toBeLessThanOrEqual(MAX_BYTES);
     expectRecount(q);
+    // `status` reads the same counters beside the running queue.
+    const ro = openQueueReadOnly(`${f.dir.path}/q.db`);
+    expect(counted(ro.stats())).toEqual(counted(s));
+    ro.close();
     // Rows in blocks count their share of the block's size: about 9 bytes, not ~70.
     const blocks = q.database.prepare('SELECT sum(n), sum(bytes), sum(length(body)) FROM blocks').raw(true).get() as [number, number, number];
     expect(blocks[0]).toBeGreaterThanOrEqual(12_000);
