@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { human } from '../../../src/cli/status-command.js';
 import { assessHealth, type HealthOptions } from '../../../src/service/health.js';
 import { renderMetrics } from '../../../src/service/metrics.js';
 import { RttHistogram } from '../../../src/sender/rtt-histogram.js';
@@ -22,5 +23,13 @@ describe('a compacted queue in health and metrics: max_bytes counts bytes on dis
     expect(lines).toContain('fluxion_edge_queue_stored_bytes 900');
     expect(lines).toContain('fluxion_edge_queue_retained_bytes 500');
     expect(lines).toContain('fluxion_edge_queue_retained_stored_bytes 60');
+  });
+
+  it('`status` shows the bytes on disk beside the logical ones when they differ', () => {
+    const stats = (over: object) => ({ ...agentStatus({ queue: over }).queue });
+    const text = (over: object) => human({ agent: 'unknown', endpoint: null, live: null, queue: { path: '/q.db', stats: stats(over), disk: null }, notes: [] }, T0);
+    expect(text({ depth: 5000, bytes: 348_160, storedBytes: 61_440, retainedRows: 10, retainedBytes: 700, retainedStoredBytes: 700 }).split('\n')).toEqual(
+      expect.arrayContaining(['  unsent        5000 (340.0 KiB, 60.0 KiB on disk)', '  sent, kept    10 (700 B)']),
+    );
   });
 });
