@@ -7,13 +7,17 @@
 // one-row-per-reading layout (compact: false) on a smaller count, as the ratio's baseline.
 // OUTAGE_READINGS (default 2,000,000; a day is 86,400,000) sets the count: bytes per reading
 // at rest are flat in the count once compaction runs (the newest 100,000 ids stay rows, a
-// fixed ~9 MB), so the figures extrapolate linearly to the day.
+// fixed ~9 MB), so the figures extrapolate linearly to the day: the tail (100,000 rows at the
+// rows layout's bytes per reading, measured in the same run) plus the rest at the blocks'
+// bytes per reading. The blocks queue is filled under the default caps scaled to the count:
+// `max_rows` as it is, `max_bytes` the `auto` cap of an 8 GB card with 6 GB free (half of it,
+// at most 4 GiB) times count / 86,400,000; it must drop nothing (the cap counts stored bytes).
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SqliteQueue } from '../dist/queue/index.js';
+import { SqliteQueue, planDisk } from '../dist/queue/index.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
 import { report, startDevServer } from './common.mjs';
 
@@ -22,6 +26,12 @@ const OLD_TOTAL = Math.min(TOTAL, Number(process.env.OUTAGE_OLD_READINGS ?? 500_
 const GROUP = 20;
 const DEVICES = 1000;
 const BASE = 1_767_225_600_000;
+const DAY = 86_400_000;
+/** The queue's default `max_bytes` (auto) on an 8 GB card with 6 GB free, and its ceiling. */
+const CARD_CAP = planDisk(6e9).autoMaxBytes;
+const MAX_CAP = 4 * 2 ** 30;
+/** Rows the compaction leaves as rows (compactTailRows' default). */
+const TAIL = 100_000;
 
 /** Readings number `start`..: device i % 1000 at second i / 1000. */
 function readings(count, start) {
@@ -48,9 +58,12 @@ function fileBytes(path) {
   return n;
 }
 
-/** Fills a queue at `path`; returns bytes at rest and written per reading and readings/s. */
-function fill(path, total, compact) {
-  const q = new SqliteQueue({ path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3, maxRows: 1e9 });
+/**
+ * Fills a queue at `path` (under `maxBytes`, the default max_rows); returns bytes at rest and
+ * written per reading, readings/s, and the bytes the queue counts against its cap per reading.
+ */
+function fill(path, total, compact, maxBytes = 64 * 1024 ** 3) {
+  const q = new SqliteQueue({ path, synchronous: 'normal', compact, maxBytes });
   q.start();
   const w0 = writeBytes();
   const t0 = performance.now();
@@ -61,9 +74,10 @@ function fill(path, total, compact) {
   }
   if (compact) while (q.compact(100) > 0);
   const seconds = (performance.now() - t0) / 1000;
+  const s = q.stats();
   q.stop();
   const written = writeBytes() - w0;
-  return { atRest: fileBytes(path) / total, written: written / total, rate: total / seconds };
+  return { atRest: fileBytes(path) / total, written: written / total, rate: total / seconds, counted: s.storedBytes / total, logical: s.bytes / total, dropped: s.dropped };
 }
 
 /**
@@ -73,7 +87,7 @@ function fill(path, total, compact) {
 function drain(server, path, total, compact) {
   const settings = {
     fluxiondb: { url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 },
-    queue: { path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3, maxRows: 1e9 },
+    queue: { path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3 },
     housekeepingIntervalMs: 5_000,
     stopDeadlineMs: 5_000,
   };
@@ -97,7 +111,9 @@ function drain(server, path, total, compact) {
       if (code !== 0) return reject(new Error(`drain process exited ${code}`));
       const { rate, rss } = JSON.parse(out.trim().split('\n').pop());
       const mb = (b) => b / 2 ** 20;
-      resolve({ rate, rssStartMb: mb(rss[0] ?? 0), rssPeakMb: mb(Math.max(...rss)), rssEndMb: mb(rss[rss.length - 1] ?? 0) });
+      // Flat or growing: the highest sample of each third of the drain.
+      const third = (k) => mb(Math.max(0, ...rss.slice(Math.floor((k * rss.length) / 3), Math.floor(((k + 1) * rss.length) / 3))));
+      resolve({ rate, rssStartMb: mb(rss[0] ?? 0), rssPeakMb: mb(Math.max(...rss)), rssEndMb: mb(rss[rss.length - 1] ?? 0), rssThirdsMb: [0, 1, 2].map(third) });
     });
   });
 }
@@ -116,14 +132,26 @@ export async function main() {
     const old = fill(oldPath, OLD_TOTAL, false);
     const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
     const path = join(dir, 'blocks.db');
-    const blocks = fill(path, TOTAL, true);
+    const scaledCap = Math.floor((CARD_CAP * TOTAL) / DAY);
+    const blocks = fill(path, TOTAL, true, scaledCap);
     const d = await drain(server, path, TOTAL, true);
     const rawAfter = await rawRun();
     const raw = { recordsPerSecond: (rawBefore + rawAfter) / 2 };
+    // Linear in the count past the fixed tail of rows (see the header).
+    const tailBytes = Math.min(TAIL, TOTAL) * old.atRest;
+    const perBlockReading = TOTAL > TAIL ? (blocks.atRest * TOTAL - tailBytes) / (TOTAL - TAIL) : blocks.atRest;
+    const dayFile = tailBytes + (DAY - Math.min(TAIL, TOTAL)) * perBlockReading;
+    const dayCounted = Math.min(TAIL, TOTAL) * old.logical + (DAY - Math.min(TAIL, TOTAL)) * (TOTAL > TAIL ? (blocks.counted * TOTAL - Math.min(TAIL, TOTAL) * old.logical) / (TOTAL - TAIL) : blocks.counted);
+    const gib = (b) => (b / 2 ** 30).toFixed(2);
     report('outage-day', {
       readings: TOTAL,
       'at_rest B/reading': blocks.atRest,
       target: '<=25',
+      'at_rest B/reading in blocks (past the 100,000-row tail)': perBlockReading,
+      'counted by the cap B/reading (logical)': `${blocks.counted.toFixed(1)} (${blocks.logical.toFixed(1)})`,
+      'dropped under the scaled default cap': `${blocks.dropped} (cap ${(scaledCap / 2 ** 20).toFixed(1)} MiB, max_rows default)`,
+      'day: file GiB / counted GiB': `${gib(dayFile)} / ${gib(dayCounted)}`,
+      'day fits 4 GiB / 8 GB card (6 GB free) auto cap': `${dayCounted <= MAX_CAP && dayFile <= MAX_CAP ? 'yes' : 'NO'} / ${dayCounted <= CARD_CAP && dayFile <= 6e9 ? 'yes' : 'NO'} (cap ${gib(CARD_CAP)} GiB)`,
       'written B/reading': blocks.written,
       'append readings/s': blocks.rate,
       'raw_client records/s': raw.recordsPerSecond,
@@ -132,7 +160,7 @@ export async function main() {
       'drain/raw_ratio': d.rate / raw.recordsPerSecond,
       drain_target: '>=0.70',
       'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
-      'day_file GiB': (blocks.atRest * 86_400_000) / 2 ** 30,
+      'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
     });
     report('outage-day rows layout (before)', {
       readings: OLD_TOTAL,

@@ -159,8 +159,8 @@ export function human(r: StatusReport, now: number): string {
     const s = q.stats;
     out.push(`queue: ${q.path}`);
     const oldest = s.oldestUnsentEnqueuedAt === null ? '' : `, oldest queued ${span(now - s.oldestUnsentEnqueuedAt)} ago`;
-    out.push(`  unsent        ${s.depth} (${bytes(s.bytes)})${oldest}`);
-    out.push(`  sent, kept    ${s.retainedRows} (${bytes(s.retainedBytes)})`);
+    out.push(`  unsent        ${s.depth} (${bytes(s.bytes)}${onDisk(s.bytes, s.storedBytes)})${oldest}`);
+    out.push(`  sent, kept    ${s.retainedRows} (${bytes(s.retainedBytes)}${onDisk(s.retainedBytes, s.retainedStoredBytes)})`);
     out.push(`  dead letters  ${s.deadLetterDepth} stored (${s.deadLettered} in all)${s.deadLetterDepth > 0 ? ': fluxion-edge dead-letter list' : ''}`);
     const drops = Object.entries(s.droppedByReason).filter(([, n]) => n > 0);
     out.push(`  dropped       ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
@@ -233,6 +233,11 @@ function span(ms: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
   if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
+/** ", X on disk" when compaction made the rows take less (or more) than their logical size: max_bytes counts the latter. */
+function onDisk(logical: number, stored: number | undefined): string {
+  return stored === undefined || stored === logical ? '' : `, ${bytes(stored)} on disk`;
 }
 
 function bytes(n: number): string {

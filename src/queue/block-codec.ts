@@ -13,8 +13,13 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { QueuedRecord } from './types.js';
 
-/** Format of the body, first field of the header: a newer agent may add others. */
-const VERSION = 1;
+/**
+ * Format of the body, first field of the header: a newer agent may add others. Version 2 has
+ * the layout of 1; it says that the block's rows count against the byte cap by the block's
+ * stored size (`blocks.bytes` / `blocks.n` each, block-store.ts), where a version 1 block
+ * (written before caps counted stored bytes) counts each row by its logical size.
+ */
+const VERSION = 2;
 
 interface Header {
   v: number;
@@ -38,10 +43,10 @@ export interface BlockRow {
   json: string;
 }
 
-/** Encodes rows (ascending id, at least one) as a block body. */
-export function encodeBlock(rows: readonly BlockRow[]): Buffer {
+/** Encodes rows (ascending id, at least one) as a block body (`version` 1 only to rewrite a version 1 block). */
+export function encodeBlock(rows: readonly BlockRow[], version = VERSION): Buffer {
   const n = rows.length;
-  const h: Header = { v: VERSION, i: new Array(n), e: new Array(n), b: new Array(n), l: new Array(n) };
+  const h: Header = { v: version, i: new Array(n), e: new Array(n), b: new Array(n), l: new Array(n) };
   const texts = new Array<string>(n);
   let id = 0;
   let enq = 0;
@@ -63,6 +68,12 @@ export function encodeBlock(rows: readonly BlockRow[]): Buffer {
 /** A decoded block: ids, enqueue times and sizes as arrays, the rows' JSON as one text. */
 export class DecodedBlock {
   readonly n: number;
+  readonly version: number;
+  /**
+   * What each row counts against the byte cap (version 2: the block's share, set by the
+   * block store from `blocks.bytes` / `blocks.n`); null: each row counts its `bytes` (version 1).
+   */
+  share: number | null = null;
   readonly ids: Float64Array;
   readonly enq: Float64Array;
   readonly bytes: Float64Array;
@@ -75,7 +86,8 @@ export class DecodedBlock {
     const all = inflateRawSync(body).toString('utf8');
     const nl = all.indexOf('\n');
     const h = JSON.parse(all.slice(0, nl)) as Header;
-    if (h.v !== VERSION) throw new Error(`queue block format ${String(h.v)} is not one this agent knows`);
+    if (h.v !== 1 && h.v !== VERSION) throw new Error(`queue block format ${String(h.v)} is not one this agent knows`);
+    this.version = h.v;
     this.text = all.slice(nl + 1);
     const n = (this.n = h.i.length);
     this.ids = new Float64Array(n);
@@ -111,6 +123,20 @@ export class DecodedBlock {
   /** Rows a..b-1 as comma-joined `ins` JSON objects (a < b). */
   json(a: number, b: number): string {
     return this.text.slice(this.off[a]!, this.off[b - 1]! + this.len[b - 1]!);
+  }
+
+  /** What row k counts against the byte cap (stored bytes). */
+  stored(k: number): number {
+    return this.share ?? this.bytes[k]!;
+  }
+
+  /** Stored bytes of rows a..b-1. */
+  storedOf(a: number, b: number): number {
+    if (b <= a) return 0;
+    if (this.share !== null) return this.share * (b - a);
+    let s = 0;
+    for (let k = a; k < b; k++) s += this.bytes[k]!;
+    return s;
   }
 
   blockRow(k: number): BlockRow {

@@ -13,8 +13,23 @@ export interface BlockHead {
   first: number;
   last: number;
   n: number;
+  /**
+   * What the block's rows count against the byte cap, in all: a block made by this agent
+   * (format 2) stores its share per row times `n`, the share being its stored size (body and
+   * row overhead) over its rows, rounded up; a format 1 block (older) the sum of their logical sizes.
+   */
   bytes: number;
 }
+
+/** A block just stored: bytes written, what its rows now count against the cap (stored) and what they counted as rows (logical). */
+export interface StoredBlock {
+  written: number;
+  stored: number;
+  logical: number;
+}
+
+/** Bytes a `blocks` row takes beside its body: record header, key and the small columns. */
+const ROW_OVERHEAD = 40;
 
 /** Decoded blocks kept: a lease reads a block in a few slices, one after the other. */
 const CACHE_BLOCKS = 4;
@@ -71,6 +86,7 @@ export class BlockStore {
       return d;
     }
     d = decodeBlock(this.bodyStmt!.get(h.first) as Buffer);
+    if (d.version >= 2) d.share = h.bytes / h.n;
     this.cache.set(key, d);
     if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value!);
     return d;
@@ -101,18 +117,32 @@ export class BlockStore {
     return { parts, count, bytes, lastId: lastBlock.ids[lastK]!, last: lastBlock.row(lastK) };
   }
 
-  /** id, bytes, enqueuedAt of the block rows in [from, to], ascending, at most `limit`. */
-  lightIn(from: number, to: number, limit: number): Array<{ id: number; bytes: number; enqueuedAt: number }> {
-    const out: Array<{ id: number; bytes: number; enqueuedAt: number }> = [];
+  /** id, bytes, stored bytes, enqueuedAt of the block rows in [from, to], ascending, at most `limit`. */
+  lightIn(from: number, to: number, limit: number): Array<{ id: number; bytes: number; stored: number; enqueuedAt: number }> {
+    const out: Array<{ id: number; bytes: number; stored: number; enqueuedAt: number }> = [];
     for (const h of this.overlappingLazy(from, to)) {
       const d = this.decoded(h);
       const end = d.indexOf(to + 1);
       for (let k = d.indexOf(from); k < end; k++) {
         if (out.length >= limit) return out;
-        out.push({ id: d.ids[k]!, bytes: d.bytes[k]!, enqueuedAt: d.enq[k]! });
+        out.push({ id: d.ids[k]!, bytes: d.bytes[k]!, stored: d.stored(k), enqueuedAt: d.enq[k]! });
       }
     }
     return out;
+  }
+
+  /** What the block rows in [from, to] count against the byte cap (stored bytes). */
+  storedIn(from: number, to: number): number {
+    let s = 0;
+    for (const h of this.overlapping(from, to)) {
+      if (h.first >= from && h.last <= to) {
+        s += h.bytes;
+        continue;
+      }
+      const d = this.decoded(h);
+      s += d.storedOf(d.indexOf(from), d.indexOf(to + 1));
+    }
+    return s;
   }
 
   /** The rows of blocks in [from, to], ascending, at most `limit`. */
@@ -129,36 +159,46 @@ export class BlockStore {
     return out;
   }
 
-  /** Stores rows (ascending id, at least one) as one block; returns the body's size. */
-  insert(rows: readonly BlockRow[]): number {
-    const body = encodeBlock(rows);
-    let bytes = 0;
+  /**
+   * Stores rows (ascending id, at least one) as one block. Its rows then count against the
+   * byte cap by its stored size: the caller moves the counters from `logical` to `stored`
+   * (compaction.ts `writeBlock`). `keep` (a rewrite) keeps the share and format of the block
+   * the rows come from, so rows that stay count what they counted before.
+   */
+  insert(rows: readonly BlockRow[], keep?: { version: number; share: number | null }): StoredBlock {
+    const body = encodeBlock(rows, keep?.version);
+    let logical = 0;
     let minEnq = Infinity;
     let maxEnq = -Infinity;
     for (const r of rows) {
-      bytes += r.bytes;
+      logical += r.bytes;
       if (r.enqueuedAt < minEnq) minEnq = r.enqueuedAt;
       if (r.enqueuedAt > maxEnq) maxEnq = r.enqueuedAt;
     }
-    this.insertStmt!.run(rows[0]!.id, rows[rows.length - 1]!.id, rows.length, bytes, minEnq, maxEnq, body);
-    return body.length + 40;
+    const written = body.length + ROW_OVERHEAD;
+    const share = keep === undefined ? Math.ceil(written / rows.length) : keep.share;
+    const stored = share === null ? logical : share * rows.length;
+    this.insertStmt!.run(rows[0]!.id, rows[rows.length - 1]!.id, rows.length, stored, minEnq, maxEnq, body);
+    return { written, stored, logical };
   }
 
   /**
    * Deletes the rows of blocks in [from, to]: blocks inside go whole, a block reaching out
-   * of the range is rewritten without them. Returns rows and bytes removed, and bytes written.
+   * of the range is rewritten without them (its rows keep their share: counters stay exact
+   * without knowing which of the kept rows are sent). Returns rows and stored bytes removed,
+   * and bytes written.
    */
-  deleteRange(from: number, to: number): { rows: number; bytes: number; written: number } {
+  deleteRange(from: number, to: number): { rows: number; stored: number; written: number } {
     let rows = 0;
-    let bytes = 0;
+    let stored = 0;
     let written = 0;
     for (const h of this.overlapping(from, to)) {
       this.forget(h);
       if (h.first >= from && h.last <= to) {
         this.deleteStmt!.run(h.first);
         rows += h.n;
-        bytes += h.bytes;
-        written += 40;
+        stored += h.bytes;
+        written += ROW_OVERHEAD;
         continue;
       }
       const d = this.decoded(h);
@@ -169,13 +209,13 @@ export class BlockStore {
         if (id < from || id > to) keep.push(d.blockRow(k));
         else {
           rows++;
-          bytes += d.bytes[k]!;
+          stored += d.stored(k);
         }
       }
       this.deleteStmt!.run(h.first);
-      if (keep.length > 0) written += this.insert(keep);
+      if (keep.length > 0) written += this.insert(keep, { version: d.version, share: d.share }).written;
     }
-    return { rows, bytes, written };
+    return { rows, stored, written };
   }
 
   maxId(): number | null {

@@ -5,7 +5,12 @@ export const QUEUE_DEFAULTS = {
   synchronous: 'full' as SynchronousMode,
   /** Sized at start from the filesystem's free space (disk-space.ts). */
   maxBytes: 'auto' as const,
-  maxRows: 10_000_000,
+  /**
+   * A day of a 1,000-device site at 1 Hz is 86.4 million readings: the row cap leaves room
+   * for about three, so that the byte cap (what the queue takes on disk) binds. Nothing in
+   * memory grows with the rows queued (leases and acks are bounded by the sender's window).
+   */
+  maxRows: 250_000_000,
   maxAgeMs: 0,
   onFull: 'drop_oldest' as OnFullPolicy,
   retainSentMs: 24 * 3600 * 1000,

@@ -6,7 +6,10 @@
  * follow them, so a quiet site keeps its recent readings as plain rows, and a file of an
  * older schema (rows only) is converted by this same path, a block at a time, after upgrade.
  */
+import type { BlockRow } from './block-codec.js';
+import type { QueueCounters } from './counters.js';
 import type { LeaseBook } from './leases.js';
+import { MetaKeys } from './schema.js';
 import type { RecordStore } from './record-store.js';
 import type { SentRuns } from './sent-runs.js';
 
@@ -14,11 +17,30 @@ import type { SentRuns } from './sent-runs.js';
 export const BLOCK_ROWS = 2000;
 
 /**
+ * Stores unsent rows (ascending id, already counted as unsent rows of their logical size) as
+ * one block, and moves the unsent stored-bytes counter to what the block takes: from then on
+ * they count their share of its stored size (block-store.ts). Every block of unsent rows is
+ * written through here; call inside the queue's transaction. Returns the bytes written.
+ */
+export function writeBlock(rec: RecordStore, counters: QueueCounters, rows: readonly BlockRow[]): number {
+  const b = rec.blocks.insert(rows);
+  counters.add(MetaKeys.UNSENT_STORED, b.stored - b.logical);
+  return b.written;
+}
+
+/**
  * Finds the next run of BLOCK_ROWS consecutive table rows that may be compacted and stores
  * it as one block; call inside a transaction. Rows above `upToId` are left alone. Returns the rows moved (0 = nothing to do)
  * and the bytes the block took.
  */
-export function compactOne(rec: RecordStore, book: LeaseBook, sent: SentRuns, upToId: number, blockRows = BLOCK_ROWS): { rows: number; written: number } {
+export function compactOne(
+  rec: RecordStore,
+  counters: QueueCounters,
+  book: LeaseBook,
+  sent: SentRuns,
+  upToId: number,
+  blockRows = BLOCK_ROWS,
+): { rows: number; written: number } {
   for (const [from, to] of book.gaps(0, upToId, sent)) {
     let pos = from;
     while (pos <= to) {
@@ -35,7 +57,7 @@ export function compactOne(rec: RecordStore, book: LeaseBook, sent: SentRuns, up
         }
       }
       if (rows.length < blockRows) break;
-      const written = rec.blocks.insert(rows);
+      const written = writeBlock(rec, counters, rows);
       rec.deleteTableRange(rows[0]!.id, rows[rows.length - 1]!.id);
       return { rows: rows.length, written };
     }

@@ -2,6 +2,11 @@ import type { Database, Statement } from 'better-sqlite3';
 import { MetaKeys } from './schema.js';
 import type { QueueStats } from './types.js';
 
+const STORED_FROM = [
+  [MetaKeys.UNSENT_STORED, MetaKeys.UNSENT_BYTES],
+  [MetaKeys.RETAINED_STORED, MetaKeys.RETAINED_BYTES],
+] as const;
+
 /**
  * The queue's counters, held in memory (stats() reads them for free) and written to `meta`
  * inside the transaction that changed them, so they stay exact across crashes and start
@@ -17,6 +22,11 @@ export class QueueCounters {
     this.dirty.clear();
     const rows = db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: unknown }>;
     for (const r of rows) if (typeof r.value === 'number') this.values.set(r.key, r.value);
+    // A file of an agent that counted logical bytes only: its rows take their logical size
+    // (its blocks, format 1, too), so the stored counters start equal to the logical ones.
+    for (const [stored, logical] of STORED_FROM) {
+      if (!this.values.has(stored)) this.set(stored, this.get(logical));
+    }
   }
 
   get(key: string): number {
@@ -75,6 +85,8 @@ export function statsFrom(
     bytes: c.get(MetaKeys.UNSENT_BYTES),
     retainedRows: c.get(MetaKeys.RETAINED_ROWS),
     retainedBytes: c.get(MetaKeys.RETAINED_BYTES),
+    storedBytes: c.get(MetaKeys.UNSENT_STORED),
+    retainedStoredBytes: c.get(MetaKeys.RETAINED_STORED),
     oldestUnsentEnqueuedAt: x.oldest,
     oldestUnsentAgeMs: x.oldest === null ? null : Math.max(0, x.now - x.oldest),
     appended: c.get(MetaKeys.APPENDED),

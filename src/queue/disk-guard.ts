@@ -225,7 +225,7 @@ export class DiskGuard {
     // their pages): new readings fit again.
     const w = this.h.writer();
     w.diskCap = this.fileHolds(this.storedBytes());
-    const room = w.diskCap - this.h.counters.get(MetaKeys.UNSENT_BYTES);
+    const room = w.diskCap - this.h.counters.get(MetaKeys.UNSENT_STORED);
     const quiet = this.h.now() - this.lastFullAt >= QUIET_MS;
     if (this.full && quiet && this.deferred.length === 0 && room >= Math.max(2 * reserve.bytes, w.diskCap / 10)) {
       this.setFull(false, 'rows were sent and pruned: the queue file has room again (the filesystem is still full)');
@@ -323,9 +323,10 @@ export class DiskGuard {
     this.h.changed(full, why);
   }
 
+  /** What the rows take in the file (the counters the byte cap counts). */
   private storedBytes(): number {
     const c = this.h.counters;
-    return c.get(MetaKeys.UNSENT_BYTES) + c.get(MetaKeys.RETAINED_BYTES);
+    return c.get(MetaKeys.UNSENT_STORED) + c.get(MetaKeys.RETAINED_STORED);
   }
 }
 

@@ -51,7 +51,7 @@ export class LeaseOps {
    * ignored: its rows are simply sent again, which the server's idempotent inserts absorb.
    */
   ack(lease: Lease, ids?: readonly number[]): number {
-    const { sent } = this.h.files();
+    const { rec, sent } = this.h.files();
     const state = this.h.book.get(lease.leaseId);
     if (!state) return 0;
     const at = this.h.now();
@@ -72,8 +72,12 @@ export class LeaseOps {
     const record = (): void => {
       this.h.withoutFsync(() =>
         this.h.write('ack', () => {
+          // Read from the file, not the lease: the runs hold exactly the acked rows, and what a
+          // row counts stored (its block's share) is fixed once it is in a block.
+          let stored = 0;
+          for (const r of runs) stored += rec.storedIn(r.lo, r.hi);
           for (const r of runs) sent.add(r.lo, r.hi, at);
-          this.h.writer().moveCounts(-n, -b, n, b);
+          this.h.writer().moveCounts(-n, -b, n, b, -stored, stored);
           this.h.counters.add(MetaKeys.SENT, n);
           this.h.writer().txBytes += 24 * runs.length;
         }),
@@ -127,9 +131,10 @@ export class LeaseOps {
         const row = rec.rowById(id);
         if (!row) continue;
         const record = { col: row.col, doc: row.doc, ts: row.ts, data: row.data };
+        const stored = rec.storedIn(id, id);
         this.h.writer().txBytes += dead.add([{ reason, source: 'sender', record }], at);
         this.h.writer().txBytes += rec.deleteRange(id, id);
-        this.h.writer().moveCounts(-1, -row.bytes, 0, 0);
+        this.h.writer().moveCounts(-1, -row.bytes, 0, 0, -stored, 0);
         bytes += row.bytes;
         n += 1;
       }

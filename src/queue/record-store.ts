@@ -11,7 +11,10 @@ export const PAGE_SCAN_SPAN = 50_000;
 
 export interface IdBytes {
   id: number;
+  /** Logical size (recordBytes). */
   bytes: number;
+  /** What the row counts against the byte cap: `bytes` for a row of `records`, its block's share in a block. */
+  stored: number;
   enqueuedAt: number;
 }
 
@@ -51,6 +54,7 @@ export class RecordStore {
   private readonly sentAtOf: Statement;
   private readonly batchRange: Statement;
   private readonly blockRowsRange: Statement;
+  private readonly sumRange: Statement;
 
   constructor(db: Database) {
     this.blocks = new BlockStore(db);
@@ -64,11 +68,12 @@ export class RecordStore {
       .prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?`)
       .raw(true);
     this.lightRange = db.prepare(
-      'SELECT id, bytes, enqueued_at AS enqueuedAt FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?',
+      'SELECT id, bytes, bytes AS stored, enqueued_at AS enqueuedAt FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?',
     );
     this.firstInRange = db.prepare(
-      'SELECT id, bytes, enqueued_at AS enqueuedAt FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT 1',
+      'SELECT id, bytes, bytes AS stored, enqueued_at AS enqueuedAt FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT 1',
     );
+    this.sumRange = db.prepare('SELECT coalesce(sum(bytes), 0) FROM records WHERE id >= ? AND id <= ?').pluck();
     this.blockRowsRange = db.prepare(
       `SELECT id, enqueued_at AS enqueuedAt, bytes, json_object('ts', ts, 'doc', doc, 'data', data, 'col', col) AS json
        FROM records WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?`,
@@ -163,6 +168,11 @@ export class RecordStore {
   firstIn(fromId: number, toId: number): IdBytes | undefined {
     const t = this.firstInRange.get(fromId, toId) as IdBytes | undefined;
     return this.blocks.lightIn(fromId, t === undefined ? toId : t.id - 1, 1)[0] ?? t;
+  }
+
+  /** What the rows in [fromId, toId] count against the byte cap (stored bytes). */
+  storedIn(fromId: number, toId: number): number {
+    return (this.sumRange.get(fromId, toId) as number) + this.blocks.storedIn(fromId, toId);
   }
 
   rowById(id: number): QueuedRecord | undefined {

@@ -51,12 +51,12 @@ export class RecordWriter {
       const cutoff = now - opts.retainSentMs;
       prunedSent += this.deleteSentWhile(() => budget > 0, spend, (limit) => this.sent.before(cutoff, limit));
     }
-    let excess = counters.get(MetaKeys.RETAINED_BYTES) - opts.retainSentBytes;
+    let excess = counters.get(MetaKeys.RETAINED_STORED) - opts.retainSentBytes;
     prunedSent += this.deleteSentWhile(
       () => budget > 0 && excess > 0,
       (r) => {
         if (excess <= 0 || !spend()) return false;
-        excess -= r.bytes;
+        excess -= r.stored;
         return true;
       },
     );
@@ -84,9 +84,10 @@ export class RecordWriter {
     const droppedByReason: Partial<Record<DropReason, number>> = {};
     const diskBound = this.diskCap < opts.maxBytes;
     const caps = diskBound ? { maxRows: opts.maxRows, maxBytes: this.diskCap } : opts;
+    // The byte cap counts what the rows take in the file (new rows: their logical size).
     const ex = excessOf(
       c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS),
-      c.get(MetaKeys.UNSENT_BYTES) + c.get(MetaKeys.RETAINED_BYTES),
+      c.get(MetaKeys.UNSENT_STORED) + c.get(MetaKeys.RETAINED_STORED),
       records.length,
       total,
       caps,
@@ -108,7 +109,7 @@ export class RecordWriter {
       if (opts.onFull === 'drop_oldest') {
         n = this.dropUnsent(Number.MAX_SAFE_INTEGER, (r) => {
           if (!isOver(ex)) return false;
-          free(ex, r.bytes);
+          free(ex, r.stored);
           return true;
         });
         while (isOver(ex) && start < end) free(ex, recordBytes(records[start++]!));
@@ -146,13 +147,13 @@ export class RecordWriter {
     // disk) every append prunes a group's worth, and reading 1,000 rows to delete 100 made
     // those appends several times slower.
     const rows = this.counters.get(MetaKeys.RETAINED_ROWS);
-    const avg = rows > 0 ? this.counters.get(MetaKeys.RETAINED_BYTES) / rows : 16;
+    const avg = rows > 0 ? Math.max(1, this.counters.get(MetaKeys.RETAINED_STORED) / rows) : 16;
     const chunk = Math.min(SCAN_CHUNK, Math.max(ex.rows, Math.ceil((ex.bytes / avg) * 1.25)) + 8);
     this.deleteSentWhile(
       () => isOver(ex),
       (r) => {
         if (!isOver(ex)) return false;
-        free(ex, r.bytes);
+        free(ex, r.stored);
         return true;
       },
       undefined,
@@ -179,10 +180,12 @@ export class RecordWriter {
         const rows = this.rec.light(run.lo, run.hi, chunk);
         let n = 0;
         let b = 0;
+        let st = 0;
         for (const r of rows) {
           if (!pick(r)) break;
           n++;
           b += r.bytes;
+          st += r.stored;
         }
         const whole = n === rows.length && rows.length < chunk;
         let upTo = whole ? run.hi : n > 0 ? rows[n - 1]!.id : run.lo - 1;
@@ -195,13 +198,14 @@ export class RecordWriter {
             for (const r of this.rec.light(upTo + 1, h.last, Number.MAX_SAFE_INTEGER)) {
               n++;
               b += r.bytes;
+              st += r.stored;
             }
             upTo = h.last;
           }
         }
         if (n > 0) this.txBytes += this.rec.deleteRange(run.lo, upTo);
         if (upTo >= run.lo) this.sent.shrink(run, upTo);
-        this.moveCounts(0, 0, -n, -b);
+        this.moveCounts(0, 0, -n, -b, 0, -st);
         this.counters.add(MetaKeys.PRUNED_SENT, n);
         this.txBytes += b;
         total += n;
@@ -229,14 +233,16 @@ export class RecordWriter {
         // holding them is rewritten once, not once a row.
         let k = 0;
         let bytes = 0;
+        let stored = 0;
         while (k < rows.length && n < budget && pick(rows[k]!)) {
           bytes += rows[k]!.bytes;
+          stored += rows[k]!.stored;
           k++;
           n++;
         }
         if (k > 0) {
-          this.txBytes += rec.deleteRange(rows[0]!.id, rows[k - 1]!.id) + bytes;
-          this.moveCounts(-k, -bytes, 0, 0);
+          this.txBytes += rec.deleteRange(rows[0]!.id, rows[k - 1]!.id) + stored;
+          this.moveCounts(-k, -bytes, 0, 0, -stored, 0);
         }
         if (k < rows.length) return n;
         if (rows.length < SCAN_CHUNK) break;
@@ -246,12 +252,15 @@ export class RecordWriter {
     return n;
   }
 
-  moveCounts(unsentRows: number, unsentBytes: number, retainedRows: number, retainedBytes: number): void {
+  /** Moves the counters: rows, logical bytes and stored bytes (the latter default to the logical, as for rows of `records`). */
+  moveCounts(unsentRows: number, unsentBytes: number, retainedRows: number, retainedBytes: number, unsentStored = unsentBytes, retainedStored = retainedBytes): void {
     const c = this.counters;
     c.add(MetaKeys.UNSENT_ROWS, unsentRows);
     c.add(MetaKeys.UNSENT_BYTES, unsentBytes);
     c.add(MetaKeys.RETAINED_ROWS, retainedRows);
     c.add(MetaKeys.RETAINED_BYTES, retainedBytes);
+    c.add(MetaKeys.UNSENT_STORED, unsentStored);
+    c.add(MetaKeys.RETAINED_STORED, retainedStored);
   }
 }
 

@@ -22,6 +22,14 @@ export const MetaKeys = {
   UNSENT_BYTES: 'unsent_bytes',
   RETAINED_ROWS: 'retained_rows',
   RETAINED_BYTES: 'retained_bytes',
+  /**
+   * What the unsent and retained rows take in the file, which the byte cap counts: a row of
+   * `records` its logical size, a row in a block its share of the block's stored size
+   * (block-store.ts). Absent from files of older agents: taken from the logical counters at
+   * load (counters.ts), which they equal there.
+   */
+  UNSENT_STORED: 'unsent_stored_bytes',
+  RETAINED_STORED: 'retained_stored_bytes',
   APPENDED: 'appended_total',
   SENT: 'sent_total',
   PRUNED_SENT: 'pruned_sent_total',
@@ -211,6 +219,8 @@ function deadLetterInvalidUnsent(db: Database): void {
   }
   bump.run(-bad.length, MetaKeys.UNSENT_ROWS);
   bump.run(-bytes, MetaKeys.UNSENT_BYTES);
+  // Rows of `records` count their logical size stored too; a file without the key takes it from UNSENT_BYTES at load.
+  bump.run(-bytes, MetaKeys.UNSENT_STORED);
   bump.run(bad.length, MetaKeys.DEAD_LETTERED);
 }
 

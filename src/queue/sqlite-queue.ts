@@ -240,11 +240,11 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     return this.append([record]);
   }
 
-  /** True if `rows` more rows of `bytes` fit beside the unsent rows (sent rows can be pruned). */
+  /** True if `rows` more rows of `bytes` fit beside the unsent rows (sent rows can be pruned; the cap counts stored bytes). */
   hasRoom(rows = 1, bytes = 0): boolean {
     return (
       this.counters.get(MetaKeys.UNSENT_ROWS) + rows <= this.options.maxRows &&
-      this.counters.get(MetaKeys.UNSENT_BYTES) + bytes <= this.options.maxBytes
+      this.counters.get(MetaKeys.UNSENT_STORED) + bytes <= this.options.maxBytes
     );
   }
 
@@ -359,7 +359,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     let moved = 0;
     for (let i = 0; i < maxBlocks; i++) {
       const r = this.write('compact', () => {
-        const done = compactOne(rec, this.book, sent, this.w.lastId - this.options.compactTailRows);
+        const done = compactOne(rec, this.counters, this.book, sent, this.w.lastId - this.options.compactTailRows);
         this.w.txBytes += done.written;
         return done.rows;
       });

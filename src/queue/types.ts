@@ -254,10 +254,18 @@ export interface PruneResult {
 export interface QueueStats {
   /** Unsent rows, leased included. */
   depth: number;
-  /** Bytes of unsent rows. */
+  /** Bytes of unsent rows: their logical size (collection, document and data lengths + 16). */
   bytes: number;
   retainedRows: number;
+  /** Logical bytes of retained sent rows. */
   retainedBytes: number;
+  /**
+   * Bytes on disk (compressed) of unsent rows, which `maxBytes` counts: a plain row its
+   * logical size, a row compacted into a block its share of the block's stored size.
+   */
+  storedBytes: number;
+  /** Bytes on disk (compressed) of retained sent rows, which `retainSentBytes` and `maxBytes` count. */
+  retainedStoredBytes: number;
   /** Enqueue time of the oldest unsent row, or null when none. */
   oldestUnsentEnqueuedAt: number | null;
   oldestUnsentAgeMs: number | null;

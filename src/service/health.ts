@@ -53,8 +53,9 @@ export function assessHealth(status: AgentStatus, now: number, options: HealthOp
   if (disk?.full === true) {
     const free = disk.freeBytes === null ? '' : ` (${disk.freeBytes} bytes free)`;
     reasons.push(`${DISK_FULL_REASON}: the queue's filesystem is full${free}; new readings are held back or dropped as on_full says until space is freed`);
-  } else if (maxBytes !== undefined && q.bytes >= maxBytes) {
-    reasons.push(`the queue is full: ${q.bytes} bytes unsent (max_bytes ${maxBytes})`);
+  } else if (maxBytes !== undefined && q.storedBytes >= maxBytes) {
+    // max_bytes counts bytes on disk (compressed), as the queue does.
+    reasons.push(`the queue is full: ${q.storedBytes} bytes unsent (max_bytes ${maxBytes})`);
   } else if (options.queueMaxRows !== undefined && q.depth >= options.queueMaxRows) {
     reasons.push(`the queue is full: ${q.depth} readings unsent (max_rows ${options.queueMaxRows})`);
   }

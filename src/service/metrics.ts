@@ -50,6 +50,9 @@ export function renderMetrics(status: AgentStatus, rtt: RttSnapshot): string {
   e.metric('fluxion_edge_queue_bytes', 'gauge', 'Bytes of unsent records in the queue.', q.bytes);
   e.metric('fluxion_edge_queue_retained_records', 'gauge', 'Sent records kept for replay.', q.retainedRows);
   e.metric('fluxion_edge_queue_retained_bytes', 'gauge', 'Bytes of sent records kept for replay.', q.retainedBytes);
+  // What queue.max_bytes counts: records compacted into blocks count their compressed share.
+  e.metric('fluxion_edge_queue_stored_bytes', 'gauge', 'Bytes on disk (compressed) of unsent records, as queue.max_bytes counts them.', q.storedBytes);
+  e.metric('fluxion_edge_queue_retained_stored_bytes', 'gauge', 'Bytes on disk (compressed) of sent records kept for replay.', q.retainedStoredBytes);
   e.metric('fluxion_edge_queue_oldest_unsent_age_seconds', 'gauge', 'Age of the oldest unsent record (0 when none).', (q.oldestUnsentAgeMs ?? 0) / 1000);
   e.metric('fluxion_edge_queue_bytes_written_total', 'counter', 'Estimated bytes written to the queue WAL since the file was created (flash wear).', q.bytesWritten);
 

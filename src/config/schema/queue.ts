@@ -12,10 +12,11 @@ export const queueSection = z
     }),
     max_bytes: sizeOrAuto({ min: 1 }).prefault('auto').meta({
       description:
-        'Cap on the bytes of queued readings (unsent plus retained sent ones). When reached, `on_full` applies. `auto`: half of the space the queue\'s filesystem has at start (free space plus the queue\'s own files), at least 1 MiB and at most 4 GiB; the rest is left for SQLite\'s page overhead, the WAL, a small reserve file (`<path>.reserve`) and the system. A fixed cap above the free space draws a warning from `check` and at start.',
+        'Cap on the bytes the queued readings (unsent plus retained sent ones) take on disk. When reached, `on_full` applies. A recent reading counts its size (collection, document and data lengths + 16 bytes); once compaction has stored it in a compressed block with its neighbours (docs/queue-blocks.md), it counts its share of the block\'s size, about 10-13 bytes for a small reading such as `{"temperature":21.5,"humidity":40.2}` instead of about 70. `auto`: half of the space the queue\'s filesystem has at start (free space plus the queue\'s own files), at least 1 MiB and at most 4 GiB; the rest is left for SQLite\'s page overhead, the WAL, a small reserve file (`<path>.reserve`) and the system. A fixed cap above the free space draws a warning from `check` and at start.',
     }),
-    max_rows: int(1).default(10_000_000).meta({
-      description: 'Cap on the number of queued readings (unsent plus retained sent ones).',
+    max_rows: int(1).default(250_000_000).meta({
+      description:
+        'Cap on the number of queued readings (unsent plus retained sent ones). The default leaves room for about three days of a 1,000-device site reporting once a second (86.4 million readings a day), so that `max_bytes` is the cap that binds; nothing in the agent\'s memory grows with the readings queued.',
     }),
     // '0', not 0: zod's JSON Schema output drops a falsy prefault.
     max_age: duration().prefault('0').meta({
@@ -28,7 +29,7 @@ export const queueSection = z
       description: 'How long sent readings are kept for replay and for the resend after a reconnect (an ack from FluxionDB is not yet durable).',
     }),
     retain_sent_bytes: size().optional().meta({
-      description: 'Cap on the bytes of retained sent readings. Default: 25% of max_bytes.',
+      description: 'Cap on the bytes retained sent readings take on disk (counted as for `max_bytes`). Default: 25% of max_bytes.',
     }),
     dead_letter_max_rows: int(1).default(100_000).meta({
       description: 'Cap on stored dead letters (readings that could not be mapped or sent); the oldest are purged first.',

@@ -23,7 +23,7 @@ describe('loading a config', () => {
       },
       queue: {
         // max_bytes auto: the queue sizes it (and retain_sent_bytes, 25 % of it) from the free space at start.
-        path: '/var/lib/fluxion-edge/queue.db', synchronous: 'full', max_bytes: 'auto', max_rows: 10_000_000, max_age: 0,
+        path: '/var/lib/fluxion-edge/queue.db', synchronous: 'full', max_bytes: 'auto', max_rows: 250_000_000, max_age: 0,
         on_full: 'drop_oldest', retain_sent: 86_400_000, dead_letter_max_rows: 100_000, startup_check: 'quick',
       },
       sender: {
