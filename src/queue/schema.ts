@@ -30,6 +30,8 @@ export const MetaKeys = {
   CORRUPT_MOVED: 'corrupt_files_moved_aside',
   /** Lowest row id that may be unsent (a lower bound, saved now and then). */
   CURSOR: 'cursor',
+  /** Highest id whose row SQLite holds or held: the staging log's records above it are recovered (staging.ts). */
+  STAGE_THROUGH: 'stage_through',
   /** Prefix of the per-reason drop totals, e.g. `dropped.max_age`. */
   DROPPED_PREFIX: 'dropped.',
 } as const;

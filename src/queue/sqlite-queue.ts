@@ -19,6 +19,8 @@ import { readInfo } from './read-only.js';
 import { sqliteError } from './sqlite-errors.js';
 import { RoomWaiters } from './room-waiters.js';
 import { compactOne } from './compaction.js';
+import { Stager } from './staging.js';
+import { stageLogInUse } from './stage-owner.js';
 import {
   DropReasons,
   type AppendResult,
@@ -50,6 +52,8 @@ import {
 const PRUNE_BUDGET = 5000;
 /** Most blocks one prune() call makes: 20 x 2,000 rows, ahead of 1,000 readings/s at a 5 s tick. */
 const COMPACT_BLOCKS = 20;
+/** Default staging flush interval, in ms (docs/flash-wear.md: what it saves, measured). */
+export const STAGE_FLUSH_MS = 5000;
 
 interface Open {
   db: Database;
@@ -83,6 +87,9 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   private readonly waiters = new RoomWaiters((rows, bytes) => this.hasRoom(rows, bytes));
   /** A full disk: reserve, confinement, acks kept in memory (disk-guard.ts). */
   private readonly disk: DiskGuard;
+  /** Commit groups staged outside SQLite while no sender leases (staging.ts). */
+  private readonly stage: Stager;
+  private readonly stageFlushMs: number;
 
   constructor(options: QueueOptions, deps: QueueDeps = {}) {
     super();
@@ -109,7 +116,18 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
         if (!full) this.roomChanged();
       },
     });
+    this.stageFlushMs = this.options.compact ? (options.stageFlushMs ?? STAGE_FLUSH_MS) : 0;
+    this.stage = new Stager(`${this.options.path}-stage`, this.stageFlushMs, this.options.synchronous === 'full', {
+      rec: () => this.open().rec,
+      writer: () => this.w,
+      counters: this.counters,
+      write: (op, fn) => this.write(op, fn),
+      onDisk: (fn) => this.disk.run(fn),
+      now: this.now,
+      logger: this.logger,
+    });
     this.leases = new LeaseOps({
+      lastId: () => this.storedLastId,
       deferWrite: (write, giveUp) => this.disk.runOrDefer(write, giveUp),
       files: () => this.open(),
       book: this.book,
@@ -130,6 +148,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   start(): QueueStartInfo {
     if (this.o) return this.startInfo!;
     const opts = this.options;
+    // A log that another process (a running agent) stages into is its own: not ours to recover.
+    const foreign = this.stageFlushMs === 0 && stageLogInUse(opts.path);
     const plan = this.disk.planAtStart();
     if (plan !== null && opts.autoMaxBytes) setMaxBytes(opts, plan.autoMaxBytes);
     const fileOpts = { synchronous: opts.synchronous, maxFileBytes: opts.maxFileBytes, startupCheck: opts.startupCheck, now: this.now };
@@ -155,7 +175,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       };
       this.counters.load(db);
       // Never below a sent run's end: a new row with an id inside a run would count as sent.
-      this.w.lastId = Math.max(this.o.rec.maxId() ?? 0, sent.maxHi());
+      // ... nor below an id the staging log may hold from before (STAGE_THROUGH).
+      this.w.lastId = Math.max(this.o.rec.maxId() ?? 0, sent.maxHi(), this.counters.get(MetaKeys.STAGE_THROUGH));
       this.book.clear();
       // The saved cursor is a lower bound; ids can restart lower if the newest rows were
       // deleted before a restart, hence the min().
@@ -164,6 +185,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       this.oldest = undefined;
       this.disk.configure();
       if (corrupt) this.write('start', () => this.counters.add(MetaKeys.CORRUPT_MOVED, 1));
+      if (!foreign) this.stage.open(this.w.lastId, this.stageFlushMs > 0);
       this.startInfo = { schemaVersion: this.o.schemaVersion, migratedFrom, corrupt };
     } catch (err) {
       this.o = undefined;
@@ -182,6 +204,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const o = this.o;
     if (!o) return;
     try {
+      this.stage.close();
       this.disk.flushDeferred();
       this.disk.clear();
       this.leases.advanceCursor();
@@ -217,6 +240,12 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     if (records.length === 0 && alsoInTxn === undefined) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
     // Checked here, once, so that every stored row can be sent as SQLite encodes it.
     const { good, bad } = splitInvalid(records);
+    if (alsoInTxn === undefined && bad.length === 0 && this.stage.wanted() && !this.disk.full && this.w.fits(good)) {
+      const staged = this.stage.append(good);
+      if (staged !== null) return staged;
+    }
+    // Ids stay in order in the file: what is staged goes first (a refusal throws, nothing stored).
+    this.stage.flush();
     let purged = 0;
     const txn = (): AppendResult =>
       this.write('append', () => {
@@ -264,6 +293,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * maxBytes (at least one row). Null when there is nothing to send. No disk write.
    */
   lease(req: LeaseRequest): Lease | null {
+    this.stage.leased();
+    this.stage.flushQuietly('lease');
     return this.leases.lease(req);
   }
 
@@ -294,7 +325,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * scans at most PAGE_SCAN_SPAN ids, so a page may be empty with `done: false`.
    */
   leaseSent(q: SentQuery): RecordPage<SentRecord> {
-    return this.open().rec.sentRowsPage(q, this.w.lastId);
+    return this.open().rec.sentRowsPage(q, this.storedLastId);
   }
 
   /**
@@ -310,7 +341,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * the collision guard learns from them what a broker may redeliver.
    */
   newestRecords(limit: number): QueuedRecord[] {
-    const last = this.w.lastId;
+    this.stage.flushQuietly('read');
+    const last = this.storedLastId;
     return this.open().rec.rowsIn(Math.max(1, last - limit + 1), last, limit);
   }
 
@@ -330,6 +362,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   prune(): PruneResult {
     this.open();
+    this.stage.flushQuietly('prune');
     this.disk.flushDeferred();
     this.disk.tick();
     this.leases.advanceCursor();
@@ -395,6 +428,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
 
   /** Appends dead letters' records again and removes them, in one transaction. */
   retryDeadLetters(opts?: RetryDeadLettersOptions): RetryDeadLettersResult {
+    this.open();
+    this.stage.flush();
     return this.dl.retry(opts);
   }
 
@@ -417,7 +452,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const { dead } = this.open();
     if (this.oldest === undefined) this.oldest = this.leases.advanceCursor();
     return statsFrom(this.counters, {
-      oldest: this.oldest,
+      oldest: this.oldest ?? this.stage.oldestAt(),
       now: this.now(),
       deadLetterDepth: dead.depth,
       leased: this.book.leasedRows,
@@ -433,6 +468,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   }
 
   info(): QueueInfo {
+    this.open();
+    this.stage.flushQuietly('read');
     return readInfo(this.open().db, this.options.path, false);
   }
 
@@ -453,6 +490,11 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     } finally {
       db.pragma('synchronous = FULL');
     }
+  }
+
+  /** The highest id SQLite may hold (staged ids are above it): readers of the file stop there. */
+  private get storedLastId(): number {
+    return this.stage.storedLastId(this.w.lastId);
   }
 
   private get w(): RecordWriter {
@@ -489,7 +531,9 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     // Pages holding the touched rows, plus the partly filled tail page and the meta page.
     const pages = Math.ceil(this.w.txBytes / page) + 2;
     this.counters.add(MetaKeys.BYTES_WRITTEN, pages * (page + 24));
-    this.counters.flush(this.open().upsertMeta);
+    const through = this.stage.storedThrough(this.w.lastId);
+    if (through !== null) this.counters.set(MetaKeys.STAGE_THROUGH, through);
+    this.counters.flush(this.open().upsertMeta, (key) => this.stage.lessInMeta(key));
   }
 
   private afterAppend(result: AppendResult): void {

@@ -1,0 +1,257 @@
+/**
+ * Commit groups staged in the staging log (stage-log.ts) and moved into SQLite now and then.
+ *
+ * While no sender leases (FluxionDB unreachable: the flash-wear and outage case), an append
+ * that needs no drop writes its group to the log, one page, fsynced with `synchronous: full`,
+ * and is committed when it returns: ids, caps and counters are handled in memory as for a
+ * SQLite append. A flush moves every staged row into SQLite in one transaction, as blocks
+ * (block-store.ts), with the counters written once: every `flushMs`, when the log holds
+ * STAGE_MAX_ROWS rows or STAGE_MAX_BYTES bytes, before any read of rows from SQLite (the
+ * queue calls `flush` first) and at stop. While a sender leases, appends go straight to
+ * SQLite as before: its rows would be flushed at the next lease anyway.
+ *
+ * Crash safety: `meta` never counts staged rows (the counters are written less what is
+ * staged, `lessInMeta`), and `meta.stage_through` is the highest id whose row SQLite holds
+ * or held. Recovery at start takes the log's valid records above that id, counts them as
+ * appended and flushes them; a crash between a flush's commit and the log's rewind leaves
+ * records at or below it, which are skipped: nothing is stored twice.
+ */
+import type { FluxionRecord } from '../client/types.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import type { BlockRow } from './block-codec.js';
+import { BLOCK_ROWS } from './compaction.js';
+import type { QueueCounters } from './counters.js';
+import { recordBytes } from './record-bytes.js';
+import type { RecordStore } from './record-store.js';
+import type { RecordWriter } from './record-writer.js';
+import { MetaKeys } from './schema.js';
+import { StageLog, STAGE_PAGE } from './stage-log.js';
+import type { AppendResult, QueueLogger } from './types.js';
+
+/** Staged rows that make a flush at once: bounds memory and the size of one flush. */
+export const STAGE_MAX_ROWS = 20_000;
+/** Staged logical bytes that make a flush at once. */
+export const STAGE_MAX_BYTES = 4 * 1024 * 1024;
+/** Least time between two warnings about the staging log, in ms. */
+const WARN_EVERY_MS = 10_000;
+
+export interface StageHost {
+  rec(): RecordStore;
+  writer(): RecordWriter;
+  counters: QueueCounters;
+  /** The queue's transaction (rolls memory back on failure). */
+  write<T>(op: string, fn: () => T): T;
+  /** Runs a write under the disk guard (makes room on SQLITE_FULL and retries). */
+  onDisk<T>(fn: () => T): T;
+  now(): number;
+  logger: QueueLogger | undefined;
+}
+
+export class Stager {
+  private rows: BlockRow[] = [];
+  private rowBytes = 0;
+  private flushing = false;
+  private lastLeaseAt = -Infinity;
+  private lastWarnAt = -Infinity;
+  private log: StageLog | null = null;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly path: string,
+    /** Flush interval in ms; 0: appends are not staged (a log left by a crash is still recovered). */
+    private readonly flushMs: number,
+    private readonly sync: boolean,
+    private readonly h: StageHost,
+  ) {}
+
+  /** Rows staged and not yet in SQLite. */
+  get size(): number {
+    return this.rows.length;
+  }
+
+  /** The highest id SQLite may hold: readers of the file look no further. */
+  storedLastId(lastId: number): number {
+    return this.rows.length === 0 ? lastId : this.rows[0]!.id - 1;
+  }
+
+  /** Enqueue time of the oldest staged row (the oldest unsent one when SQLite holds none). */
+  oldestAt(): number | null {
+    return this.rows[0]?.enqueuedAt ?? null;
+  }
+
+  /** What `meta` must hold less than memory for `key`: the staged rows are not in the file yet. */
+  lessInMeta(key: string): number {
+    if (this.flushing || this.rows.length === 0) return 0;
+    if (key === MetaKeys.UNSENT_ROWS || key === MetaKeys.APPENDED) return this.rows.length;
+    if (key === MetaKeys.UNSENT_BYTES) return this.rowBytes;
+    return 0;
+  }
+
+  /** The bound to keep in `meta.stage_through` with this transaction, or null to leave it. */
+  storedThrough(lastId: number): number | null {
+    return this.flushing || this.rows.length === 0 ? lastId : null;
+  }
+
+  /**
+   * Opens the log and recovers what it holds above `bound` (the ids SQLite holds or held):
+   * counted as appended, then flushed. `own`: this queue stages appends (else the log is
+   * emptied and closed). Returns the rows recovered.
+   */
+  open(bound: number, own: boolean): number {
+    const log = new StageLog(this.path, this.sync);
+    let records;
+    try {
+      records = log.open();
+    } catch (err) {
+      log.close();
+      throw new AgentError(ErrorCodes.QUEUE_IO, `cannot read the staging log ${this.path}`, { cause: err });
+    }
+    this.log = log;
+    const w = this.h.writer();
+    let next = bound + 1;
+    for (const r of records) {
+      // Records of an earlier cycle left behind the newest ones: their ids are in SQLite.
+      if (r.firstId < next) continue;
+      for (let k = 0; k < r.lines.length; k++) {
+        const row = JSON.parse(r.lines[k]!) as FluxionRecord;
+        const bytes = recordBytes(row);
+        this.rows.push({ id: r.firstId + k, enqueuedAt: r.enqueuedAt, bytes, json: r.lines[k]! });
+        this.rowBytes += bytes;
+      }
+      next = r.firstId + r.lines.length;
+    }
+    const n = this.rows.length;
+    if (n > 0) {
+      w.lastId = Math.max(w.lastId, next - 1);
+      w.moveCounts(n, this.rowBytes, 0, 0);
+      this.h.counters.add(MetaKeys.APPENDED, n);
+      this.h.logger?.info({ rows: n }, 'queue: recovered readings from the staging log');
+      this.flushQuietly('recovery');
+    }
+    if (this.rows.length === 0) log.truncate();
+    if (!own && this.rows.length === 0) this.close();
+    else if (own && this.flushMs > 0) {
+      this.timer = setInterval(() => this.flushQuietly('timer'), this.flushMs);
+      this.timer.unref();
+    }
+    return n;
+  }
+
+  /** A sender leased: appends go straight to SQLite for a while (their rows leave soon). */
+  leased(): void {
+    this.lastLeaseAt = this.h.now();
+  }
+
+  /** True when an append should be staged: the log is open and owned, and no sender is leasing. */
+  wanted(): boolean {
+    return this.log !== null && this.timer !== undefined && this.h.now() - this.lastLeaseAt >= this.flushMs;
+  }
+
+  /**
+   * Stages a group that fits the caps without a drop (RecordWriter.fits): ids and counters
+   * as an append, the group written and made durable. Null when the log refused it (a full
+   * disk, an I/O error): nothing was stored, memory is as before.
+   */
+  append(records: readonly FluxionRecord[]): AppendResult | null {
+    const c = this.h.counters;
+    const w = this.h.writer();
+    const snap = c.snapshot();
+    const lastId = w.lastId;
+    const at = this.h.now();
+    const rows = w.stageRows(records, at);
+    try {
+      const written = this.log!.append({ firstId: rows[0]!.id, enqueuedAt: at, lines: rows.map((r) => r.json) });
+      c.add(MetaKeys.BYTES_WRITTEN, Math.ceil(written / STAGE_PAGE) * STAGE_PAGE);
+    } catch (err) {
+      c.restore(snap);
+      w.lastId = lastId;
+      this.log!.spoilTail();
+      this.warn({ err }, 'queue: the staging log refused a commit group; it goes to SQLite');
+      return null;
+    }
+    for (const r of rows) {
+      this.rows.push(r);
+      this.rowBytes += r.bytes;
+    }
+    if (this.rows.length >= STAGE_MAX_ROWS || this.rowBytes >= STAGE_MAX_BYTES) this.flushQuietly('size');
+    return { accepted: rows.length, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
+  }
+
+  /**
+   * Moves the staged rows into SQLite in one transaction, as blocks, and rewinds the log.
+   * Throws (EDGE_ERR_QUEUE_DISK_FULL, ...) when SQLite refused them: they stay staged.
+   */
+  flush(): void {
+    if (this.rows.length === 0) return;
+    const rows = this.rows;
+    const c = this.h.counters;
+    this.h.onDisk(() => {
+      try {
+        this.h.write('stageFlush', () => {
+          this.flushing = true;
+          this.h.writer().txBytes += storeRows(this.h.rec(), rows);
+          // Written whole now: meta held them less the staged rows.
+          c.touch(MetaKeys.UNSENT_ROWS);
+          c.touch(MetaKeys.UNSENT_BYTES);
+          c.touch(MetaKeys.APPENDED);
+        });
+      } finally {
+        this.flushing = false;
+      }
+    });
+    this.rows = [];
+    this.rowBytes = 0;
+    this.log?.rewind();
+  }
+
+  /** flush(), a failure logged (at a bounded rate): the rows stay staged and are tried again later. */
+  flushQuietly(why: string): boolean {
+    try {
+      this.flush();
+      return true;
+    } catch (err) {
+      this.warn({ err, why, staged: this.rows.length }, 'queue: could not move staged readings into the queue file; they stay in the staging log');
+      return false;
+    }
+  }
+
+  /** Flushes, empties the log when that worked (else it is recovered at the next start), closes. */
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.log === null) return;
+    if (this.flushQuietly('stop')) {
+      try {
+        this.log.truncate();
+      } catch {
+        // Its records are all at or below stage_through now: skipped at the next start.
+      }
+    }
+    this.log.close();
+    this.log = null;
+    this.rows = [];
+    this.rowBytes = 0;
+  }
+
+  private warn(obj: Record<string, unknown>, msg: string): void {
+    const t = this.h.now();
+    if (t - this.lastWarnAt < WARN_EVERY_MS) return;
+    this.lastWarnAt = t;
+    this.h.logger?.warn(obj, msg);
+  }
+}
+
+/** Stores staged rows as blocks of at most BLOCK_ROWS (rows of their own on a file older than blocks); returns bytes written (an estimate). */
+function storeRows(rec: RecordStore, rows: readonly BlockRow[]): number {
+  let written = 0;
+  if (rec.blocks.enabled) {
+    for (let i = 0; i < rows.length; i += BLOCK_ROWS) written += rec.blocks.insert(rows.slice(i, i + BLOCK_ROWS));
+    return written;
+  }
+  for (const r of rows) {
+    const x = JSON.parse(r.json) as FluxionRecord;
+    rec.insert.run(r.id, x.col, x.doc, x.ts, x.data, r.bytes, r.enqueuedAt);
+    written += r.bytes + 24;
+  }
+  return written;
+}
