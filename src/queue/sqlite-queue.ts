@@ -19,7 +19,7 @@ import { readInfo } from './read-only.js';
 import { sqliteError } from './sqlite-errors.js';
 import { RoomWaiters } from './room-waiters.js';
 import { compactOne } from './compaction.js';
-import { Stager } from './staging.js';
+import { STAGE_MIN_ROOM_BYTES, Stager } from './staging.js';
 import { stageLogInUse } from './stage-owner.js';
 import {
   DropReasons,
@@ -121,7 +121,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       rec: () => this.open().rec,
       writer: () => this.w,
       counters: this.counters,
-      write: (op, fn) => this.write(op, fn),
+      // Fsynced even inside withoutFsync (an ack): the log is rewound once the flush returns.
+      write: (op, fn) => this.withFsync(() => this.write(op, fn)),
       onDisk: (fn) => this.disk.run(fn),
       now: this.now,
       logger: this.logger,
@@ -240,7 +241,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     if (records.length === 0 && alsoInTxn === undefined) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
     // Checked here, once, so that every stored row can be sent as SQLite encodes it.
     const { good, bad } = splitInvalid(records);
-    if (alsoInTxn === undefined && bad.length === 0 && this.stage.wanted() && !this.disk.full && this.w.fits(good)) {
+    if (alsoInTxn === undefined && bad.length === 0 && this.stage.wanted() && this.w.fits(good) && this.disk.roomToStage(STAGE_MIN_ROOM_BYTES)) {
       const staged = this.stage.append(good);
       if (staged !== null) return staged;
     }
@@ -497,6 +498,18 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     return this.stage.storedLastId(this.w.lastId);
   }
 
+  /** Runs `fn` with `synchronous` as configured, also inside withoutFsync. */
+  private withFsync<T>(fn: () => T): T {
+    const { db } = this.open();
+    if (this.options.synchronous !== 'full' || db.pragma('synchronous', { simple: true }) === 2) return fn();
+    db.pragma('synchronous = FULL');
+    try {
+      return fn();
+    } finally {
+      db.pragma('synchronous = NORMAL');
+    }
+  }
+
   private get w(): RecordWriter {
     return this.open().w;
   }
@@ -509,6 +522,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   /** Runs `fn` in one transaction; on failure rolls memory back with the file. */
   private write<T>(op: string, fn: () => T): T {
     const o = this.open();
+    // Every other transaction finds the staged rows in the file (a failure leaves them staged).
+    if (op !== 'stageFlush' && op !== 'makeRoom' && this.stage.size > 0) this.stage.flushQuietly(op);
     const snap = this.counters.snapshot();
     const lastId = this.w.lastId;
     this.w.txBytes = 0;

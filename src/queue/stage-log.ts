@@ -105,6 +105,11 @@ export class StageLog {
     private readonly align = sync ? STAGE_PAGE : 8,
   ) {}
 
+  /** Bytes of the log in use (records since the last rewind, with their padding). */
+  get bytes(): number {
+    return this.offset;
+  }
+
   /** Opens (creates) the file and returns the records it holds. */
   open(): StageRecord[] {
     if (this.fd === null) this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);

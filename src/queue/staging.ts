@@ -30,8 +30,14 @@ import type { AppendResult, QueueLogger } from './types.js';
 
 /** Staged rows that make a flush at once: bounds memory and the size of one flush. */
 export const STAGE_MAX_ROWS = 20_000;
-/** Staged logical bytes that make a flush at once. */
-export const STAGE_MAX_BYTES = 4 * 1024 * 1024;
+/** Bytes of staging log that make a flush at once: the log is rewound, not truncated, so this bounds its size on disk. */
+export const STAGE_MAX_FILE_BYTES = 1024 * 1024;
+/**
+ * Groups are staged only while the disk has this much room (free, and below maxFileBytes):
+ * a flush must find room in SQLite, and near a full disk appends go straight to SQLite,
+ * where the disk guard handles a refusal as before (disk-guard.ts).
+ */
+export const STAGE_MIN_ROOM_BYTES = 32 * STAGE_MAX_FILE_BYTES;
 /** Least time between two warnings about the staging log, in ms. */
 const WARN_EVERY_MS = 10_000;
 
@@ -53,6 +59,8 @@ export class Stager {
   private flushing = false;
   private lastLeaseAt = -Infinity;
   private lastWarnAt = -Infinity;
+  /** The last flush failed: appends go to SQLite (and fail there) until one succeeds. */
+  private stuck = false;
   private log: StageLog | null = null;
   private timer: NodeJS.Timeout | undefined;
 
@@ -144,7 +152,7 @@ export class Stager {
 
   /** True when an append should be staged: the log is open and owned, and no sender is leasing. */
   wanted(): boolean {
-    return this.log !== null && this.timer !== undefined && this.h.now() - this.lastLeaseAt >= this.flushMs;
+    return this.log !== null && this.timer !== undefined && !this.stuck && this.h.now() - this.lastLeaseAt >= this.flushMs;
   }
 
   /**
@@ -173,7 +181,7 @@ export class Stager {
       this.rows.push(r);
       this.rowBytes += r.bytes;
     }
-    if (this.rows.length >= STAGE_MAX_ROWS || this.rowBytes >= STAGE_MAX_BYTES) this.flushQuietly('size');
+    if (this.rows.length >= STAGE_MAX_ROWS || this.log!.bytes >= STAGE_MAX_FILE_BYTES) this.flushQuietly('size');
     return { accepted: rows.length, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
   }
 
@@ -185,6 +193,7 @@ export class Stager {
     if (this.rows.length === 0) return;
     const rows = this.rows;
     const c = this.h.counters;
+    this.stuck = true;
     this.h.onDisk(() => {
       try {
         this.h.write('stageFlush', () => {
@@ -201,6 +210,7 @@ export class Stager {
     });
     this.rows = [];
     this.rowBytes = 0;
+    this.stuck = false;
     this.log?.rewind();
   }
 
