@@ -136,7 +136,7 @@ export class Stager {
       this.h.logger?.info({ rows: n }, 'queue: recovered readings from the staging log');
       this.flushQuietly('recovery');
     }
-    if (this.rows.length === 0) log.truncate();
+    if (this.rows.length === 0) this.truncate();
     if (!own && this.rows.length === 0) this.close();
     else if (own && this.flushMs > 0) {
       this.timer = setInterval(() => this.flushQuietly('timer'), this.flushMs);
@@ -230,17 +230,20 @@ export class Stager {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     if (this.log === null) return;
-    if (this.flushQuietly('stop')) {
-      try {
-        this.log.truncate();
-      } catch {
-        // Its records are all at or below stage_through now: skipped at the next start.
-      }
-    }
+    if (this.flushQuietly('stop')) this.truncate();
     this.log.close();
     this.log = null;
     this.rows = [];
     this.rowBytes = 0;
+  }
+
+  /** Empties the log once nothing in it is needed; a failure is harmless (its ids are at or below stage_through). */
+  private truncate(): void {
+    try {
+      this.log?.truncate();
+    } catch (err) {
+      this.warn({ err }, 'queue: could not empty the staging log');
+    }
   }
 
   private warn(obj: Record<string, unknown>, msg: string): void {

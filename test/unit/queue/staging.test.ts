@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteQueue } from '../../../src/queue/index.js';
@@ -157,5 +157,35 @@ describe('SqliteQueue with the staging log', () => {
     r.append(group(20));
     expect(inFile(r)).toBe(40);
     expect(drain(r)).toEqual(range(0, 40));
+  });
+});
+
+describe('SqliteQueue when the staging log or the flush fails', () => {
+  const f = queueFixture();
+  const path = () => join(f.dir.path, 'q.db');
+
+  it.skipIf(!existsSync('/dev/full'))('a log the disk refuses (ENOSPC, /dev/full): groups go straight to SQLite, none lost', () => {
+    symlinkSync('/dev/full', `${path()}-stage`);
+    const q = f.open({ synchronous: 'full' });
+    for (let i = 0; i < 100; i += 20) expect(q.append(group(i))).toMatchObject({ accepted: 20 });
+    expect(inFile(q)).toBe(100);
+    expect(q.stats()).toMatchObject({ depth: 100, appended: 100 });
+    expect(drain(q)).toEqual(range(0, 100));
+  });
+
+  it('a flush SQLite refuses keeps the staged rows; appends are refused meanwhile, and everything is there once it works', () => {
+    const q = f.open({ synchronous: 'full' });
+    for (let i = 0; i < 60; i += 20) q.append(group(i));
+    q.database.exec("CREATE TEMP TRIGGER fail BEFORE INSERT ON blocks BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    expect(q.prune()).toMatchObject({ droppedMaxAge: 0 }); // the flush fails quietly
+    expect(inFile(q)).toBe(0);
+    expect(() => q.append(group(60))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^EDGE_ERR_QUEUE/) }));
+    expect(q.lease({ maxRecords: 100, maxBytes: 1e9 })).toBeNull(); // nothing in the file to send yet
+    expect(q.stats()).toMatchObject({ depth: 60, appended: 60, newestId: 60 });
+    q.database.exec('DROP TRIGGER fail');
+    expect(q.append(group(60))).toMatchObject({ accepted: 20 });
+    expect(inFile(q)).toBe(80);
+    expect(q.stats()).toMatchObject({ depth: 80, appended: 80, newestId: 80 });
+    expect(drain(q)).toEqual(range(0, 80));
   });
 });
