@@ -96,6 +96,7 @@ export function decodeStageRecords(data: Buffer): StageRecord[] {
 export class StageLog {
   private fd: number | null = null;
   private offset = 0;
+  private stale = false;
 
   constructor(
     readonly path: string,
@@ -103,6 +104,8 @@ export class StageLog {
     private readonly sync: boolean,
     /** Records start at multiples of this: a page when synced (one page per group), else 8 (packed). */
     private readonly align = sync ? STAGE_PAGE : 8,
+    /** Size the file is given at open (zeros): the log's usual extent. */
+    private readonly preallocate = 0,
   ) {}
 
   /** Bytes of the log in use (records since the last rewind, with their padding). */
@@ -122,7 +125,47 @@ export class StageLog {
       if (n === 0) break;
       got += n;
     }
+    // Read once, before a reset (the read may leave large folios in the page cache: see reset).
+    this.stale = size > 0;
+    if (size === 0) this.preallocateFrom(0);
     return decodeStageRecords(data.subarray(0, got));
+  }
+
+  /** True until reset() when the file held something at open. */
+  get needsReset(): boolean {
+    return this.stale;
+  }
+
+  /**
+   * Empties the file and gives it its size again, from the first page, once nothing in it is
+   * needed (after recovery). Reading the file at open may have left it in the page cache as
+   * large folios (Linux 6.x), and a write into a folio dirties all of it: measured, each
+   * 2 KB group then counted 1 MiB written. A truncate drops them.
+   */
+  reset(): void {
+    const fd = this.openFd();
+    ftruncateSync(fd, 0);
+    this.offset = 0;
+    this.stale = false;
+    this.preallocateFrom(0);
+  }
+
+  /**
+   * Zeros up to the preallocated size, a page per write (one write of 1 MiB makes one 1 MiB
+   * folio, see reset), never with fallocate (its unwritten extents are converted, a journalled
+   * metadata change, at every first write): from now on a group overwrites a page of a file
+   * whose size stays put, so its fdatasync writes that page and nothing else.
+   */
+  private preallocateFrom(size: number): void {
+    if (size >= this.preallocate) return;
+    const fd = this.openFd();
+    const zeros = Buffer.alloc(STAGE_PAGE);
+    try {
+      for (let at = size; at < this.preallocate; at += STAGE_PAGE) writeSync(fd, zeros, 0, STAGE_PAGE, at);
+      if (this.sync) fdatasyncSync(fd);
+    } catch {
+      // A full disk: the file grows as groups come (or they go to SQLite).
+    }
   }
 
   /** Writes one record at the current offset; durable on return when `sync`. Returns the bytes written. */
@@ -151,13 +194,6 @@ export class StageLog {
   /** Starts again at the first page (after a flush). */
   rewind(): void {
     this.offset = 0;
-  }
-
-  /** Empties the file (after recovery and at stop: nothing staged is left). */
-  truncate(): void {
-    this.offset = 0;
-    ftruncateSync(this.openFd(), 0);
-    if (this.sync) fdatasyncSync(this.openFd());
   }
 
   close(): void {

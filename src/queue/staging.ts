@@ -106,7 +106,7 @@ export class Stager {
    * emptied and closed). Returns the rows recovered.
    */
   open(bound: number, own: boolean): number {
-    const log = new StageLog(this.path, this.sync);
+    const log = new StageLog(this.path, this.sync, undefined, own && this.flushMs > 0 ? STAGE_MAX_FILE_BYTES + 16 * STAGE_PAGE : 0);
     let records;
     try {
       records = log.open();
@@ -136,7 +136,8 @@ export class Stager {
       this.h.logger?.info({ rows: n }, 'queue: recovered readings from the staging log');
       this.flushQuietly('recovery');
     }
-    if (this.rows.length === 0) this.truncate();
+    // What is left is at or below stage_through: emptied (reset also gives an owned log its size).
+    if (this.rows.length === 0) this.reset();
     if (!own && this.rows.length === 0) this.close();
     else if (own && this.flushMs > 0) {
       this.timer = setInterval(() => this.flushQuietly('timer'), this.flushMs);
@@ -211,7 +212,8 @@ export class Stager {
     this.rows = [];
     this.rowBytes = 0;
     this.stuck = false;
-    this.log?.rewind();
+    if (this.log?.needsReset === true) this.reset();
+    else this.log?.rewind();
   }
 
   /** flush(), a failure logged (at a bounded rate): the rows stay staged and are tried again later. */
@@ -225,12 +227,13 @@ export class Stager {
     }
   }
 
-  /** Flushes, empties the log when that worked (else it is recovered at the next start), closes. */
+  /** Flushes (what a failed flush leaves is recovered at the next start) and closes. */
   close(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     if (this.log === null) return;
-    if (this.flushQuietly('stop')) this.truncate();
+    // A flushed log stays as it is (its ids are at or below stage_through, its size is kept).
+    this.flushQuietly('stop');
     this.log.close();
     this.log = null;
     this.rows = [];
@@ -238,9 +241,9 @@ export class Stager {
   }
 
   /** Empties the log once nothing in it is needed; a failure is harmless (its ids are at or below stage_through). */
-  private truncate(): void {
+  private reset(): void {
     try {
-      this.log?.truncate();
+      this.log?.reset();
     } catch (err) {
       this.warn({ err }, 'queue: could not empty the staging log');
     }
