@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteQueue } from '../../../src/queue/index.js';
+import type { SqliteQueue } from '../../../src/queue/index.js';
 import { STAGE_PAGE, StageLog, decodeStageRecords, encodeStageRecord } from '../../../src/queue/stage-log.js';
 import { queueFixture } from '../../helpers/queue.js';
 
