@@ -21,10 +21,6 @@ export const queueSection = z
     max_age: duration().prefault('0').meta({
       description: 'Unsent readings older than this are dropped (0: never). Ages come from the wall clock, so a gateway that boots in 1970 and then syncs NTP would see old readings: the byte and row caps bound the disk anyway.',
     }),
-    stage_flush: duration().prefault('5s').meta({
-      description:
-        'While no reading is being sent (FluxionDB unreachable), commit groups are written to a staging log beside the queue file (`<path>-stage`, one 4 KiB page per group of up to 20 readings, fsynced as `synchronous` says) and moved into the queue file at most this often, as one transaction: fewer bytes written to flash (docs/flash-wear.md). Also moved before any read of queued rows and at stop. `0`: every commit goes straight to the queue file. `status` beside a running agent sees staged readings once they are moved.',
-    }),
     on_full: z.enum(['drop_oldest', 'drop_newest', 'block']).default('drop_oldest').meta({
       description: 'When a cap is reached, or the disk is full (after retained sent rows were pruned): `drop_oldest` evicts the oldest unsent readings, `drop_newest` refuses new ones, `block` holds inputs back (MQTT acknowledgements wait, so the broker keeps the messages; serial lines that cannot wait are counted as dropped, reason `disk_full` on a full disk; a commit group larger than a cap is taken once the queue is empty).',
     }),
@@ -42,6 +38,10 @@ export const queueSection = z
     }),
     startup_check: z.enum(['quick', 'off']).default('quick').meta({
       description: '`quick`: check the file at start (PRAGMA quick_check, seconds per GiB on SD cards) and move a corrupt file aside. `off`: skip the check.',
+    }),
+    stage_flush: duration().prefault('5s').meta({
+      description:
+        'While no reading is being sent (FluxionDB unreachable), commit groups are written to a staging log beside the queue file (`<path>-stage`, one 4 KiB page per group of up to 20 readings, fsynced as `synchronous` says) and moved into the queue file at most this often, as one transaction: fewer bytes written to flash (docs/flash-wear.md). Also moved before any read of queued rows and at stop. `0`: every commit goes straight to the queue file. `status` beside a running agent sees staged readings once they are moved.',
     }),
   })
   .prefault({})
