@@ -3,6 +3,7 @@
  * log's recovery, stop, and the transaction every write runs in (counters rolled back with
  * the file on failure, written to `meta` with it on success). SqliteQueue adds the operations.
  */
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Database, Transaction } from 'better-sqlite3';
 import { AgentError, ErrorCodes } from '../errors.js';
@@ -20,7 +21,7 @@ import { RecordWriter } from './record-writer.js';
 import { DeadLetterOps } from './dead-letter-api.js';
 import { sqliteError } from './sqlite-errors.js';
 import { RoomWaiters } from './room-waiters.js';
-import { Stager } from './staging.js';
+import { STAGE_MIN_ROOM_BYTES, Stager } from './staging.js';
 import { stageLogInUse } from './stage-owner.js';
 import type { AppendResult, DropReason, QueueDeps, QueueEvents, QueueLogger, QueueOptions, QueueStartInfo } from './types.js';
 
@@ -91,6 +92,7 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
       // Fsynced even inside withoutFsync (an ack): the log is rewound once the flush returns.
       write: (op, fn) => this.withFsync(() => this.write(op, fn)),
       onDisk: (fn) => this.disk.run(fn),
+      roomy: () => this.disk.roomToStage(STAGE_MIN_ROOM_BYTES),
       now: this.now,
       logger: this.logger,
     });
@@ -153,7 +155,7 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
       this.oldest = undefined;
       this.disk.configure();
       if (corrupt) this.write('start', () => this.counters.add(MetaKeys.CORRUPT_MOVED, 1));
-      if (!foreign) this.stage.open(this.w.lastId, this.stageFlushMs > 0);
+      if (!foreign) this.stage.open(this.w.lastId, this.stageFlushMs > 0, this.fileId());
       this.startInfo = { schemaVersion: this.o.schemaVersion, migratedFrom, corrupt };
     } catch (err) {
       this.o = undefined;
@@ -165,6 +167,21 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
       this.emit('corrupt', corrupt);
     }
     return this.startInfo;
+  }
+
+  /** This file's id for the staging log (given once); 0 when it cannot be written (no staging then). */
+  private fileId(): number {
+    const id = this.counters.get(MetaKeys.STAGE_FILE_ID);
+    if (id !== 0 || this.stageFlushMs === 0) return id;
+    try {
+      return this.write('start', () => {
+        this.counters.set(MetaKeys.STAGE_FILE_ID, randomInt(1, 2 ** 32 - 1));
+        return this.counters.get(MetaKeys.STAGE_FILE_ID);
+      });
+    } catch (err) {
+      this.logger?.warn({ err }, 'queue: could not give the file an id; commit groups go straight to it');
+      return 0;
+    }
   }
 
   /** Saves the cursor, checkpoints and closes. Safe to call twice. */

@@ -8,30 +8,34 @@
  * One record per commit group:
  *
  *   magic u32 | slot u32 | crc32 u32 | flags u16 | 0 u16 | count u32 | bodyLen u32 |
- *   firstId f64 | enqueuedAt f64 | body
+ *   firstId f64 | enqueuedAt f64 | fileId u32 | body
  *
  * little endian; `slot` is the record's length rounded up to the alignment (the next record
  * starts `slot` bytes further on), `crc32` covers every byte after itself up to the body's
  * end, the body is the rows' `ins` JSON objects joined by '\n' (deflated when flag 1 is set,
  * which happens only when the plain body would not fit one page). Ids of a record are
- * `firstId`, `firstId + 1`, ... (ids are handed out consecutively).
+ * `firstId`, `firstId + 1`, ... (ids are handed out consecutively). `fileId` is the queue
+ * file's (`meta.stage_file_id`): a log left beside a file that was deleted or replaced is
+ * not replayed into the new one.
  *
  * After a flush the log is rewound, not truncated: the next group reuses the first page,
  * so the file's size (an inode update, journalled by the filesystem) does not change with
  * every cycle. Records of earlier cycles left behind the current one carry ids that SQLite
  * already holds, and recovery skips them (staging.ts keeps that bound in `meta`).
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync, constants } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, writeSync, constants } from 'node:fs';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 
 const MAGIC = 0x31535846; // "FXS1"
-export const STAGE_HEADER = 40;
+export const STAGE_HEADER = 44;
 /** The unit flash and the page cache write in. */
 export const STAGE_PAGE = 4096;
 const FLAG_DEFLATE = 1;
 
 /** One commit group as the log holds it. */
 export interface StageRecord {
+  /** The queue file's id (meta.stage_file_id). */
+  fileId: number;
   firstId: number;
   enqueuedAt: number;
   /** Each row's `ins` JSON object. */
@@ -57,6 +61,7 @@ export function encodeStageRecord(r: StageRecord, align: number): { buf: Buffer;
   buf.writeUInt32LE(body.length, 20);
   buf.writeDoubleLE(r.firstId, 24);
   buf.writeDoubleLE(r.enqueuedAt, 32);
+  buf.writeUInt32LE(r.fileId, 40);
   body.copy(buf, STAGE_HEADER);
   buf.writeUInt32LE(crc32(buf.subarray(12)), 8);
   return { buf, slot };
@@ -86,7 +91,7 @@ export function decodeStageRecords(data: Buffer): StageRecord[] {
     }
     const lines = count === 0 ? [] : body.toString('utf8').split('\n');
     if (lines.length !== count) break;
-    out.push({ firstId: data.readDoubleLE(pos + 24), enqueuedAt: data.readDoubleLE(pos + 32), lines });
+    out.push({ fileId: data.readUInt32LE(pos + 40), firstId: data.readDoubleLE(pos + 24), enqueuedAt: data.readDoubleLE(pos + 32), lines });
     pos += slot;
   }
   return out;
@@ -125,13 +130,13 @@ export class StageLog {
       if (n === 0) break;
       got += n;
     }
-    // Read once, before a reset (the read may leave large folios in the page cache: see reset).
-    this.stale = size > 0;
-    if (size === 0) this.preallocateFrom(0);
+    // Read once; reset() follows once the records are safe (the read may leave large folios
+    // in the page cache, and the file has not been given its size yet).
+    this.stale = true;
     return decodeStageRecords(data.subarray(0, got));
   }
 
-  /** True until reset() when the file held something at open. */
+  /** True until a reset() gave the file its size (emptied and preallocated). */
   get needsReset(): boolean {
     return this.stale;
   }
@@ -140,14 +145,14 @@ export class StageLog {
    * Empties the file and gives it its size again, from the first page, once nothing in it is
    * needed (after recovery). Reading the file at open may have left it in the page cache as
    * large folios (Linux 6.x), and a write into a folio dirties all of it: measured, each
-   * 2 KB group then counted 1 MiB written. A truncate drops them.
+   * 2 KB group then counted 1 MiB written. A truncate drops them. `preallocate` false (a
+   * tight disk): only emptied, the next reset tries again.
    */
-  reset(): void {
+  reset(preallocate: boolean): void {
     const fd = this.openFd();
     ftruncateSync(fd, 0);
     this.offset = 0;
-    this.stale = false;
-    this.preallocateFrom(0);
+    this.stale = !(preallocate && this.preallocateFrom(0));
   }
 
   /**
@@ -156,15 +161,18 @@ export class StageLog {
    * metadata change, at every first write): from now on a group overwrites a page of a file
    * whose size stays put, so its fdatasync writes that page and nothing else.
    */
-  private preallocateFrom(size: number): void {
-    if (size >= this.preallocate) return;
+  private preallocateFrom(size: number): boolean {
+    if (size >= this.preallocate) return true;
     const fd = this.openFd();
     const zeros = Buffer.alloc(STAGE_PAGE);
     try {
       for (let at = size; at < this.preallocate; at += STAGE_PAGE) writeSync(fd, zeros, 0, STAGE_PAGE, at);
       if (this.sync) fdatasyncSync(fd);
+      return true;
     } catch {
-      // A full disk: the file grows as groups come (or they go to SQLite).
+      // The disk filled meanwhile: give the space back; the file grows as groups come.
+      ftruncateSync(fd, size);
+      return false;
     }
   }
 
@@ -189,6 +197,21 @@ export class StageLog {
     } catch {
       // Its ids are below the bound once a later commit stored them, or were never acked.
     }
+  }
+
+  /** Empties the file (a clean stop: the next start gives it its size again). */
+  truncate(): void {
+    ftruncateSync(this.openFd(), 0);
+    this.offset = 0;
+  }
+
+  /** Moves the file aside to `to` and starts an empty one (records of another queue file). */
+  moveAside(to: string): void {
+    renameSync(this.path, to);
+    this.close();
+    this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    this.offset = 0;
+    this.stale = true;
   }
 
   /** Starts again at the first page (after a flush). */

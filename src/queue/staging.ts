@@ -47,6 +47,8 @@ export interface StageHost {
   counters: QueueCounters;
   /** The queue's transaction (rolls memory back on failure). */
   write<T>(op: string, fn: () => T): T;
+  /** True when the disk has room to stage (and to give the log its size). */
+  roomy(): boolean;
   /** Runs a write under the disk guard (makes room on SQLITE_FULL and retries). */
   onDisk<T>(fn: () => T): T;
   now(): number;
@@ -61,6 +63,8 @@ export class Stager {
   private lastWarnAt = -Infinity;
   /** The last flush failed: appends go to SQLite (and fail there) until one succeeds. */
   private stuck = false;
+  private fileId = 0;
+  private own = false;
   private log: StageLog | null = null;
   private timer: NodeJS.Timeout | undefined;
 
@@ -105,8 +109,10 @@ export class Stager {
    * counted as appended, then flushed. `own`: this queue stages appends (else the log is
    * emptied and closed). Returns the rows recovered.
    */
-  open(bound: number, own: boolean): number {
-    const log = new StageLog(this.path, this.sync, undefined, own && this.flushMs > 0 ? STAGE_MAX_FILE_BYTES + 16 * STAGE_PAGE : 0);
+  open(bound: number, own: boolean, fileId: number): number {
+    this.fileId = fileId;
+    this.own = own && this.flushMs > 0;
+    const log = new StageLog(this.path, this.sync, undefined, this.own ? STAGE_MAX_FILE_BYTES + 16 * STAGE_PAGE : 0);
     let records;
     try {
       records = log.open();
@@ -116,10 +122,21 @@ export class Stager {
     }
     this.log = log;
     const w = this.h.writer();
+    if (records.some((r) => r.fileId !== fileId)) {
+      // Left by a file that was deleted or replaced (e.g. moved aside as corrupt): kept for salvage, never replayed here.
+      const to = `${this.path}.orphan-${new Date(this.h.now()).toISOString().replace(/[:.]/g, '-')}`;
+      try {
+        log.moveAside(to);
+        this.h.logger?.warn({ movedTo: to }, 'queue: the staging log belongs to another queue file; moved aside');
+      } catch (err) {
+        this.h.logger?.warn({ err }, 'queue: the staging log belongs to another queue file and could not be moved aside; it is not replayed');
+      }
+    }
     let next = bound + 1;
     for (const r of records) {
-      // Records of an earlier cycle left behind the newest ones: their ids are in SQLite.
-      if (r.firstId < next) continue;
+      // Records of an earlier cycle left behind the newest ones (their ids are in SQLite), or
+      // of another file (this one was deleted or replaced: 0 = a file without an id).
+      if (r.firstId < next || r.fileId !== fileId || fileId === 0) continue;
       for (let k = 0; k < r.lines.length; k++) {
         const row = JSON.parse(r.lines[k]!) as FluxionRecord;
         const bytes = recordBytes(row);
@@ -153,7 +170,7 @@ export class Stager {
 
   /** True when an append should be staged: the log is open and owned, and no sender is leasing. */
   wanted(): boolean {
-    return this.log !== null && this.timer !== undefined && !this.stuck && this.h.now() - this.lastLeaseAt >= this.flushMs;
+    return this.log !== null && this.timer !== undefined && !this.stuck && this.fileId !== 0 && this.h.now() - this.lastLeaseAt >= this.flushMs;
   }
 
   /**
@@ -169,7 +186,7 @@ export class Stager {
     const at = this.h.now();
     const rows = w.stageRows(records, at);
     try {
-      const written = this.log!.append({ firstId: rows[0]!.id, enqueuedAt: at, lines: rows.map((r) => r.json) });
+      const written = this.log!.append({ fileId: this.fileId, firstId: rows[0]!.id, enqueuedAt: at, lines: rows.map((r) => r.json) });
       c.add(MetaKeys.BYTES_WRITTEN, Math.ceil(written / STAGE_PAGE) * STAGE_PAGE);
     } catch (err) {
       c.restore(snap);
@@ -232,8 +249,14 @@ export class Stager {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     if (this.log === null) return;
-    // A flushed log stays as it is (its ids are at or below stage_through, its size is kept).
-    this.flushQuietly('stop');
+    // Emptied once flushed: a log left beside a file is then always one a crash left.
+    if (this.flushQuietly('stop')) {
+      try {
+        this.log.truncate();
+      } catch {
+        // Its records are at or below stage_through: skipped at the next start.
+      }
+    }
     this.log.close();
     this.log = null;
     this.rows = [];
@@ -243,7 +266,8 @@ export class Stager {
   /** Empties the log once nothing in it is needed; a failure is harmless (its ids are at or below stage_through). */
   private reset(): void {
     try {
-      this.log?.reset();
+      // Given its size only on a disk with room (a tight one keeps every byte for SQLite).
+      this.log?.reset(this.own && this.h.roomy());
     } catch (err) {
       this.warn({ err }, 'queue: could not empty the staging log');
     }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SqliteQueue } from '../../../src/queue/index.js';
@@ -30,8 +30,8 @@ describe('the staging log file', () => {
     const path = join(f.dir.path, 'x-stage');
     const log = new StageLog(path, true);
     expect(log.open()).toEqual([]);
-    const a = { firstId: 1, enqueuedAt: 5, lines: range(0, 20).map(line) };
-    const b = { firstId: 21, enqueuedAt: 6, lines: range(20, 200).map(line) };
+    const a = { fileId: 7, firstId: 1, enqueuedAt: 5, lines: range(0, 20).map(line) };
+    const b = { fileId: 7, firstId: 21, enqueuedAt: 6, lines: range(20, 200).map(line) };
     expect(log.append(a)).toBeLessThanOrEqual(STAGE_PAGE);
     expect(log.append(b)).toBeLessThanOrEqual(STAGE_PAGE); // 200 lines deflated into one page
     expect(log.bytes).toBe(2 * STAGE_PAGE);
@@ -43,7 +43,7 @@ describe('the staging log file', () => {
   });
 
   it('ignores a torn or corrupt tail record and everything after it', () => {
-    const recs = [0, 1, 2].map((k) => ({ firstId: 1 + 20 * k, enqueuedAt: k, lines: range(20 * k, 20).map(line) }));
+    const recs = [0, 1, 2].map((k) => ({ fileId: 7, firstId: 1 + 20 * k, enqueuedAt: k, lines: range(20 * k, 20).map(line) }));
     const bytes = Buffer.concat(recs.map((r) => {
       const { buf, slot } = encodeStageRecord(r, 8);
       return Buffer.concat([buf, Buffer.alloc(slot - buf.length)]);
@@ -149,6 +149,22 @@ describe('SqliteQueue with the staging log', () => {
     const r = f.open({ path: crashed, synchronous: 'full' });
     expect(r.stats()).toMatchObject({ depth: 70, appended: 80, sent: 10, deadLetterDepth: 1, droppedByReason: { disk_full: 1 } });
     expect(drain(r)).toEqual(range(10, 70));
+  });
+
+  it('never replays a log into another file (the queue file deleted or replaced): moves it aside', () => {
+    const q = open();
+    q.append(group(0));
+    const crashed = snapshot(join(f.dir.path, 'crash.db'));
+    for (const s of ['', '-wal']) rmSync(crashed + s, { force: true });
+    const r = f.open({ path: crashed, synchronous: 'full' });
+    expect(r.stats()).toMatchObject({ depth: 0, appended: 0 });
+    const aside = readdirSync(f.dir.path).filter((n) => n.startsWith('crash.db-stage.orphan-'));
+    expect(aside).toHaveLength(1);
+    expect(decodeStageRecords(readFileSync(join(f.dir.path, aside[0]!))).map((x) => x.firstId)).toEqual([1]);
+    r.append(group(20));
+    r.stop();
+    const again = f.open({ path: crashed, synchronous: 'full' });
+    expect(drain(again)).toEqual(range(20, 20));
   });
 
   it('stage_flush 0 appends straight to SQLite, and still recovers a log left by a crash', () => {
