@@ -165,12 +165,12 @@ export async function main() {
         const now = await measure(dir, b20.url, `new-${rate}`, rate, DEFAULTS);
         const old = await measure(dir, b20.url, `old-${rate}`, rate, BASELINE);
         fields[`${rate}/s_B/reading`] = now.perReading;
-        fields[`nostage_B/reading`] = old.perReading;
-        fields[`nostage/new_ratio`] = old.perReading / now.perReading;
-        fields[`B/stored_B`] = now.perStoredByte;
-        fields[`p50_ms`] = now.p50;
-        fields[`p99_ms`] = now.p99;
-        fields[`nostage_p50_ms`] = old.p50;
+        fields['nostage_B/reading'] = old.perReading;
+        fields['nostage/new_ratio'] = old.perReading / now.perReading;
+        fields['B/stored_B'] = now.perStoredByte;
+        fields.p50_ms = now.p50;
+        fields.p99_ms = now.p99;
+        fields.nostage_p50_ms = old.p50;
         report(`flash-wear window=20 rate=${rate}/s`, { ...fields });
         for (const k of Object.keys(fields)) delete fields[k];
       }

@@ -90,7 +90,7 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
       writer: () => this.w,
       counters: this.counters,
       // Fsynced even inside withoutFsync (an ack): the log is rewound once the flush returns.
-      write: (op, fn) => this.withFsync(() => this.write(op, fn)),
+      write: (op, fn) => this.withSynchronous(true, () => this.write(op, fn)),
       onDisk: (fn) => this.disk.run(fn),
       roomy: () => this.disk.roomToStage(STAGE_MIN_ROOM_BYTES),
       now: this.now,
@@ -225,31 +225,29 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
    * fsync per batch sent: measured, acks otherwise doubled the fsyncs of a QoS 1 stream.
    */
   protected withoutFsync<T>(fn: () => T): T {
+    return this.withSynchronous(false, fn);
+  }
+
+  /**
+   * Runs `fn` with SQLite's `synchronous` at FULL (true) or NORMAL (false) when the queue is
+   * configured `full`, then restores what was in force (a flush inside an ack is fsynced).
+   */
+  protected withSynchronous<T>(full: boolean, fn: () => T): T {
     if (this.options.synchronous !== 'full') return fn();
     const { db } = this.open();
-    db.pragma('synchronous = NORMAL');
+    const was = db.pragma('synchronous', { simple: true }) === 2;
+    if (was === full) return fn();
+    db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`);
     try {
       return fn();
     } finally {
-      db.pragma('synchronous = FULL');
+      db.pragma(`synchronous = ${was ? 'FULL' : 'NORMAL'}`);
     }
   }
 
   /** The highest id SQLite may hold (staged ids are above it): readers of the file stop there. */
   protected get storedLastId(): number {
     return this.stage.storedLastId(this.w.lastId);
-  }
-
-  /** Runs `fn` with `synchronous` as configured, also inside withoutFsync. */
-  protected withFsync<T>(fn: () => T): T {
-    const { db } = this.open();
-    if (this.options.synchronous !== 'full' || db.pragma('synchronous', { simple: true }) === 2) return fn();
-    db.pragma('synchronous = FULL');
-    try {
-      return fn();
-    } finally {
-      db.pragma('synchronous = NORMAL');
-    }
   }
 
   protected get w(): RecordWriter {
