@@ -93,6 +93,9 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
       write: (op, fn) => this.withSynchronous(true, () => this.write(op, fn)),
       onDisk: (fn) => this.disk.run(fn),
       roomy: () => this.disk.roomToStage(STAGE_MIN_ROOM_BYTES),
+      flushed: () => {
+        if (this.oldest === null) this.oldest = undefined;
+      },
       now: this.now,
       logger: this.logger,
     });

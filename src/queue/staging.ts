@@ -47,6 +47,8 @@ export interface StageHost {
   counters: QueueCounters;
   /** The queue's transaction (rolls memory back on failure). */
   write<T>(op: string, fn: () => T): T;
+  /** Staged rows are now in the file (the queue's cached oldest-unsent time must look again). */
+  flushed(): void;
   /** True when the disk has room to stage (and to give the log its size). */
   roomy(): boolean;
   /** Runs a write under the disk guard (makes room on SQLITE_FULL and retries). */
@@ -225,10 +227,13 @@ export class Stager {
       } finally {
         this.flushing = false;
       }
+      // Committed: from here on they are the file's (the disk guard may write deferred acks
+      // before onDisk returns, and their meta must count these rows).
+      this.rows = [];
+      this.rowBytes = 0;
+      this.stuck = false;
+      this.h.flushed();
     });
-    this.rows = [];
-    this.rowBytes = 0;
-    this.stuck = false;
     if (this.log?.needsReset === true) this.reset();
     else this.log?.rewind();
   }
