@@ -6,9 +6,10 @@
  * and is committed when it returns: ids, caps and counters are handled in memory as for a
  * SQLite append. A flush moves every staged row into SQLite in one transaction, as blocks
  * (block-store.ts), with the counters written once: every `flushMs`, when the log holds
- * STAGE_MAX_ROWS rows or STAGE_MAX_BYTES bytes, before any read of rows from SQLite (the
- * queue calls `flush` first) and at stop. While a sender leases, appends go straight to
- * SQLite as before: its rows would be flushed at the next lease anyway.
+ * STAGE_MAX_ROWS rows or STAGE_MAX_FILE_BYTES bytes, before any read of rows from SQLite and
+ * any other write to it (the queue calls `flush` first) and at stop. While a sender leases,
+ * appends go straight to SQLite as before: its rows would be flushed at the next lease anyway.
+ * The log is tied to its queue file by `meta.stage_file_id`.
  *
  * Crash safety: `meta` never counts staged rows (the counters are written less what is
  * staged, `lessInMeta`), and `meta.stage_through` is the highest id whose row SQLite holds
@@ -30,7 +31,7 @@ import type { AppendResult, QueueLogger } from './types.js';
 
 /** Staged rows that make a flush at once: bounds memory and the size of one flush. */
 export const STAGE_MAX_ROWS = 20_000;
-/** Bytes of staging log that make a flush at once: the log is rewound, not truncated, so this bounds its size on disk. */
+/** Bytes of staging log that make a flush at once: the log is rewound and reused, so this bounds its size on disk. */
 export const STAGE_MAX_FILE_BYTES = 1024 * 1024;
 /**
  * Groups are staged only while the disk has this much room (free, and below maxFileBytes):
