@@ -179,7 +179,7 @@ const COMMANDS: Record<string, { options: OptionSpec; handler: Handler }> = {
  */
 async function withQueue(path: string, fn: (queue: SqliteQueue) => Promise<number>): Promise<number> {
   if (!existsSync(path)) throw new AgentError(ErrorCodes.QUEUE_IO, `no queue file at ${path}`);
-  const queue = new SqliteQueue({ path, startupCheck: 'off', synchronous: 'full' });
+  const queue = new SqliteQueue({ path, startupCheck: 'off', synchronous: 'full', stageFlushMs: 0 });
   queue.start();
   try {
     return await fn(queue);

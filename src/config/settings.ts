@@ -42,6 +42,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         maxBytes: q.max_bytes,
         maxRows: q.max_rows,
         maxAgeMs: q.max_age,
+        stageFlushMs: q.stage_flush,
         onFull: q.on_full,
         retainSentMs: q.retain_sent,
         retainSentBytes: q.retain_sent_bytes,

@@ -45,13 +45,21 @@ export class QueueCounters {
     this.dirty.add(key);
   }
 
+  /** Marks `key` to be written with the next flush even if unchanged. */
+  touch(key: string): void {
+    this.dirty.add(key);
+  }
+
   get hasDirty(): boolean {
     return this.dirty.size > 0;
   }
 
-  /** Writes changed keys; call inside the transaction that changed them. */
-  flush(upsert: Statement): void {
-    for (const key of this.dirty) upsert.run(key, this.values.get(key) ?? 0);
+  /**
+   * Writes changed keys; call inside the transaction that changed them. `less(key)`: what
+   * the file must hold less than memory (rows staged outside it, staging.ts).
+   */
+  flush(upsert: Statement, less: (key: string) => number = () => 0): void {
+    for (const key of this.dirty) upsert.run(key, (this.values.get(key) ?? 0) - less(key));
     this.dirty.clear();
   }
 

@@ -232,6 +232,22 @@ export class DiskGuard {
     }
   }
 
+  /**
+   * True when the disk is far from full: at least `minBytes` free on the filesystem and below
+   * maxFileBytes. Commit groups are staged outside SQLite only then (staging.ts); near a full
+   * disk every append goes straight to SQLite, where the steps above handle the refusal.
+   */
+  roomToStage(minBytes: number): boolean {
+    if (this.full || this.confined || this.h.writer().diskCap !== Infinity) return false;
+    if (this.maxFileBytes !== undefined) {
+      const db = this.h.db();
+      const used = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+      if (this.maxFileBytes - used < minBytes) return false;
+    }
+    const space = filesystemSpace(this.path);
+    return space === null || space.freeBytes - (this.reserve?.held() === true ? 0 : DISK_PLAN.reserveWhenFreeBelow) >= minBytes;
+  }
+
   status(maxBytes: number): DiskStatus {
     // Fresh for every look (a statfs costs microseconds): metrics and health see the free space now.
     if (this.reserve !== null) this.space = filesystemSpace(this.path) ?? this.space;

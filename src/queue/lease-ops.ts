@@ -16,6 +16,8 @@ import type { Lease, LeaseRequest, QueuedRecord, RecordPage, SentRecord } from '
 
 /** What the lease operations need of the queue that owns the file. */
 export interface LeaseHost {
+  /** The highest id the file may hold (rows staged outside it are above, staging.ts). */
+  lastId(): number;
   files(): { rec: RecordStore; sent: SentRuns; dead: DeadLetterStore };
   book: LeaseBook;
   counters: QueueCounters;
@@ -39,7 +41,7 @@ export class LeaseOps {
    */
   lease(req: LeaseRequest): Lease | null {
     const { rec, sent } = this.h.files();
-    const found = readLease(rec, this.h.book, sent, this.h.writer().lastId, req);
+    const found = readLease(rec, this.h.book, sent, this.h.lastId(), req);
     if (found === null) return null;
     const leaseId = this.h.book.add(found.runs, found.count, found.bytes);
     return this.leaseObject(leaseId, found);
@@ -152,7 +154,7 @@ export class LeaseOps {
   /** Moves the cursor to the first unsent row; returns its enqueue time (null if none). */
   advanceCursor(): number | null {
     const { rec, sent } = this.h.files();
-    const lastId = this.h.writer().lastId;
+    const lastId = this.h.lastId();
     let pos = this.h.book.cursor;
     let found: IdBytes | undefined;
     while (pos <= lastId && found === undefined) {
@@ -183,7 +185,7 @@ export class LeaseOps {
   /** Rows acked at or after `sentSinceMs`, ascending id, in pages of at most PAGE_SCAN_SPAN ids. */
   resendCandidates(sentSinceMs: number, opts: { afterId?: number; limit: number }): RecordPage<SentRecord> {
     const { rec, sent } = this.h.files();
-    const lastId = this.h.writer().lastId;
+    const lastId = this.h.lastId();
     let after = opts.afterId ?? 0;
     if (after === 0) {
       const min = sent.minIdSince(sentSinceMs);

@@ -8,6 +8,7 @@ import { recordBytes, type IdBytes, type RecordStore } from './record-store.js';
 import { MetaKeys } from './schema.js';
 import { DropReasons, type AppendResult, type DeadLetterInput, type DropReason } from './types.js';
 import { validateRecord } from '../client/validate.js';
+import { insJson, type BlockRow } from './block-codec.js';
 
 /** Rows read per statement while looking for rows to drop. */
 export const SCAN_CHUNK = 1000;
@@ -69,6 +70,62 @@ export class RecordWriter {
     }
     counters.set(MetaKeys.CURSOR, this.book.cursor);
     return { prunedSent, droppedMaxAge, budgetLeft: budget };
+  }
+
+  /** True when `records` fit under the caps in force without pruning or dropping anything (a staged append, staging.ts). */
+  fits(records: readonly FluxionRecord[]): boolean {
+    if (records.length === 0) return false;
+    const c = this.counters;
+    let total = 0;
+    for (const r of records) total += recordBytes(r);
+    const caps = this.diskCap < this.options.maxBytes ? { maxRows: this.options.maxRows, maxBytes: this.diskCap } : this.options;
+    const used = (k1: string, k2: string): number => c.get(k1) + c.get(k2);
+    return !isOver(excessOf(used(MetaKeys.UNSENT_ROWS, MetaKeys.RETAINED_ROWS), used(MetaKeys.UNSENT_STORED, MetaKeys.RETAINED_STORED), records.length, total, caps));
+  }
+
+  /** Ids and counters for a group that fits (`fits`), as `append` would give them; the rows as blocks store them. */
+  stageRows(records: readonly FluxionRecord[], now: number): BlockRow[] {
+    const rows = new Array<BlockRow>(records.length);
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const b = recordBytes(r);
+      rows[i] = { id: ++this.lastId, enqueuedAt: now, bytes: b, json: insJson(r) };
+      bytes += b;
+    }
+    this.moveCounts(records.length, bytes, 0, 0);
+    this.counters.add(MetaKeys.APPENDED, records.length);
+    return rows;
+  }
+
+  /**
+   * `drop_oldest` ahead of a staged group (staging.ts): prunes retained rows, then drops the
+   * oldest unsent ones until `records` fit the caps, counted; call inside a transaction.
+   * Returns the readings dropped. The group itself is never dropped here: when the queue
+   * holds nothing more to drop, it does not fit and takes the SQLite path (`append`).
+   */
+  makeRoomFor(records: readonly FluxionRecord[]): number {
+    const c = this.counters;
+    let total = 0;
+    for (const r of records) total += recordBytes(r);
+    const caps = this.diskCap < this.options.maxBytes ? { maxRows: this.options.maxRows, maxBytes: this.diskCap } : this.options;
+    const ex = excessOf(
+      c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS),
+      c.get(MetaKeys.UNSENT_STORED) + c.get(MetaKeys.RETAINED_STORED),
+      records.length,
+      total,
+      caps,
+    );
+    if (!isOver(ex)) return 0;
+    this.pruneSentFor(ex);
+    if (!isOver(ex)) return 0;
+    const n = this.dropUnsent(Number.MAX_SAFE_INTEGER, (r) => {
+      if (!isOver(ex)) return false;
+      free(ex, r.stored);
+      return true;
+    });
+    if (n > 0) c.add(MetaKeys.DROPPED_PREFIX + DropReasons.FULL_DROP_OLDEST, n);
+    return n;
   }
 
   /** Applies the caps and onFull, then inserts; call inside a transaction. */

@@ -38,6 +38,10 @@ export const MetaKeys = {
   CORRUPT_MOVED: 'corrupt_files_moved_aside',
   /** Lowest row id that may be unsent (a lower bound, saved now and then). */
   CURSOR: 'cursor',
+  /** Highest id whose row SQLite holds or held: the staging log's records above it are recovered (staging.ts). */
+  STAGE_THROUGH: 'stage_through',
+  /** A random id of this file, carried by the staging log's records (stage-log.ts). */
+  STAGE_FILE_ID: 'stage_file_id',
   /** Prefix of the per-reason drop totals, e.g. `dropped.max_age`. */
   DROPPED_PREFIX: 'dropped.',
 } as const;

@@ -1,24 +1,11 @@
-import { EventEmitter } from 'node:events';
-import type { Database, Transaction } from 'better-sqlite3';
 import type { FluxionRecord } from '../client/types.js';
-import { AgentError, ErrorCodes } from '../errors.js';
-import { resolveQueueOptions, setMaxBytes, type ResolvedQueueOptions } from './caps.js';
-import { DiskGuard } from './disk-guard.js';
 import { recordBytes } from './record-store.js';
-import { QueueCounters, statsFrom } from './counters.js';
-import { DeadLetterStore } from './dead-letters.js';
-import { LeaseBook } from './leases.js';
-import { openQueueFile } from './open-queue-file.js';
-import { LeaseOps } from './lease-ops.js';
-import { RecordStore } from './record-store.js';
-import { SentRuns } from './sent-runs.js';
-import { MetaKeys, applyMigrations, latestVersion } from './schema.js';
-import { RecordWriter, splitInvalid } from './record-writer.js';
-import { DeadLetterOps } from './dead-letter-api.js';
+import { statsFrom } from './counters.js';
+import { MetaKeys } from './schema.js';
+import { splitInvalid } from './record-writer.js';
 import { readInfo } from './read-only.js';
-import { sqliteError } from './sqlite-errors.js';
-import { RoomWaiters } from './room-waiters.js';
 import { compactOne } from './compaction.js';
+import { MIN_BLOCK_ROWS, STAGE_MIN_ROOM_BYTES } from './staging.js';
 import {
   DropReasons,
   type AppendResult,
@@ -31,12 +18,7 @@ import {
   type Lease,
   type LeaseRequest,
   type PruneResult,
-  type QueueDeps,
-  type QueueEvents,
   type QueueInfo,
-  type QueueLogger,
-  type QueueOptions,
-  type QueueStartInfo,
   type QueueStats,
   type QueuedRecord,
   type RecordPage,
@@ -45,168 +27,19 @@ import {
   type SentQuery,
   type SentRecord,
 } from './types.js';
+import { QueueCore } from './queue-core.js';
 
 /** Most rows one prune() call deletes, so the periodic call never holds the writer long. */
 const PRUNE_BUDGET = 5000;
 /** Most blocks one prune() call makes: 20 x 2,000 rows, ahead of 1,000 readings/s at a 5 s tick. */
 const COMPACT_BLOCKS = 20;
 
-interface Open {
-  db: Database;
-  rec: RecordStore;
-  sent: SentRuns;
-  dead: DeadLetterStore;
-  upsertMeta: ReturnType<Database['prepare']>;
-  txn: Transaction<(fn: () => unknown) => unknown>;
-  w: RecordWriter;
-  pageSize: number;
-  schemaVersion: number;
-}
-
 /**
  * The durable queue: the only owner of the SQLite file. Appends are synchronous and
  * committed when they return (the caller may then acknowledge its source); leases live
  * in memory; counters live in memory and in `meta`, written in the same transaction.
  */
-export class SqliteQueue extends EventEmitter<QueueEvents> {
-  readonly options: ResolvedQueueOptions;
-  private readonly logger: QueueLogger | undefined;
-  private readonly now: () => number;
-  private readonly counters = new QueueCounters();
-  private readonly book = new LeaseBook();
-  private readonly dl: DeadLetterOps;
-  private readonly leases: LeaseOps;
-  private o: Open | undefined;
-  private startInfo: QueueStartInfo | undefined;
-  /** Enqueue time of the oldest unsent row; undefined = recompute on demand. */
-  private oldest: number | null | undefined;
-  private readonly waiters = new RoomWaiters((rows, bytes) => this.hasRoom(rows, bytes));
-  /** A full disk: reserve, confinement, acks kept in memory (disk-guard.ts). */
-  private readonly disk: DiskGuard;
-
-  constructor(options: QueueOptions, deps: QueueDeps = {}) {
-    super();
-    this.options = resolveQueueOptions(options);
-    this.logger = deps.logger;
-    this.now = deps.now ?? Date.now;
-    this.dl = new DeadLetterOps(this, {
-      store: () => this.open().dead,
-      write: (op, fn) => this.write(op, fn),
-      appendInTxn: (records) => this.w.append(records, this.now()),
-      afterAppend: (r) => this.afterAppend(r),
-      counters: this.counters,
-      now: this.now,
-      maxRows: this.options.deadLetterMaxRows,
-    });
-    this.disk = new DiskGuard(this.options.path, this.options.maxFileBytes, {
-      db: () => this.open().db,
-      writer: () => this.w,
-      counters: this.counters,
-      write: (op, fn) => this.write(op, fn),
-      now: this.now,
-      changed: (full, why) => {
-        this.emit('disk', { full, why, status: this.disk.status(this.options.maxBytes) });
-        if (!full) this.roomChanged();
-      },
-    });
-    this.leases = new LeaseOps({
-      deferWrite: (write, giveUp) => this.disk.runOrDefer(write, giveUp),
-      files: () => this.open(),
-      book: this.book,
-      counters: this.counters,
-      writer: () => this.w,
-      dl: this.dl,
-      now: this.now,
-      write: (op, fn) => this.write(op, fn),
-      withoutFsync: (fn) => this.withoutFsync(fn),
-      changed: () => {
-        this.oldest = undefined;
-        this.roomChanged();
-      },
-    });
-  }
-
-  /** Opens, checks and migrates the file. Safe to call twice. */
-  start(): QueueStartInfo {
-    if (this.o) return this.startInfo!;
-    const opts = this.options;
-    const plan = this.disk.planAtStart();
-    if (plan !== null && opts.autoMaxBytes) setMaxBytes(opts, plan.autoMaxBytes);
-    const fileOpts = { synchronous: opts.synchronous, maxFileBytes: opts.maxFileBytes, startupCheck: opts.startupCheck, now: this.now };
-    const { db, corrupt } = this.disk.open(() => openQueueFile(opts.path, fileOpts));
-    try {
-      const migratedFrom = applyMigrations(db, opts.migrations);
-      const rec = new RecordStore(db);
-      const sent = new SentRuns(db);
-      this.o = {
-        db,
-        rec,
-        sent,
-        dead: new DeadLetterStore(db),
-        w: new RecordWriter(rec, this.counters, this.book, sent, opts),
-        upsertMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-        txn: db.transaction((fn: () => unknown) => {
-          const result = fn();
-          this.finishTxn();
-          return result;
-        }),
-        pageSize: db.pragma('page_size', { simple: true }) as number,
-        schemaVersion: latestVersion(opts.migrations),
-      };
-      this.counters.load(db);
-      // Never below a sent run's end: a new row with an id inside a run would count as sent.
-      this.w.lastId = Math.max(this.o.rec.maxId() ?? 0, sent.maxHi());
-      this.book.clear();
-      // The saved cursor is a lower bound; ids can restart lower if the newest rows were
-      // deleted before a restart, hence the min().
-      this.book.cursor = Math.min(Math.max(1, this.counters.get(MetaKeys.CURSOR)), this.w.lastId + 1);
-      sent.load(this.book.cursor);
-      this.oldest = undefined;
-      this.disk.configure();
-      if (corrupt) this.write('start', () => this.counters.add(MetaKeys.CORRUPT_MOVED, 1));
-      this.startInfo = { schemaVersion: this.o.schemaVersion, migratedFrom, corrupt };
-    } catch (err) {
-      this.o = undefined;
-      db.close();
-      throw err instanceof AgentError ? err : sqliteError(err, 'start');
-    }
-    if (corrupt) {
-      this.logger?.error({ ...corrupt }, 'queue file was corrupt: moved aside, started an empty queue');
-      this.emit('corrupt', corrupt);
-    }
-    return this.startInfo;
-  }
-
-  /** Saves the cursor, checkpoints and closes. Safe to call twice. */
-  stop(): void {
-    const o = this.o;
-    if (!o) return;
-    try {
-      this.disk.flushDeferred();
-      this.disk.clear();
-      this.leases.advanceCursor();
-      this.write('stop', () => this.counters.set(MetaKeys.CURSOR, this.book.cursor));
-      o.db.pragma('optimize');
-      o.db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch (err) {
-      this.logger?.warn({ err }, 'queue: final checkpoint failed; the WAL will be replayed at next start');
-    }
-    this.waiters.rejectAll('queue stopped');
-    this.book.clear();
-    this.o = undefined;
-    o.db.close();
-  }
-
-  get started(): boolean {
-    return this.o !== undefined;
-  }
-
-  /** The open connection, for stores that live in the same file (e.g. a KV outbox added by a
-   * migration). Use it only from src/queue/; the queue owns its transactions. */
-  get database(): Database {
-    return this.open().db;
-  }
-
+export class SqliteQueue extends QueueCore {
   /**
    * Stores records in one transaction; when it returns they are durable (per `synchronous`)
    * and the caller may acknowledge its source. Throws EDGE_ERR_QUEUE_FULL (`onFull: 'block'`,
@@ -217,6 +50,12 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     if (records.length === 0 && alsoInTxn === undefined) return { accepted: 0, rejected: 0, dropped: 0, droppedByReason: {}, invalid: 0 };
     // Checked here, once, so that every stored row can be sent as SQLite encodes it.
     const { good, bad } = splitInvalid(records);
+    if (alsoInTxn === undefined && bad.length === 0 && this.stage.wanted() && this.disk.roomToStage(STAGE_MIN_ROOM_BYTES)) {
+      const staged = this.stageAtCap(good);
+      if (staged !== null) return staged;
+    }
+    // Ids stay in order in the file: what is staged goes first (a refusal throws, nothing stored).
+    this.stage.flush();
     let purged = 0;
     const txn = (): AppendResult =>
       this.write('append', () => {
@@ -232,6 +71,29 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
       });
     const result = this.disk.run(txn, () => good.reduce((n, r) => n + recordBytes(r), 0));
     this.dl.emitCap(purged);
+    this.afterAppend(result);
+    return result;
+  }
+
+  /**
+   * Stages a group; at the caps, staged rows first become blocks (a flush: they then count
+   * their share of a block, not their logical size) and `drop_oldest` drops for the group,
+   * so a queue at its cap keeps taking readings as blocks, not as rows. Null: the SQLite
+   * path decides (a drop of the newest, a refusal, a log that refused the group).
+   */
+  private stageAtCap(good: readonly FluxionRecord[]): AppendResult | null {
+    let dropped = 0;
+    if (!this.w.fits(good)) {
+      // Fewer staged rows would be stored as rows, which count more than they do staged.
+      if (this.stage.size >= MIN_BLOCK_ROWS && !this.stage.flushQuietly('cap')) return null;
+      if (!this.w.fits(good) && this.options.onFull === 'drop_oldest') {
+        dropped = this.write('makeRoom', () => this.w.makeRoomFor(good)) as number;
+      }
+      if (!this.w.fits(good)) return null;
+    }
+    const staged = this.stage.append(good);
+    if (staged === null || dropped === 0) return staged;
+    const result = { ...staged, dropped, droppedByReason: { [DropReasons.FULL_DROP_OLDEST]: dropped } };
     this.afterAppend(result);
     return result;
   }
@@ -264,6 +126,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * maxBytes (at least one row). Null when there is nothing to send. No disk write.
    */
   lease(req: LeaseRequest): Lease | null {
+    this.stage.leased();
+    this.stage.flushQuietly('lease');
     return this.leases.lease(req);
   }
 
@@ -294,7 +158,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * scans at most PAGE_SCAN_SPAN ids, so a page may be empty with `done: false`.
    */
   leaseSent(q: SentQuery): RecordPage<SentRecord> {
-    return this.open().rec.sentRowsPage(q, this.w.lastId);
+    return this.open().rec.sentRowsPage(q, this.storedLastId);
   }
 
   /**
@@ -310,7 +174,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    * the collision guard learns from them what a broker may redeliver.
    */
   newestRecords(limit: number): QueuedRecord[] {
-    const last = this.w.lastId;
+    this.stage.flushQuietly('read');
+    const last = this.storedLastId;
     return this.open().rec.rowsIn(Math.max(1, last - limit + 1), last, limit);
   }
 
@@ -330,6 +195,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
    */
   prune(): PruneResult {
     this.open();
+    this.stage.flushQuietly('prune');
     this.disk.flushDeferred();
     this.disk.tick();
     this.leases.advanceCursor();
@@ -395,6 +261,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
 
   /** Appends dead letters' records again and removes them, in one transaction. */
   retryDeadLetters(opts?: RetryDeadLettersOptions): RetryDeadLettersResult {
+    this.open();
+    this.stage.flush();
     return this.dl.retry(opts);
   }
 
@@ -417,7 +285,7 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
     const { dead } = this.open();
     if (this.oldest === undefined) this.oldest = this.leases.advanceCursor();
     return statsFrom(this.counters, {
-      oldest: this.oldest,
+      oldest: this.oldest ?? this.stage.oldestAt(),
       now: this.now(),
       deadLetterDepth: dead.depth,
       leased: this.book.leasedRows,
@@ -433,78 +301,8 @@ export class SqliteQueue extends EventEmitter<QueueEvents> {
   }
 
   info(): QueueInfo {
+    this.open();
+    this.stage.flushQuietly('read');
     return readInfo(this.open().db, this.options.path, false);
-  }
-
-  // ---- internals -------------------------------------------------------------------
-
-  /**
-   * Runs a transaction that need not be fsynced: an ack lost in a power cut only means its
-   * rows are sent again, which idempotent inserts absorb, and the next append's fsync makes
-   * it durable anyway (the WAL is synced in order). At `synchronous: full` this spares one
-   * fsync per batch sent: measured, acks otherwise doubled the fsyncs of a QoS 1 stream.
-   */
-  private withoutFsync<T>(fn: () => T): T {
-    if (this.options.synchronous !== 'full') return fn();
-    const { db } = this.open();
-    db.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      db.pragma('synchronous = FULL');
-    }
-  }
-
-  private get w(): RecordWriter {
-    return this.open().w;
-  }
-
-  private open(): Open {
-    if (!this.o) throw new AgentError(ErrorCodes.QUEUE_CLOSED, 'the queue is not started (call start() first)');
-    return this.o;
-  }
-
-  /** Runs `fn` in one transaction; on failure rolls memory back with the file. */
-  private write<T>(op: string, fn: () => T): T {
-    const o = this.open();
-    const snap = this.counters.snapshot();
-    const lastId = this.w.lastId;
-    this.w.txBytes = 0;
-    try {
-      return o.txn(fn) as T;
-    } catch (err) {
-      this.counters.restore(snap);
-      this.w.lastId = lastId;
-      this.oldest = undefined;
-      o.sent.load(this.book.cursor);
-      o.dead.recount();
-      if (err instanceof AgentError) throw err;
-      throw sqliteError(err, op);
-    }
-  }
-
-  private finishTxn(): void {
-    if (this.w.txBytes === 0 && !this.counters.hasDirty) return;
-    const page = this.open().pageSize;
-    // Pages holding the touched rows, plus the partly filled tail page and the meta page.
-    const pages = Math.ceil(this.w.txBytes / page) + 2;
-    this.counters.add(MetaKeys.BYTES_WRITTEN, pages * (page + 24));
-    this.counters.flush(this.open().upsertMeta);
-  }
-
-  private afterAppend(result: AppendResult): void {
-    if (result.dropped === 0) return;
-    this.oldest = undefined;
-    for (const [reason, count] of Object.entries(result.droppedByReason)) {
-      this.emit('dropped', { reason: reason as DropReason, count });
-    }
-  }
-
-  private roomChanged(): void {
-    this.waiters.check();
-    if (this.w.blocked && this.hasRoom()) {
-      this.w.blocked = false;
-      this.emit('room');
-    }
   }
 }

@@ -52,6 +52,13 @@ export interface QueueOptions {
    * (about 9 MB of rows, 0.1 byte a reading over a day-long outage of 86.4 million).
    */
   compactTailRows?: number;
+  /**
+   * Commit groups are staged in a log beside the file (`<path>-stage`, one page per group)
+   * while no sender leases, and moved into the file as blocks at most this often, in ms
+   * (staging.ts). Default 5,000; 0: appends go straight to SQLite (a log left by a crash is
+   * still recovered at start when no other process has the file open). Needs `compact`.
+   */
+  stageFlushMs?: number;
   /** Policy when a cap is reached after sent rows were pruned. Default `'drop_oldest'`. */
   onFull?: OnFullPolicy;
   /** How long sent rows are kept for replay and resend, in ms. Default 86,400,000 (24 h). */

@@ -40,6 +40,10 @@ export const queueSection = z
     startup_check: z.enum(['quick', 'off']).default('quick').meta({
       description: '`quick`: check the file at start (PRAGMA quick_check, seconds per GiB on SD cards) and move a corrupt file aside. `off`: skip the check.',
     }),
+    stage_flush: duration().prefault('5s').meta({
+      description:
+        'While no reading is being sent (FluxionDB unreachable), commit groups are written to a staging log beside the queue file (`<path>-stage`, one 4 KiB page per group of up to 20 readings, fsynced as `synchronous` says) and moved into the queue file at most this often, as one transaction: fewer bytes written to flash (docs/flash-wear.md). Also moved before any read of queued rows and at stop. `0`: every commit goes straight to the queue file. `status` beside a running agent sees staged readings once they are moved.',
+    }),
   })
   .prefault({})
   .meta({ description: 'The local SQLite queue every reading is committed to before it is sent.' });

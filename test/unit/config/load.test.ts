@@ -24,7 +24,7 @@ describe('loading a config', () => {
       queue: {
         // max_bytes auto: the queue sizes it (and retain_sent_bytes, 25 % of it) from the free space at start.
         path: '/var/lib/fluxion-edge/queue.db', synchronous: 'full', max_bytes: 'auto', max_rows: 250_000_000, max_age: 0,
-        on_full: 'drop_oldest', retain_sent: 86_400_000, dead_letter_max_rows: 100_000, startup_check: 'quick',
+        on_full: 'drop_oldest', retain_sent: 86_400_000, dead_letter_max_rows: 100_000, startup_check: 'quick', stage_flush: 5000,
       },
       sender: {
         batch_max_records: 1000, batch_max_bytes: 1024 * 1024, linger: 20, window: 4, request_timeout: 15_000,
@@ -81,6 +81,7 @@ queue:
   dead_letter_max_rows: 50
   max_file_bytes: 3GB
   startup_check: "off"
+  stage_flush: 2s
 sender:
   batch_max_records: 500
   batch_max_bytes: 512KiB
@@ -129,7 +130,7 @@ mqtt:
         },
         queue: {
           path: join(dir.path, 'data/queue.db'), synchronous: 'normal', maxBytes: 1e9, maxRows: 5000, maxAgeMs: 604_800_000, onFull: 'block',
-          retainSentMs: 7_200_000, retainSentBytes: 1e8, deadLetterMaxRows: 50, maxFileBytes: 3e9, startupCheck: 'off',
+          retainSentMs: 7_200_000, retainSentBytes: 1e8, deadLetterMaxRows: 50, maxFileBytes: 3e9, startupCheck: 'off', stageFlushMs: 2000,
         },
         sender: {
           batchMaxRecords: 500, batchMaxBytes: 524_288, lingerMs: 5, window: 2, requestTimeoutMs: 12_000, backoffBaseMs: 1000, backoffCapMs: 60_000,

@@ -58,7 +58,7 @@ describe('config problems', () => {
   it('suggests the closest known key, or lists the known keys when nothing is close', () => {
     expect(brief(problemsFor(`${MINIMAL}queue:\n  max_byte: 1GiB\n  colour: red\nmqtt_broker: {}\n`))).toEqual([
       'queue.max_byte: unknown key (did you mean `max_bytes`?)',
-      'queue.colour: unknown key (known keys: path, synchronous, max_bytes, max_rows, max_age, on_full, retain_sent, retain_sent_bytes, dead_letter_max_rows, max_file_bytes, startup_check)',
+      'queue.colour: unknown key (known keys: path, synchronous, max_bytes, max_rows, max_age, on_full, retain_sent, retain_sent_bytes, dead_letter_max_rows, max_file_bytes, startup_check, stage_flush)',
       'mqtt_broker: unknown key (did you mean `mqtt`?)',
     ]);
   });

@@ -30,7 +30,9 @@ function drain(q: SqliteQueue): number[] {
 
 describe('SqliteQueue: rows stored as compressed blocks', () => {
   const f = queueFixture();
-  const open = (o = {}) => f.open({ compactTailRows: 0, ...o });
+  // Compaction of rows appended straight to SQLite (a live sender, an upgraded file): the
+  // staging log, which writes blocks itself, is off here (test/unit/queue/staging.test.ts).
+  const open = (o = {}) => f.open({ compactTailRows: 0, stageFlushMs: 0, ...o });
 
   it('compacts unsent rows into blocks, keeps ids, and leases across blocks and rows oldest first, each once', () => {
     const q = open();

@@ -36,7 +36,8 @@ const firstData = (q: SqliteQueue) => q.lease({ maxRecords: 1, maxBytes: 1e9 })!
 
 describe('SqliteQueue: the byte cap counts stored (compressed) bytes', () => {
   const f = queueFixture();
-  const open = (o = {}) => f.open({ maxBytes: MAX_BYTES, compactTailRows: 0, ...o });
+  // Compaction's path (appends as rows, prune makes blocks): the staging log, which makes blocks at its flush, is off.
+  const open = (o = {}) => f.open({ maxBytes: MAX_BYTES, compactTailRows: 0, stageFlushMs: 0, ...o });
 
   it('holds, within a small max_bytes and the default max_rows, several times its cap in logical bytes once compacted', () => {
     expect(QUEUE_DEFAULTS.maxRows).toBeGreaterThanOrEqual(2 * 86_400_000); // a day of a 1,000-device site at 1 Hz, with room
@@ -62,6 +63,23 @@ describe('SqliteQueue: the byte cap counts stored (compressed) bytes', () => {
     fill(rows, 0, 14_000);
     expect(rows.stats().depth).toBeLessThan(MAX_BYTES / 60);
     expect(rows.stats().droppedByReason.queue_full_drop_oldest).toBe(14_000 - rows.stats().depth);
+  });
+
+  it('with the staging log on (the default), the stored cap holds too: staged groups count their logical size until a flush makes them blocks', () => {
+    const q = f.open({ maxBytes: MAX_BYTES, onFull: 'drop_oldest' });
+    for (let i = 0; i < 40_000; i += 20) {
+      expect(q.append(group(i)).accepted).toBe(20);
+      expect(q.stats().storedBytes).toBeLessThanOrEqual(MAX_BYTES);
+    }
+    const s = q.stats();
+    const dropped = s.droppedByReason.queue_full_drop_oldest ?? 0;
+    // 40,000 readings take more than the cap even as blocks: the oldest went, counted.
+    expect(dropped).toBeGreaterThan(0);
+    expect(s).toMatchObject({ depth: 40_000 - dropped, appended: 40_000 });
+    expect(s.bytes).toBeGreaterThan(2 * MAX_BYTES);
+    q.prune(); // moves what is staged into the file
+    expectRecount(q);
+    expect(firstData(q).records[0]!.id).toBe(dropped + 1);
   });
 
   it('drop_oldest at the stored cap evicts the oldest readings out of blocks, counted, and stays within it', () => {
