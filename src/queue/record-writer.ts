@@ -74,13 +74,22 @@ export class RecordWriter {
 
   /** True when `records` fit under the caps in force without pruning or dropping anything (a staged append, staging.ts). */
   fits(records: readonly FluxionRecord[]): boolean {
-    if (records.length === 0) return false;
+    return records.length > 0 && !isOver(this.excessFor(records).ex);
+  }
+
+  /**
+   * What adding `records` would put over the caps in force (the disk's while it is full),
+   * counting what rows take in the file (new rows: their logical size).
+   */
+  private excessFor(records: readonly FluxionRecord[]): { ex: Excess; total: number; caps: { maxRows: number; maxBytes: number }; diskBound: boolean } {
     const c = this.counters;
     let total = 0;
     for (const r of records) total += recordBytes(r);
-    const caps = this.diskCap < this.options.maxBytes ? { maxRows: this.options.maxRows, maxBytes: this.diskCap } : this.options;
-    const used = (k1: string, k2: string): number => c.get(k1) + c.get(k2);
-    return !isOver(excessOf(used(MetaKeys.UNSENT_ROWS, MetaKeys.RETAINED_ROWS), used(MetaKeys.UNSENT_STORED, MetaKeys.RETAINED_STORED), records.length, total, caps));
+    const diskBound = this.diskCap < this.options.maxBytes;
+    const caps = diskBound ? { maxRows: this.options.maxRows, maxBytes: this.diskCap } : this.options;
+    const rows = c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS);
+    const stored = c.get(MetaKeys.UNSENT_STORED) + c.get(MetaKeys.RETAINED_STORED);
+    return { ex: excessOf(rows, stored, records.length, total, caps), total, caps, diskBound };
   }
 
   /** Ids and counters for a group that fits (`fits`), as `append` would give them; the rows as blocks store them. */
@@ -106,16 +115,7 @@ export class RecordWriter {
    */
   makeRoomFor(records: readonly FluxionRecord[]): number {
     const c = this.counters;
-    let total = 0;
-    for (const r of records) total += recordBytes(r);
-    const caps = this.diskCap < this.options.maxBytes ? { maxRows: this.options.maxRows, maxBytes: this.diskCap } : this.options;
-    const ex = excessOf(
-      c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS),
-      c.get(MetaKeys.UNSENT_STORED) + c.get(MetaKeys.RETAINED_STORED),
-      records.length,
-      total,
-      caps,
-    );
+    const { ex } = this.excessFor(records);
     if (!isOver(ex)) return 0;
     this.pruneSentFor(ex);
     if (!isOver(ex)) return 0;
@@ -134,21 +134,10 @@ export class RecordWriter {
     const rec = this.rec;
     const opts = this.options;
     const c = this.counters;
-    let total = 0;
-    for (const r of records) total += recordBytes(r);
     let start = 0;
     let end = records.length;
     const droppedByReason: Partial<Record<DropReason, number>> = {};
-    const diskBound = this.diskCap < opts.maxBytes;
-    const caps = diskBound ? { maxRows: opts.maxRows, maxBytes: this.diskCap } : opts;
-    // The byte cap counts what the rows take in the file (new rows: their logical size).
-    const ex = excessOf(
-      c.get(MetaKeys.UNSENT_ROWS) + c.get(MetaKeys.RETAINED_ROWS),
-      c.get(MetaKeys.UNSENT_STORED) + c.get(MetaKeys.RETAINED_STORED),
-      records.length,
-      total,
-      caps,
-    );
+    const { ex, total, caps, diskBound } = this.excessFor(records);
     if (isOver(ex)) this.pruneSentFor(ex);
     // A group larger than the caps themselves would wait forever under `block`: it is taken
     // once nothing else is queued, the caps then exceeded by that one group.
