@@ -89,15 +89,20 @@ function readQueue(path, afterId = 0, withLatency = false) {
     const bytes = rows.bytes + blocks.bytes;
     const maxId = Math.max(rows.maxId, blocks.maxId);
     const lat = withLatency ? db.prepare('SELECT enqueued_at - ts AS l FROM records WHERE id > ?').pluck().all(afterId) : [];
+    // `blocks.bytes` is what the rows count on disk (compressed): the readings' own bytes are in the bodies.
+    let logical = rows.bytes;
     if (withLatency) {
       // Staged readings reach the file as blocks: their enqueue time is the staging log's commit.
       for (const body of db.prepare('SELECT body FROM blocks WHERE first_id > ?').pluck().all(afterId)) {
         const d = decodeBlock(body);
-        for (let k = 0; k < d.n; k++) lat.push(d.enq[k] - JSON.parse(d.json(k, k + 1)).ts);
+        for (let k = 0; k < d.n; k++) {
+          lat.push(d.enq[k] - JSON.parse(d.json(k, k + 1)).ts);
+          logical += d.bytes[k];
+        }
       }
       lat.sort((a, b) => a - b);
     }
-    return { n, bytes, maxId, lat };
+    return { n, bytes, logical, maxId, lat };
   } catch {
     return { n: -1, bytes: 0, maxId: 0, lat: [] };
   } finally {
@@ -145,9 +150,9 @@ async function measure(dir, brokerUrl, name, rate, setup) {
     }
     const written = writeBytesOf(agent.pid) - w0;
     if (q.n < total) throw new Error(`${name}: ${q.n} of ${total} readings committed\n${agent.stderr()}`);
-    const { lat } = readQueue(agent.db, id0, true);
+    const { lat, logical } = readQueue(agent.db, id0, true);
     const p = (x) => lat[Math.min(lat.length - 1, Math.floor(x * lat.length))];
-    return { perReading: written / total, perStoredByte: written / q.bytes, p50: p(0.5), p99: p(0.99) };
+    return { perReading: written / total, perStoredByte: written / logical, p50: p(0.5), p99: p(0.99) };
   } finally {
     await agent.stop();
   }

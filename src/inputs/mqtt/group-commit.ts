@@ -15,7 +15,7 @@
  * Flash wear decides the sizes: every commit writes whole 4 KiB pages (two or three WAL
  * frames, fsynced), whatever the group holds. At 1,000 readings/s a 2 ms delay made groups of
  * one or two readings (about 5,000 bytes written per reading); a group that waits for the
- * window to fill, or for `maxDelayMs` (50 ms by default) when traffic is light, writes a
+ * window to fill, or for `maxDelayMs` (100 ms by default) when traffic is light, writes a
  * fraction of that for a few tens of ms of latency (bench/flash-wear.bench.mjs).
  *
  * The window (`maxMessages: 'auto'`, the default) is learnt, never configured: it starts at

@@ -34,7 +34,7 @@ export interface MqttInputOptions {
    * Group commit: messages whose acknowledgements wait for one shared queue commit. The
    * group closes when `maxMessages` await an acknowledgement (`auto`: the broker's in-flight
    * window, learnt; a number must stay at or below that window) or `maxDelayMs` after its
-   * first message, whichever comes first (group-commit.ts). Defaults `auto` and 50 ms.
+   * first message, whichever comes first (group-commit.ts). Defaults `auto` and 100 ms.
    */
   groupCommit: { maxMessages: number | 'auto'; maxDelayMs: number };
   /**
