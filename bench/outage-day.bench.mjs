@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { FluxionClient } from '../dist/client/index.js';
 import { SqliteQueue, planDisk } from '../dist/queue/index.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
-import { report, startDevServer } from './common.mjs';
+import { cpuSecondsOf, report, startDevServer } from './common.mjs';
 import { startMosquitto } from './mqtt-ingest.bench.mjs';
 import { drainWithLive } from './outage-live.mjs';
 
@@ -42,7 +42,7 @@ const MAX_CAP = 4 * 2 ** 30;
 const TAIL = 100_000;
 
 /** Readings number `start`..: device i % 1000 at second i / 1000. */
-function readings(count, start, col = 'telemetry') {
+export function readings(count, start, col = 'telemetry') {
   const out = new Array(count);
   for (let k = 0; k < count; k++) {
     const i = start + k;
@@ -70,7 +70,7 @@ function fileBytes(path) {
  * Fills a queue at `path` (under `maxBytes`, the default max_rows); returns bytes at rest and
  * written per reading, readings/s, and the bytes the queue counts against its cap per reading.
  */
-function fill(path, total, compact, maxBytes = 64 * 1024 ** 3, col = 'telemetry') {
+export function fill(path, total, compact, maxBytes = 64 * 1024 ** 3, col = 'telemetry') {
   const q = new SqliteQueue({ path, synchronous: 'normal', compact, maxBytes });
   q.start();
   const w0 = writeBytes();
@@ -96,7 +96,7 @@ function thirds(rss) {
 }
 
 /** The timestamps `readings(TOTAL, 0)` gives document `device-<k>`. */
-function expectBacklog(doc) {
+export function expectBacklog(doc) {
   const k = Number(doc.slice('device-'.length));
   const out = new Set();
   for (let i = k; i < TOTAL; i += DEVICES) out.add(BASE + Math.floor(i / DEVICES) * 1000 + (i % DEVICES));
@@ -107,7 +107,7 @@ function expectBacklog(doc) {
  * Drains the queue at `path` with an agent in a process of its own (so that its RSS is the
  * agent's, not this process's fill garbage); returns records/s and RSS at start, peak, end.
  */
-function drain(server, path, total, compact) {
+export function drain(server, path, total, compact) {
   const settings = {
     fluxiondb: { url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 },
     queue: { path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3 },
@@ -123,18 +123,24 @@ function drain(server, path, total, compact) {
     settings.sender = { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60000 };
     const rss = [];
     const timer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const w0 = performance.now();
+    const c0 = process.cpuUsage();
     const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), ${total});
+    const c = process.cpuUsage(c0);
     clearInterval(timer);
-    console.log(JSON.stringify({ rate, rss }));`;
+    console.log(JSON.stringify({ rate, rss, agentCpu: (c.user + c.system) / 1e6, seconds: (performance.now() - w0) / 1000 }));`;
   return new Promise((resolve, reject) => {
+    const serverCpu0 = cpuSecondsOf(server.pid);
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`drain process exited ${code}`));
-      const { rate, rss } = JSON.parse(out.trim().split('\n').pop());
+      const { rate, rss, agentCpu, seconds } = JSON.parse(out.trim().split('\n').pop());
       const t = thirds(rss);
-      resolve({ rate, rssStartMb: t.start, rssPeakMb: t.peak, rssEndMb: t.end, rssThirdsMb: t.byThird });
+      // Cores used in the drain (the agent's start included; the server idles outside the drain).
+      const cpuUse = { agent: agentCpu / seconds, server: (cpuSecondsOf(server.pid) - serverCpu0) / seconds };
+      resolve({ rate, rssStartMb: t.start, rssPeakMb: t.peak, rssEndMb: t.end, rssThirdsMb: t.byThird, cpuUse });
     });
   });
 }
@@ -167,7 +173,7 @@ export async function main() {
     const broker = await startMosquitto(join(dir, 'mqtt'));
     let l;
     try {
-      l = await drainWithLive({ serverUrl: server.url, brokerUrl: broker.url, path: livePath, col: 'telemetry', backlogDocs: Array.from({ length: Math.min(DEVICES, TOTAL) }, (_, k) => `device-${k}`), expectBacklog, compression: LIVE_COMPRESSION });
+      l = await drainWithLive({ serverUrl: server.url, serverPid: server.pid, brokerUrl: broker.url, brokerPid: broker.pid, path: livePath, col: 'telemetry', backlogDocs: Array.from({ length: Math.min(DEVICES, TOTAL) }, (_, k) => `device-${k}`), expectBacklog, compression: LIVE_COMPRESSION });
     } finally {
       await broker.stop();
     }
@@ -197,6 +203,7 @@ export async function main() {
       drain_target: '>=0.70',
       'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
       'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
+      'cores used agent/server': `${d.cpuUse.agent.toFixed(2)}/${d.cpuUse.server.toFixed(2)}`,
     });
     const lt = thirds(l.rss);
     report('outage-day with live readings (1,000/s, QoS 1, live_first)', {
@@ -209,10 +216,11 @@ export async function main() {
       'live latency p50/p99/max ms': `${l.latency.p50}/${l.latency.p99}/${l.latency.max} (${l.latency.seen} of ${l.liveDuringDrain} seen, polled every ${l.latency.pollMs} ms)`,
       'server backlog missing/extra': `${l.server.backlogMissing}/${l.server.backlogExtra} of ${l.backlog}`,
       'server live missing/extra': `${l.server.liveMissing}/${l.server.liveExtra} of ${l.live}`,
-      'agent sent rows/resent/connections': `${l.counters.sentRows}/${l.counters.resent}/${l.counters.connections} (appended ${l.counters.appended}, dead-lettered ${l.counters.deadLettered}, dropped ${l.counters.dropped})`,
+      'agent sent rows/batches/resent/connections': `${l.counters.sentRows}/${l.counters.sentBatches}/${l.counters.resent}/${l.counters.connections} (appended ${l.counters.appended}, dead-lettered ${l.counters.deadLettered}, dropped ${l.counters.dropped})`,
       exactly_once: l.server.backlogMissing + l.server.backlogExtra + l.server.liveMissing + l.server.liveExtra === 0 && l.counters.sentRows === l.backlog + l.live && l.counters.appended === l.live && l.counters.resent === 0 ? 'yes' : 'NO',
       'agent_rss_start/peak/end MiB': `${Math.round(lt.start)}/${Math.round(lt.peak)}/${Math.round(lt.end)}`,
       'agent_rss peak by third of the drain MiB': lt.byThird.map(Math.round).join('/'),
+      'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
     });
     report('outage-day rows layout (before)', {
       readings: OLD_TOTAL,

@@ -14,12 +14,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { FluxionClient } from '../dist/client/index.js';
+import { cpuSecondsOf, ownCpuSeconds } from './common.mjs';
 
 export const LIVE_COL = 'live';
 const LIVE_RATE = 1000;
 const LIVE_DEVICES = 1000;
 const CLIENT_ID = 'outage-live-agent';
-const TOPIC = 'site/+/t';
 const POLL_MS = 25;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => JSON.stringify(new URL(`../dist/${p}`, import.meta.url).href);
@@ -93,17 +93,17 @@ function spawnLines(args) {
  * "finish N" waits until N live readings were committed and every row was sent, and prints
  * its counters.
  */
-function agentScript(serverUrl, brokerUrl, path, compression) {
+function agentScript(serverUrl, brokerUrl, path, compression, order, topic) {
   const yaml = `
 fluxiondb: { url: "${serverUrl}", api_key: bench-key, request_timeout: 60s, compression: ${compression} }
 queue: { path: "${path}", synchronous: normal, max_bytes: 64GiB }
-sender: { request_timeout: 60s, housekeeping_interval: 5s, stop_deadline: 5s }
+sender: { request_timeout: 60s, housekeeping_interval: 5s, stop_deadline: 5s, order: ${order} }
 mqtt:
   url: ${brokerUrl}
   client_id: ${CLIENT_ID}
   clean: false
   subscriptions:
-    - topic: site/{device}/t
+    - topic: ${topic}
       collection: ${LIVE_COL}
       document: "{device}"
       timestamp: { field: ts, unit: ms }
@@ -114,7 +114,7 @@ mqtt:
     const { Agent } = await import(${dist('agent.js')});
     const { parseConfig } = await import(${dist('config/index.js')});
     const { settings } = parseConfig(${JSON.stringify(yaml)}, { env: {}, baseDir: process.cwd() });
-    const agent = new Agent(settings.agent, pino({ level: 'warn' }), { mapping: settings.mapping, mqtt: settings.mqtt });
+    const agent = new Agent(settings.agent, pino({ level: 'warn' }, pino.destination(2)), { mapping: settings.mapping, mqtt: settings.mqtt });
     const lines = createInterface({ input: process.stdin });
     const finish = new Promise((r) => lines.on('line', (l) => l.startsWith('finish ') && r(Number(l.slice(7)))));
     const until = async (check) => { while (!check()) await new Promise((r) => setTimeout(r, 5)); };
@@ -123,6 +123,8 @@ mqtt:
     const wall0 = Date.now();
     await agent.start();
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    console.log('started');
     const s0 = agent.status();
     const unsent0 = s0.queue.depth;
     await until(() => agent.status().inputs[0]?.state === 'connected');
@@ -130,8 +132,9 @@ mqtt:
     // The backlog is out once no unsent row is older than the drain: live rows are all newer.
     await until(() => { const o = agent.status().queue.oldestUnsentEnqueuedAt; return o === null || o >= wall0; });
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     clearInterval(timer);
-    console.log(JSON.stringify({ rate: unsent0 / seconds, backlog: unsent0, seconds, rss, drainedAt: Date.now() }));
+    console.log(JSON.stringify({ rate: unsent0 / seconds, backlog: unsent0, seconds, rss, drainedAt: Date.now(), agentCpu: (cpu.user + cpu.system) / 1e6 }));
     const live = await finish;
     await until(() => { const q = agent.status().queue; return q.appended - s0.queue.appended >= live && q.depth === 0; });
     const s = agent.status();
@@ -141,6 +144,7 @@ mqtt:
       appended: s.queue.appended - s0.queue.appended,
       sentRows: s.queue.sent - s0.queue.sent,
       sentRecords: s.sender.sentRecords,
+      sentBatches: s.sender.sentBatches,
       resent: s.sender.resentRecords,
       connections: s.sender.connections,
       deadLettered: s.queue.deadLettered - s0.queue.deadLettered,
@@ -201,23 +205,31 @@ async function compareOnServer(client, col, docs, expected) {
  * like the raw client and the drain without live readings it is compared with; returns the drain's rate, RSS samples, latency quantiles and
  * the counts on the server.
  */
-export async function drainWithLive({ serverUrl, brokerUrl, path, col, backlogDocs, expectBacklog, compression = false }) {
+export async function drainWithLive({ serverUrl, serverPid, brokerUrl, brokerPid, path, col, backlogDocs, expectBacklog, compression = false, order = 'live_first', topic = 'site/{device}/t', poll = true }) {
   // The agent's persistent session, made before it starts: Mosquitto holds what is published
   // until the agent's own SUBSCRIBE is acknowledged.
   const session = await mqtt.connectAsync(brokerUrl, { clientId: CLIENT_ID, clean: false, reconnectPeriod: 0 });
-  await session.subscribeAsync(TOPIC, { qos: 1 });
+  await session.subscribeAsync(topic.replace('{device}', '+'), { qos: 1 });
   await session.endAsync();
 
   const publisher = spawnLines(['--input-type=module', '-e', PUBLISHER, brokerUrl, String(LIVE_RATE), String(LIVE_DEVICES)]);
   await publisher.next(); // connected
-  const agent = spawnLines(['--input-type=module', '-e', agentScript(serverUrl, brokerUrl, path, compression)]);
+  const agent = spawnLines(['--input-type=module', '-e', agentScript(serverUrl, brokerUrl, path, compression, order, topic)]);
+  // CPU seconds of the other processes while the backlog drains (the agent counts its own).
+  const others = { server: serverPid, broker: brokerPid, publisher: publisher.child.pid, bench: null };
+  const cpuNow = () => Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, pid === null ? ownCpuSeconds() : cpuSecondsOf(pid)]));
+  await agent.next(); // started: the drain's clock runs
+  const cpu0 = cpuNow();
   await agent.next(); // its MQTT input is up: the live stream starts
-  const poller = pollLatency(serverUrl);
+  const poller = poll ? pollLatency(serverUrl) : { stop: async () => new Map() };
   publisher.send('go');
   const drain = JSON.parse(await agent.next());
+  const cpu1 = cpuNow();
+  const cpuUse = { agent: drain.agentCpu / drain.seconds };
+  for (const k of Object.keys(others)) cpuUse[k] = (cpu1[k] - cpu0[k]) / drain.seconds;
   publisher.send('stop');
   const { sent } = JSON.parse(await publisher.next());
-  agent.send(`finish ${sent.length}`);
+  agent.send(`finish ${topic === 'site/{device}/t' ? sent.length : 0}`);
   const counters = JSON.parse(await agent.next());
   if ((await agent.exited) !== 0) throw new Error('drain agent failed');
   await publisher.exited;
@@ -244,6 +256,7 @@ export async function drainWithLive({ serverUrl, brokerUrl, path, col, backlogDo
     const [backlogMissing, backlogExtra] = await compareOnServer(client, col, backlogDocs, expectBacklog);
     return {
       ...drain,
+      cpuUse,
       live: sent.length,
       liveDuringDrain: lat.length + unseen,
       latency: { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat[lat.length - 1], seen: lat.length, unseen, pollMs: POLL_MS },
