@@ -122,13 +122,21 @@ export function drain(server, path, total, compact) {
     const settings = ${JSON.stringify(settings)};
     settings.sender = { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60000 };
     const rss = [];
-    const timer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const mem = { heapTotal: 0, external: 0 };
+    const timer = setInterval(() => {
+      const m = process.memoryUsage();
+      rss.push(m.rss);
+      mem.heapTotal = Math.max(mem.heapTotal, m.heapTotal);
+      mem.external = Math.max(mem.external, m.external);
+    }, 250);
     const w0 = performance.now();
     const c0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), ${total});
     const c = process.cpuUsage(c0);
+    const loopBusy = performance.eventLoopUtilization(elu0).utilization;
     clearInterval(timer);
-    console.log(JSON.stringify({ rate, rss, agentCpu: (c.user + c.system) / 1e6, seconds: (performance.now() - w0) / 1000 }));`;
+    console.log(JSON.stringify({ rate, rss, agentCpu: (c.user + c.system) / 1e6, seconds: (performance.now() - w0) / 1000, loopBusy, mem }));`;
   return new Promise((resolve, reject) => {
     const serverCpu0 = cpuSecondsOf(server.pid);
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
@@ -136,11 +144,11 @@ export function drain(server, path, total, compact) {
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`drain process exited ${code}`));
-      const { rate, rss, agentCpu, seconds } = JSON.parse(out.trim().split('\n').pop());
+      const { rate, rss, agentCpu, seconds, loopBusy, mem } = JSON.parse(out.trim().split('\n').pop());
       const t = thirds(rss);
       // Cores used in the drain (the agent's start included; the server idles outside the drain).
-      const cpuUse = { agent: agentCpu / seconds, server: (cpuSecondsOf(server.pid) - serverCpu0) / seconds };
-      resolve({ rate, rssStartMb: t.start, rssPeakMb: t.peak, rssEndMb: t.end, rssThirdsMb: t.byThird, cpuUse });
+      const cpuUse = { agent: agentCpu / seconds, server: (cpuSecondsOf(server.pid) - serverCpu0) / seconds, loopBusy };
+      resolve({ rate, rssStartMb: t.start, rssPeakMb: t.peak, rssEndMb: t.end, rssThirdsMb: t.byThird, cpuUse, mem });
     });
   });
 }
@@ -204,6 +212,7 @@ export async function main() {
       'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
       'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
       'cores used agent/server': `${d.cpuUse.agent.toFixed(2)}/${d.cpuUse.server.toFixed(2)}`,
+      'agent event loop busy': d.cpuUse.loopBusy,
     });
     const lt = thirds(l.rss);
     report('outage-day with live readings (1,000/s, QoS 1, live_first)', {
@@ -220,6 +229,7 @@ export async function main() {
       exactly_once: l.server.backlogMissing + l.server.backlogExtra + l.server.liveMissing + l.server.liveExtra === 0 && l.counters.sentRows === l.backlog + l.live && l.counters.appended === l.live && l.counters.resent === 0 ? 'yes' : 'NO',
       'agent_rss_start/peak/end MiB': `${Math.round(lt.start)}/${Math.round(lt.peak)}/${Math.round(lt.end)}`,
       'agent_rss peak by third of the drain MiB': lt.byThird.map(Math.round).join('/'),
+      'agent event loop busy': l.loopBusy,
       'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
     });
     report('outage-day rows layout (before)', {

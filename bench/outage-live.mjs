@@ -119,11 +119,18 @@ mqtt:
     const finish = new Promise((r) => lines.on('line', (l) => l.startsWith('finish ') && r(Number(l.slice(7)))));
     const until = async (check) => { while (!check()) await new Promise((r) => setTimeout(r, 5)); };
     const rss = [];
-    const timer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const mem = { heapTotal: 0, external: 0 };
+    const timer = setInterval(() => {
+      const m = process.memoryUsage();
+      rss.push(m.rss);
+      mem.heapTotal = Math.max(mem.heapTotal, m.heapTotal);
+      mem.external = Math.max(mem.external, m.external);
+    }, 250);
     const wall0 = Date.now();
     await agent.start();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     console.log('started');
     const s0 = agent.status();
     const unsent0 = s0.queue.depth;
@@ -133,8 +140,9 @@ mqtt:
     await until(() => { const o = agent.status().queue.oldestUnsentEnqueuedAt; return o === null || o >= wall0; });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const loopBusy = performance.eventLoopUtilization(elu0).utilization;
     clearInterval(timer);
-    console.log(JSON.stringify({ rate: unsent0 / seconds, backlog: unsent0, seconds, rss, drainedAt: Date.now(), agentCpu: (cpu.user + cpu.system) / 1e6 }));
+    console.log(JSON.stringify({ rate: unsent0 / seconds, backlog: unsent0, seconds, rss, drainedAt: Date.now(), agentCpu: (cpu.user + cpu.system) / 1e6, loopBusy, mem }));
     const live = await finish;
     await until(() => { const q = agent.status().queue; return q.appended - s0.queue.appended >= live && q.depth === 0; });
     const s = agent.status();
