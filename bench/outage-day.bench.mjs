@@ -213,6 +213,7 @@ export async function main() {
       'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
       'cores used agent/server': `${d.cpuUse.agent.toFixed(2)}/${d.cpuUse.server.toFixed(2)}`,
       'agent event loop busy': d.cpuUse.loopBusy,
+      'agent heap total peak MiB': d.mem.heapTotal / 2 ** 20,
     });
     const lt = thirds(l.rss);
     report('outage-day with live readings (1,000/s, QoS 1, live_first)', {
@@ -230,6 +231,7 @@ export async function main() {
       'agent_rss_start/peak/end MiB': `${Math.round(lt.start)}/${Math.round(lt.peak)}/${Math.round(lt.end)}`,
       'agent_rss peak by third of the drain MiB': lt.byThird.map(Math.round).join('/'),
       'agent event loop busy': l.loopBusy,
+      'agent heap total peak MiB': l.mem.heapTotal / 2 ** 20,
       'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
     });
     report('outage-day rows layout (before)', {
