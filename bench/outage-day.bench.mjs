@@ -118,24 +118,17 @@ export function drain(server, path, total, compact) {
     const { default: pino } = await import('pino');
     const { Agent } = await import(${JSON.stringify(new URL('../dist/agent.js', import.meta.url).href)});
     const { DEFAULT_SENDER_OPTIONS } = await import(${JSON.stringify(new URL('../dist/sender/types.js', import.meta.url).href)});
-    const { timeDrain } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
+    const { sampleMemory, timeDrain } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
     const settings = ${JSON.stringify(settings)};
     settings.sender = { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60000 };
-    const rss = [];
-    const mem = { heapTotal: 0, external: 0 };
-    const timer = setInterval(() => {
-      const m = process.memoryUsage();
-      rss.push(m.rss);
-      mem.heapTotal = Math.max(mem.heapTotal, m.heapTotal);
-      mem.external = Math.max(mem.external, m.external);
-    }, 250);
+    const { rss, peaks: mem, stop: stopSampling } = sampleMemory();
     const w0 = performance.now();
     const c0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
     const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), ${total});
     const c = process.cpuUsage(c0);
     const loopBusy = performance.eventLoopUtilization(elu0).utilization;
-    clearInterval(timer);
+    stopSampling();
     console.log(JSON.stringify({ rate, rss, agentCpu: (c.user + c.system) / 1e6, seconds: (performance.now() - w0) / 1000, loopBusy, mem }));`;
   return new Promise((resolve, reject) => {
     const serverCpu0 = cpuSecondsOf(server.pid);

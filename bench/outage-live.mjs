@@ -113,19 +113,13 @@ mqtt:
     const { createInterface } = await import('node:readline');
     const { Agent } = await import(${dist('agent.js')});
     const { parseConfig } = await import(${dist('config/index.js')});
+    const { sampleMemory } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
     const { settings } = parseConfig(${JSON.stringify(yaml)}, { env: {}, baseDir: process.cwd() });
     const agent = new Agent(settings.agent, pino({ level: 'warn' }, pino.destination(2)), { mapping: settings.mapping, mqtt: settings.mqtt });
     const lines = createInterface({ input: process.stdin });
     const finish = new Promise((r) => lines.on('line', (l) => l.startsWith('finish ') && r(Number(l.slice(7)))));
     const until = async (check) => { while (!check()) await new Promise((r) => setTimeout(r, 5)); };
-    const rss = [];
-    const mem = { heapTotal: 0, external: 0 };
-    const timer = setInterval(() => {
-      const m = process.memoryUsage();
-      rss.push(m.rss);
-      mem.heapTotal = Math.max(mem.heapTotal, m.heapTotal);
-      mem.external = Math.max(mem.external, m.external);
-    }, 250);
+    const { rss, peaks: mem, stop: stopSampling } = sampleMemory();
     const wall0 = Date.now();
     await agent.start();
     const t0 = performance.now();
@@ -141,7 +135,7 @@ mqtt:
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const loopBusy = performance.eventLoopUtilization(elu0).utilization;
-    clearInterval(timer);
+    stopSampling();
     console.log(JSON.stringify({ rate: unsent0 / seconds, backlog: unsent0, seconds, rss, drainedAt: Date.now(), agentCpu: (cpu.user + cpu.system) / 1e6, loopBusy, mem }));
     const live = await finish;
     await until(() => { const q = agent.status().queue; return q.appended - s0.queue.appended >= live && q.depth === 0; });
