@@ -98,3 +98,16 @@ export async function timeDrain(agent, total) {
   await agent.stop();
   return { rate: (total - sentBefore) / seconds, status };
 }
+
+/** Samples this process's memory every `everyMs`: RSS samples (bytes) and the peaks of the heap and external memory. */
+export function sampleMemory(everyMs = 250) {
+  const rss = [];
+  const peaks = { heapTotal: 0, external: 0 };
+  const timer = setInterval(() => {
+    const m = process.memoryUsage();
+    rss.push(m.rss);
+    peaks.heapTotal = Math.max(peaks.heapTotal, m.heapTotal);
+    peaks.external = Math.max(peaks.external, m.external);
+  }, everyMs);
+  return { rss, peaks, stop: () => clearInterval(timer) };
+}

@@ -62,6 +62,7 @@ export async function startMosquitto(dir, { maxInflight = 20 } = {}) {
   }
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    pid: child.pid,
     stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))),
   };
 }

@@ -12,18 +12,26 @@
 // bytes per reading. The blocks queue is filled under the default caps scaled to the count:
 // `max_rows` as it is, `max_bytes` the `auto` cap of an 8 GB card with 6 GB free (half of it,
 // at most 4 GiB) times count / 86,400,000; it must drop nothing (the cap counts stored bytes).
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+// The filled queue is drained twice (a copy of the file): alone, then with live readings
+// arriving through a real Mosquitto at 1,000/s (bench/outage-live.mjs: backlog drain rate
+// against the raw client rate, live publish-to-server latency, counts on the server, RSS).
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { FluxionClient } from '../dist/client/index.js';
 import { SqliteQueue, planDisk } from '../dist/queue/index.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
-import { report, startDevServer } from './common.mjs';
+import { cpuSecondsOf, report, startDevServer } from './common.mjs';
+import { startMosquitto } from './mqtt-ingest.bench.mjs';
+import { drainWithLive } from './outage-live.mjs';
 
 const TOTAL = Number(process.env.OUTAGE_READINGS ?? 2_000_000);
 const OLD_TOTAL = Math.min(TOTAL, Number(process.env.OUTAGE_OLD_READINGS ?? 500_000));
 const GROUP = 20;
+/** OUTAGE_COMPRESSION=1: the live drain's agent compresses its frames (the config default; off like the raw client otherwise). */
+const LIVE_COMPRESSION = process.env.OUTAGE_COMPRESSION === '1';
 const DEVICES = 1000;
 const BASE = 1_767_225_600_000;
 const DAY = 86_400_000;
@@ -34,7 +42,7 @@ const MAX_CAP = 4 * 2 ** 30;
 const TAIL = 100_000;
 
 /** Readings number `start`..: device i % 1000 at second i / 1000. */
-function readings(count, start) {
+export function readings(count, start, col = 'telemetry') {
   const out = new Array(count);
   for (let k = 0; k < count; k++) {
     const i = start + k;
@@ -42,7 +50,7 @@ function readings(count, start) {
     const x = Math.imul(i ^ (i >>> 13), 0x5bd1e995) >>> 0;
     const t = (150 + (x % 150)) / 10;
     const h = (200 + ((x >>> 8) % 600)) / 10;
-    out[k] = { col: 'telemetry', doc: `device-${i % DEVICES}`, ts: BASE + Math.floor(i / DEVICES) * 1000 + (i % DEVICES), data: `{"temperature":${t},"humidity":${h}}` };
+    out[k] = { col, doc: `device-${i % DEVICES}`, ts: BASE + Math.floor(i / DEVICES) * 1000 + (i % DEVICES), data: `{"temperature":${t},"humidity":${h}}` };
   }
   return out;
 }
@@ -62,13 +70,13 @@ function fileBytes(path) {
  * Fills a queue at `path` (under `maxBytes`, the default max_rows); returns bytes at rest and
  * written per reading, readings/s, and the bytes the queue counts against its cap per reading.
  */
-function fill(path, total, compact, maxBytes = 64 * 1024 ** 3) {
+export function fill(path, total, compact, maxBytes = 64 * 1024 ** 3, col = 'telemetry') {
   const q = new SqliteQueue({ path, synchronous: 'normal', compact, maxBytes });
   q.start();
   const w0 = writeBytes();
   const t0 = performance.now();
   for (let i = 0; i < total; i += GROUP) {
-    q.append(readings(Math.min(GROUP, total - i), i));
+    q.append(readings(Math.min(GROUP, total - i), i, col));
     // The housekeeping tick (every 5 s at 1,000 readings/s): compaction keeps up.
     if (compact && i % 5000 === 0) q.prune();
   }
@@ -80,11 +88,26 @@ function fill(path, total, compact, maxBytes = 64 * 1024 ** 3) {
   return { atRest: fileBytes(path) / total, written: written / total, rate: total / seconds, counted: s.storedBytes / total, logical: s.bytes / total, dropped: s.dropped };
 }
 
+/** RSS samples (bytes) in MiB: first, highest, last, and the highest of each third (flat or growing). */
+function thirds(rss) {
+  const mb = (b) => b / 2 ** 20;
+  const third = (k) => mb(Math.max(0, ...rss.slice(Math.floor((k * rss.length) / 3), Math.floor(((k + 1) * rss.length) / 3))));
+  return { start: mb(rss[0] ?? 0), peak: mb(Math.max(0, ...rss)), end: mb(rss[rss.length - 1] ?? 0), byThird: [0, 1, 2].map(third) };
+}
+
+/** The timestamps `readings(TOTAL, 0)` gives document `device-<k>`. */
+export function expectBacklog(doc) {
+  const k = Number(doc.slice('device-'.length));
+  const out = new Set();
+  for (let i = k; i < TOTAL; i += DEVICES) out.add(BASE + Math.floor(i / DEVICES) * 1000 + (i % DEVICES));
+  return out;
+}
+
 /**
  * Drains the queue at `path` with an agent in a process of its own (so that its RSS is the
  * agent's, not this process's fill garbage); returns records/s and RSS at start, peak, end.
  */
-function drain(server, path, total, compact) {
+export function drain(server, path, total, compact) {
   const settings = {
     fluxiondb: { url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 },
     queue: { path, synchronous: 'normal', compact, maxBytes: 64 * 1024 ** 3 },
@@ -95,25 +118,30 @@ function drain(server, path, total, compact) {
     const { default: pino } = await import('pino');
     const { Agent } = await import(${JSON.stringify(new URL('../dist/agent.js', import.meta.url).href)});
     const { DEFAULT_SENDER_OPTIONS } = await import(${JSON.stringify(new URL('../dist/sender/types.js', import.meta.url).href)});
-    const { timeDrain } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
+    const { sampleMemory, timeDrain } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
     const settings = ${JSON.stringify(settings)};
     settings.sender = { ...DEFAULT_SENDER_OPTIONS, requestTimeoutMs: 60000 };
-    const rss = [];
-    const timer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const { rss, peaks: mem, stop: stopSampling } = sampleMemory();
+    const w0 = performance.now();
+    const c0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const { rate } = await timeDrain(new Agent(settings, pino({ level: 'warn' })), ${total});
-    clearInterval(timer);
-    console.log(JSON.stringify({ rate, rss }));`;
+    const c = process.cpuUsage(c0);
+    const loopBusy = performance.eventLoopUtilization(elu0).utilization;
+    stopSampling();
+    console.log(JSON.stringify({ rate, rss, agentCpu: (c.user + c.system) / 1e6, seconds: (performance.now() - w0) / 1000, loopBusy, mem }));`;
   return new Promise((resolve, reject) => {
+    const serverCpu0 = cpuSecondsOf(server.pid);
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`drain process exited ${code}`));
-      const { rate, rss } = JSON.parse(out.trim().split('\n').pop());
-      const mb = (b) => b / 2 ** 20;
-      // Flat or growing: the highest sample of each third of the drain.
-      const third = (k) => mb(Math.max(0, ...rss.slice(Math.floor((k * rss.length) / 3), Math.floor(((k + 1) * rss.length) / 3))));
-      resolve({ rate, rssStartMb: mb(rss[0] ?? 0), rssPeakMb: mb(Math.max(...rss)), rssEndMb: mb(rss[rss.length - 1] ?? 0), rssThirdsMb: [0, 1, 2].map(third) });
+      const { rate, rss, agentCpu, seconds, loopBusy, mem } = JSON.parse(out.trim().split('\n').pop());
+      const t = thirds(rss);
+      // Cores used in the drain (the agent's start included; the server idles outside the drain).
+      const cpuUse = { agent: agentCpu / seconds, server: (cpuSecondsOf(server.pid) - serverCpu0) / seconds, loopBusy };
+      resolve({ rate, rssStartMb: t.start, rssPeakMb: t.peak, rssEndMb: t.end, rssThirdsMb: t.byThird, cpuUse, mem });
     });
   });
 }
@@ -129,12 +157,27 @@ export async function main() {
       (await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) })).recordsPerSecond;
     const rawBefore = await rawRun();
     const oldPath = join(dir, 'rows.db');
-    const old = fill(oldPath, OLD_TOTAL, false);
+    const old = fill(oldPath, OLD_TOTAL, false, undefined, 'telemetry-rows');
     const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
     const path = join(dir, 'blocks.db');
     const scaledCap = Math.floor((CARD_CAP * TOTAL) / DAY);
     const blocks = fill(path, TOTAL, true, scaledCap);
+    // The same backlog twice: drained alone, then (a copy) with live readings arriving.
+    const livePath = join(dir, 'live.db');
+    for (const f of readdirSync(dir)) if (f.startsWith('blocks.db')) copyFileSync(join(dir, f), join(dir, f.replace('blocks.db', 'live.db')));
     const d = await drain(server, path, TOTAL, true);
+    // Emptied, so that what the live drain's agent sends is counted on its own.
+    const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
+    await admin.deleteCollection({ col: 'telemetry' });
+    await admin.close();
+    mkdirSync(join(dir, 'mqtt'));
+    const broker = await startMosquitto(join(dir, 'mqtt'));
+    let l;
+    try {
+      l = await drainWithLive({ serverUrl: server.url, serverPid: server.pid, brokerUrl: broker.url, brokerPid: broker.pid, path: livePath, col: 'telemetry', backlogDocs: Array.from({ length: Math.min(DEVICES, TOTAL) }, (_, k) => `device-${k}`), expectBacklog, compression: LIVE_COMPRESSION });
+    } finally {
+      await broker.stop();
+    }
     const rawAfter = await rawRun();
     const raw = { recordsPerSecond: (rawBefore + rawAfter) / 2 };
     // Linear in the count past the fixed tail of rows (see the header).
@@ -161,6 +204,28 @@ export async function main() {
       drain_target: '>=0.70',
       'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
       'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
+      'cores used agent/server': `${d.cpuUse.agent.toFixed(2)}/${d.cpuUse.server.toFixed(2)}`,
+      'agent event loop busy': d.cpuUse.loopBusy,
+      'agent heap total peak MiB': d.mem.heapTotal / 2 ** 20,
+    });
+    const lt = thirds(l.rss);
+    report('outage-day with live readings (1,000/s, QoS 1, live_first)', {
+      'backlog drain records/s': l.rate,
+      'drain/raw_ratio': l.rate / raw.recordsPerSecond,
+      drain_target: '>=0.70',
+      compression: LIVE_COMPRESSION ? 'on' : 'off',
+      'live/no-live drain': l.rate / d.rate,
+      'drain s': l.seconds,
+      'live latency p50/p99/max ms': `${l.latency.p50}/${l.latency.p99}/${l.latency.max} (${l.latency.seen} of ${l.liveDuringDrain} seen, polled every ${l.latency.pollMs} ms)`,
+      'server backlog missing/extra': `${l.server.backlogMissing}/${l.server.backlogExtra} of ${l.backlog}`,
+      'server live missing/extra': `${l.server.liveMissing}/${l.server.liveExtra} of ${l.live}`,
+      'agent sent rows/batches/resent/connections': `${l.counters.sentRows}/${l.counters.sentBatches}/${l.counters.resent}/${l.counters.connections} (appended ${l.counters.appended}, dead-lettered ${l.counters.deadLettered}, dropped ${l.counters.dropped})`,
+      exactly_once: l.server.backlogMissing + l.server.backlogExtra + l.server.liveMissing + l.server.liveExtra === 0 && l.counters.sentRows === l.backlog + l.live && l.counters.appended === l.live && l.counters.resent === 0 ? 'yes' : 'NO',
+      'agent_rss_start/peak/end MiB': `${Math.round(lt.start)}/${Math.round(lt.peak)}/${Math.round(lt.end)}`,
+      'agent_rss peak by third of the drain MiB': lt.byThird.map(Math.round).join('/'),
+      'agent event loop busy': l.loopBusy,
+      'agent heap total peak MiB': l.mem.heapTotal / 2 ** 20,
+      'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
     });
     report('outage-day rows layout (before)', {
       readings: OLD_TOTAL,
