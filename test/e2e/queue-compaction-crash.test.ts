@@ -42,11 +42,14 @@ describe('compaction killed with SIGKILL', () => {
     for (const after of [1, 2, 3]) {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       cleanups.push(() => void (child.exitCode === null && child.kill('SIGKILL')));
+      // Listened for at once: on a loaded machine the child may finish every block and exit
+      // before the kill, and an 'exit' already emitted would never come again.
+      const exited = new Promise((r) => child.once('exit', r));
       let blocks = 0;
       child.stdout.setEncoding('utf8').on('data', (d: string) => (blocks += d.split('block').length - 1));
       await waitFor(() => blocks >= after, { what: `${after} blocks compacted` });
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
 
       const check = new SqliteQueue({ path, synchronous: 'full', compactTailRows: 0, compact: false });
       check.start();
