@@ -2,13 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent.js';
 import type { FluxionRecord } from '../../src/client/types.js';
-import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
 import { assessLiveness } from '../../src/service/health.js';
 import { HealthServer } from '../../src/service/http-server.js';
-import { memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { startConfiguredAgent, missingOn, TEST_KEY } from '../helpers/agent.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -72,15 +70,10 @@ mqtt:
       timestamp: { field: ts, unit: ms }
 `,
     );
-    const { settings } = loadConfig(path, { FLUXION_API_KEY: TEST_KEY });
-    const log = memoryLogger('info');
-    const agent = new Agent(settings.agent, log.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
-    await agent.start();
-    cleanups.push(() => agent.stop());
+    const { agent, log, settings } = await startConfiguredAgent(path, { FLUXION_API_KEY: TEST_KEY }, cleanups);
     const http = new HealthServer({ port: 0, health: { ...settings.health.rule } }, { source: agent });
     await http.start();
     cleanups.push(() => http.stop());
-    await waitFor(() => log.lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'mqtt subscribed' });
     const pub = await mqtt.connectAsync(broker.url, { clientId: 'disk-full-pub' });
     cleanups.push(() => pub.endAsync());
     const rule = { ...settings.health.rule, startedAt: Date.now() };

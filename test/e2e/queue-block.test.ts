@@ -2,10 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { Agent } from '../../src/agent.js';
-import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
-import { memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { startConfiguredAgent, missingOn, TEST_KEY } from '../helpers/agent.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -48,13 +46,7 @@ mqtt:
       timestamp: { field: ts, unit: ms }
 `,
     );
-    const { settings } = loadConfig(path, { FLUXION_API_KEY: TEST_KEY });
-    const log = memoryLogger('info');
-    const agent = new Agent(settings.agent, log.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
-    await agent.start();
-    cleanups.push(() => agent.stop());
-    // Subscribed, not only connected: the broker keeps nothing for a filter it has not granted yet.
-    await waitFor(() => log.lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'mqtt subscribed' });
+    const { agent } = await startConfiguredAgent(path, { FLUXION_API_KEY: TEST_KEY }, cleanups);
 
     const records = Array.from({ length: 2_000 }, (_, i) => ({ col: 'telemetry', doc: `d${i % 10}`, ts: BASE_TS + i, data: JSON.stringify({ ts: BASE_TS + i }) }));
     const pub = await mqtt.connectAsync(broker.url, { clientId: 'block-pub' });

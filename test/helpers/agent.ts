@@ -7,6 +7,7 @@ import type { AppendResult } from '../../src/queue/index.js';
 import { waitFor } from './wait.js';
 import { parseStrictJson } from './strict-json.js';
 import { DEFAULT_SENDER_OPTIONS } from '../../src/sender/types.js';
+import { loadConfig } from '../../src/config/index.js';
 
 export const TEST_KEY = 'test-master-key-0123456789';
 
@@ -84,4 +85,23 @@ export async function sendQueueToDevServer(dir: string, cleanups: Array<() => un
   await agent.start();
   await waitFor(() => agent.status().queue.depth === 0, { what: 'the queued records sent' });
   return server;
+}
+
+/**
+ * The agent a config file describes (its MQTT input included), started as `run` would, with
+ * its stop registered in `cleanups`; waits until the MQTT input is subscribed (the broker
+ * keeps nothing for a filter it has not granted yet).
+ */
+export async function startConfiguredAgent(
+  path: string,
+  env: Record<string, string>,
+  cleanups: Array<() => unknown>,
+): Promise<{ agent: Agent; log: ReturnType<typeof memoryLogger>; settings: ReturnType<typeof loadConfig>['settings'] }> {
+  const { settings } = loadConfig(path, env);
+  const log = memoryLogger('info');
+  const agent = new Agent(settings.agent, log.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
+  await agent.start();
+  cleanups.push(() => agent.stop());
+  await waitFor(() => log.lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'mqtt subscribed' });
+  return { agent, log, settings };
 }

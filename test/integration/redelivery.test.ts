@@ -2,10 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent.js';
-import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
-import { memoryLogger, missingOn, TEST_KEY } from '../helpers/agent.js';
+import { startConfiguredAgent, missingOn, TEST_KEY } from '../helpers/agent.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { publishWindowed } from '../helpers/mqtt-harness.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -66,12 +64,7 @@ describe('a reading that comes again is the same record', () => {
     const configPath = join(dir.path, 'config.yaml');
     writeFileSync(configPath, configYaml(dir.path, broker.url, server.url));
     const startAgent = async () => {
-      const { settings } = loadConfig(configPath, {});
-      const log = memoryLogger('info');
-      const agent = new Agent(settings.agent, log.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
-      await agent.start();
-      cleanups.push(() => agent.stop());
-      await waitFor(() => log.lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'subscribed' });
+      const { agent } = await startConfiguredAgent(configPath, {}, cleanups);
       return agent;
     };
     const device = await mqtt.connectAsync(broker.url, { clientId: `device-${process.pid}`, reconnectPeriod: 100 });

@@ -7,10 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent.js';
-import { loadConfig } from '../../src/config/index.js';
 import { DevServer } from '../../src/devserver/index.js';
-import { memoryLogger, TEST_KEY } from '../helpers/agent.js';
+import { startConfiguredAgent, TEST_KEY } from '../helpers/agent.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,12 +46,7 @@ mqtt:
       fields: { t: t }
       aggregate: { window: 1m, fields: [t], functions: [mean, min, max, count], grace: 0s }
 `);
-    const settings = loadConfig(path, {}).settings;
-    const log = memoryLogger('info');
-    const agent = new Agent(settings.agent, log.logger, { mapping: settings.mapping, mqtt: settings.mqtt });
-    await agent.start();
-    cleanups.push(() => agent.stop());
-    await waitFor(() => log.lines().some((l) => l.msg === 'mqtt input subscribed'), { what: 'subscribed' });
+    const { agent } = await startConfiguredAgent(path, {}, cleanups);
 
     const pub = await mqtt.connectAsync(broker.url, { clientId: 'report-pub' });
     cleanups.push(() => pub.endAsync());
