@@ -154,11 +154,31 @@ export async function publishRange(pub: MqttClient, from: number, to: number, { 
   return acked.sort((a, b) => a - b);
 }
 
+/**
+ * Publishes one QoS 1 message again until the broker acknowledges it, as a real device does:
+ * mqtt.js rejects the publishes it held when a broker restart closed the connection.
+ */
+async function publishUntilAcked(client: MqttClient, m: { topic: string; payload: string | Buffer }): Promise<void> {
+  for (;;) {
+    try {
+      await client.publishAsync(m.topic, m.payload, { qos: 1 });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** Publishes in order with a bounded window of unacknowledged QoS 1 publishes, so a test never buffers 50,000 at once. */
-export async function publishWindowed(client: MqttClient, messages: ReadonlyArray<{ topic: string; payload: string | Buffer }>, qos: 0 | 1 = 1): Promise<void> {
+export async function publishWindowed(
+  client: MqttClient,
+  messages: ReadonlyArray<{ topic: string; payload: string | Buffer }>,
+  qos: 0 | 1 = 1,
+  { untilAcked = false }: { untilAcked?: boolean } = {},
+): Promise<void> {
   const inflight = new Set<Promise<unknown>>();
   for (const m of messages) {
-    const p = client.publishAsync(m.topic, m.payload, { qos }).finally(() => inflight.delete(p));
+    const p = (untilAcked ? publishUntilAcked(client, m) : client.publishAsync(m.topic, m.payload, { qos })).finally(() => inflight.delete(p));
     inflight.add(p);
     if (inflight.size >= 200) await Promise.race(inflight);
   }

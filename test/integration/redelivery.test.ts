@@ -82,29 +82,12 @@ describe('a reading that comes again is the same record', () => {
     // hits a live stream: on a loaded machine a fixed stream can be over before the first restart.
     const readings: Array<ReturnType<typeof reading>> = [];
     let redelivered = false;
-    // Like a real QoS 1 device, it publishes again what the broker did not acknowledge: mqtt.js
-    // rejects the publishes it held while a restart closed the connection.
-    const publishUntilAcked = async (m: { topic: string; payload: string }): Promise<void> => {
-      for (;;) {
-        try {
-          await device.publishAsync(m.topic, m.payload, { qos: 1 });
-          return;
-        } catch {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    };
     const publishing = (async () => {
       while ((!redelivered || readings.length < 6_000) && readings.length < 60_000) {
         const chunk = Array.from({ length: 500 }, (_, k) => reading(readings.length + k));
         readings.push(...chunk);
-        const inflight = new Set<Promise<void>>();
-        for (const m of chunk) {
-          const p: Promise<void> = publishUntilAcked(m).finally(() => inflight.delete(p));
-          inflight.add(p);
-          if (inflight.size >= 200) await Promise.race(inflight);
-        }
-        await Promise.all(inflight);
+        // Like a real QoS 1 device, it publishes again what a broker restart left unacknowledged.
+        await publishWindowed(device, chunk, 1, { untilAcked: true });
       }
     })();
     // Restart until the broker has redelivered something (bounded): a restart with nothing in flight proves nothing.
