@@ -113,6 +113,7 @@ export class Agent {
     this.inputs = new InputWiring(inputs, {
       queue: this.queue,
       notify: (n) => this.sender.notify(n),
+      linkDown: () => !this.sender.connected(),
       metadata: this.metadata,
       logger,
       warnings: this.warnings,

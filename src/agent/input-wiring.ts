@@ -56,6 +56,8 @@ export interface InputWiringDeps {
   queue: SqliteQueue;
   /** Wakes the sender for `n` newly queued records. */
   notify: (n: number) => void;
+  /** True while the sender has no connection to FluxionDB (inputs may then gather bigger commits). */
+  linkDown: () => boolean;
   metadata: MetadataSync | null;
   logger: Logger;
   /** The agent's rate-limited warnings. */
@@ -116,6 +118,7 @@ export class InputWiring {
         else this.deps.warnings.warn('metadata-unsynced', { component: 'metadata', pairs: pairs.length }, 'metadata rules matched, but this agent runs without metadata sync; pairs were not stored');
       },
       this.report,
+      this.deps.linkDown,
     );
     if (mqtt !== undefined) await this.startMqtt(mqtt, this.sink);
     for (const s of serial) {

@@ -110,7 +110,7 @@ export function buildSettings(config: EdgeConfig, files: FileContents): EdgeSett
         reconnectBaseMs: m.reconnect.base,
         reconnectCapMs: m.reconnect.cap,
         ...(m.tls !== undefined ? { tls: tlsOptions(files.mqttTls, m.tls.reject_unauthorized) } : {}),
-        groupCommit: { maxMessages: m.group_commit.max_messages, maxDelayMs: m.group_commit.max_delay },
+        groupCommit: { maxMessages: m.group_commit.max_messages, maxDelayMs: m.group_commit.max_delay, backlogDelayMs: m.group_commit.max_delay_offline },
       }),
       ...(m.embedded_broker !== undefined ? { embeddedBroker: { host: m.embedded_broker.host, port: m.embedded_broker.port } } : {}),
       rules,

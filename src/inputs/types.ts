@@ -25,6 +25,13 @@ export interface MessageSink {
    * device does not resend). Returns how many readings were counted. Optional.
    */
   dropRefused?(messages: readonly RawMessage[]): number;
+  /**
+   * True while committed readings are not leaving (FluxionDB unreachable: the queue stages
+   * its commits, no batch has left for `queue.stage_flush`): an input whose source keeps
+   * unacknowledged messages (an MQTT broker, QoS 1) may then gather bigger commit groups, as
+   * the latency of a reading that waits in the queue anyway does not matter. Optional.
+   */
+  backlogged?(): boolean;
   /** Resolves when the queue may have room again (after a QUEUE_FULL); `signal` aborts the wait. */
   waitForRoom(signal?: AbortSignal): Promise<void>;
   /**

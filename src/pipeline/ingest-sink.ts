@@ -54,6 +54,8 @@ export class IngestSink implements MessageSink {
     private readonly onMetadata: (pairs: MetadataPair[]) => void = () => undefined,
     /** Report by exception and windows of the rules that have them; null when none has. */
     private report: IngestReport | null = null,
+    /** True while FluxionDB is unreachable (the sender has no connection). */
+    private readonly linkDown: () => boolean = () => false,
   ) {
     this.warnings = new RateLimitedLog(logger);
   }
@@ -98,6 +100,11 @@ export class IngestSink implements MessageSink {
     let bytes = 0;
     for (const r of records) bytes += recordBytes(r);
     return this.queue.waitForRoom(Math.max(1, records.length), bytes, signal);
+  }
+
+  /** FluxionDB unreachable and the queue staging (no batch left for `stage_flush`). */
+  backlogged(): boolean {
+    return this.queue.staging() && this.linkDown();
   }
 
   /** A source came back after being away (a serial port reopened): its documents' next readings are sent. */

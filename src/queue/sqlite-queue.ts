@@ -110,6 +110,15 @@ export class SqliteQueue extends QueueCore {
     );
   }
 
+  /**
+   * True while appends go to the staging log: no sender has leased for `stage_flush`
+   * (FluxionDB unreachable), so nothing committed now leaves soon. Inputs whose source keeps
+   * unacknowledged readings then gather bigger commit groups.
+   */
+  staging(): boolean {
+    return this.stage.wanted();
+  }
+
   /** Resolves when hasRoom(rows, bytes); rejects with EDGE_ERR_STOPPED on stop() or abort. */
   waitForRoom(rows = 1, bytes = 0, signal?: AbortSignal): Promise<void> {
     // A group larger than a cap is taken once the queue is empty (RecordWriter.append).

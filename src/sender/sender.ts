@@ -156,6 +156,11 @@ export class Sender extends EventEmitter {
     for (const lease of new Set(this.suspects.splice(0).map((b) => b.lease))) this.queue.release(lease);
   }
 
+  /** True while a connection to FluxionDB is up. */
+  connected(): boolean {
+    return this.link.state === 'connected';
+  }
+
   status(): SenderStatus {
     return {
       state: this.link.state as SenderState,

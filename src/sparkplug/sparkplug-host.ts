@@ -113,6 +113,7 @@ export class SparkplugHost {
         return out;
       },
       waitForRoom: (signal) => sink.waitForRoom(signal),
+      ...(sink.backlogged !== undefined ? { backlogged: () => sink.backlogged!() } : {}),
       ...(sink.deadLetter !== undefined ? { deadLetter: (m: RawMessage, r: string) => sink.deadLetter!(m, r) } : {}),
     };
   }

@@ -18,6 +18,8 @@ export interface MosquittoOptions {
   dir?: string;
   /** `username -> password` pairs: anonymous access is then refused (needs mosquitto_passwd). */
   users?: Record<string, string>;
+  /** `max_inflight_messages`: QoS 1 messages sent to a client before waiting for PUBACKs. Default 20 (Mosquitto's). */
+  maxInflight?: number;
 }
 
 export interface MosquittoHandle {
@@ -54,7 +56,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const lines = [
     `listener ${port} 127.0.0.1`,
     'max_queued_messages 1000000',
-    'max_inflight_messages 20',
+    `max_inflight_messages ${options.maxInflight ?? 20}`,
     'set_tcp_nodelay true',
     `log_dest file ${logFile}`,
     'log_type error',

@@ -46,6 +46,9 @@ export const mqttSection = z
         max_delay: duration().prefault('100ms').meta({
           description: 'Longest a commit group waits for more messages after its first one: the latency a reading may gain when traffic is light, traded for flash wear (every commit writes at least one whole 4 KiB page; a 2 ms delay wrote about 5,000 bytes per reading at 1,000 readings/s, 50 ms about 100 behind a window of 100, 100 ms about 60). QoS 0 readings, which the broker does not keep, are lost if the agent dies within this time.',
         }),
+        max_delay_offline: duration().prefault('500ms').meta({
+          description: 'Longest a commit group of QoS 1/2 messages waits while FluxionDB is unreachable (no batch has left for `queue.stage_flush` and the queue stages its commits): nothing leaves then, so the latency costs nothing, and bigger groups write fewer pages (at 1,000 readings/s behind a window of 1,000: about 23 bytes a reading against 55 at 100 ms). The broker keeps the messages until their PUBACK. At or below max_delay: groups never wait longer than max_delay. Groups holding a QoS 0 message close at max_delay.',
+        }),
       })
       .prefault({})
       .meta({ description: 'Group commit: PUBACKs wait for one shared commit, so a QoS 1 stream runs at the broker\'s speed.' }),

@@ -35,8 +35,10 @@ export interface MqttInputOptions {
    * group closes when `maxMessages` await an acknowledgement (`auto`: the broker's in-flight
    * window, learnt; a number must stay at or below that window) or `maxDelayMs` after its
    * first message, whichever comes first (group-commit.ts). Defaults `auto` and 100 ms.
+   * `backlogDelayMs` (default 500 ms in the config) replaces `maxDelayMs` for groups of
+   * QoS 1/2 messages while the sink is backlogged (FluxionDB unreachable).
    */
-  groupCommit: { maxMessages: number | 'auto'; maxDelayMs: number };
+  groupCommit: { maxMessages: number | 'auto'; maxDelayMs: number; backlogDelayMs?: number };
   /**
    * How long stop() waits for the broker to take the DISCONNECT before dropping the
    * connection, in ms. Default 5000.

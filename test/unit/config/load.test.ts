@@ -114,7 +114,7 @@ mqtt:
   clean: false
   reconnect: { base: 250ms, cap: 10s }
   tls: { ca_file: ca.pem }
-  group_commit: { max_messages: 10, max_delay: 1ms }
+  group_commit: { max_messages: 10, max_delay: 1ms, max_delay_offline: 250ms }
   embedded_broker: { host: 0.0.0.0, port: 1884 }
   subscriptions:
     - { topic: "sensors/{site}/{device}/telemetry", qos: 2, collection: telemetry, document: "{device}" }
@@ -148,7 +148,7 @@ mqtt:
           url: 'mqtts://broker.local:8883', clientId: 'gw3', username: 'edge', password: 'pw-from-file', protocolVersion: 5, keepaliveS: 60,
           clean: false, reconnectBaseMs: 250, reconnectCapMs: 10_000, tls: { ca: PEM_CA, rejectUnauthorized: true },
           subscriptions: [{ filter: 'sensors/#', qos: 2 }],
-          groupCommit: { maxMessages: 10, maxDelayMs: 1 },
+          groupCommit: { maxMessages: 10, maxDelayMs: 1, backlogDelayMs: 250 },
         },
         embeddedBroker: { host: '0.0.0.0', port: 1884 },
         rules: [

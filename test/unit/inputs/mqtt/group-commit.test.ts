@@ -119,3 +119,104 @@ describe('group commit sizes', () => {
     expect(groups).toEqual([5, 5]);
   });
 });
+
+describe('group commit while FluxionDB is unreachable (max_delay_offline)', () => {
+  /** A group commit whose sink says `backlogged` as `state.backlogged`; records group sizes and commit times. */
+  function offline(state: { backlogged: boolean }, options: Partial<GroupCommitOptions> = {}) {
+    const groups: Array<{ n: number; at: number }> = [];
+    // A window larger than any group here: only the timers close groups.
+    const commit = new GroupCommit<number>({ maxMessages: 1000, maxDelayMs: 100, backlogDelayMs: 500, ...options }, {
+      sink: {
+        commit: (m: readonly RawMessage[]) => void groups.push({ n: m.length, at: Date.now() }),
+        waitForRoom: () => Promise.resolve(),
+        backlogged: () => state.backlogged,
+      },
+      logger: pino({ level: 'silent' }),
+      release: () => undefined,
+      onCommitted: () => undefined,
+      now: () => Date.now(),
+    });
+    const msg = () => ({ source: 'mqtt', topic: 't', payload: Buffer.from('{}'), receivedAt: Date.now() }) as RawMessage;
+    return { groups, commit, msg };
+  }
+
+  /** `n` messages, one every `everyMs`, QoS 1 unless `qos0(i)`. */
+  async function stream(o: ReturnType<typeof offline>, n: number, everyMs: number, qos0: (i: number) => boolean = () => false) {
+    for (let i = 0; i < n; i++) {
+      o.commit.add(o.msg(), !qos0(i));
+      await vi.advanceTimersByTimeAsync(everyMs);
+    }
+  }
+
+  it('backlogged: a group of QoS 1 messages waits max_delay_offline instead of max_delay', async () => {
+    const o = offline({ backlogged: true });
+    const t0 = Date.now();
+    // 100 readings/s for 1 s, then silence.
+    await stream(o, 100, 10);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(o.groups.map((g) => g.n)).toEqual([50, 50]);
+    expect(o.groups[0]!.at - t0).toBe(500);
+  });
+
+  it('not backlogged (FluxionDB reachable): groups close at max_delay as before', async () => {
+    const o = offline({ backlogged: false });
+    await stream(o, 100, 10);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(o.groups.map((g) => g.n)).toEqual(Array(10).fill(10));
+  });
+
+  it('max_delay_offline at or below max_delay never makes a group wait longer', async () => {
+    const o = offline({ backlogged: true }, { backlogDelayMs: 50 });
+    await stream(o, 100, 10);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(o.groups.map((g) => g.n)).toEqual(Array(10).fill(10));
+  });
+
+  it('a group holding a QoS 0 message closes at max_delay: the broker does not keep it', async () => {
+    const o = offline({ backlogged: true });
+    // The 3rd message of every 50 is QoS 0: its group is not extended.
+    const t0 = Date.now();
+    await stream(o, 100, 10, (i) => i % 50 === 2);
+    await vi.advanceTimersByTimeAsync(600);
+    // 0-9 hold a QoS 0 message when max_delay runs out: closed then. 10-51 run past it, and
+    // the QoS 0 message 52 closes them at once. 53-99 wait for max_delay_offline.
+    expect(o.groups.map((g) => [g.n, g.at - t0])).toEqual([
+      [10, 100],
+      [43, 520],
+      [47, 1030],
+    ]);
+  });
+
+  it('a QoS 0 message reaching a group held past max_delay closes it at once', async () => {
+    const o = offline({ backlogged: true });
+    const t0 = Date.now();
+    await stream(o, 20, 10);
+    // 200 ms after the first message: past max_delay, the group is held for max_delay_offline.
+    expect(o.groups).toEqual([]);
+    o.commit.add(o.msg(), false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(o.groups).toEqual([{ n: 21, at: t0 + 200 }]);
+  });
+
+  it('the link coming back while a group is held past max_delay does not hold it longer than max_delay_offline', async () => {
+    const state = { backlogged: true };
+    const o = offline(state);
+    await stream(o, 30, 10);
+    state.backlogged = false;
+    await stream(o, 30, 10);
+    await vi.advanceTimersByTimeAsync(1000);
+    // The first group was extended at 100 ms (backlogged then) and closes at 500 ms; what
+    // follows closes at max_delay.
+    expect(o.groups[0]!.n).toBe(50);
+    expect(o.groups.slice(1).every((g) => g.n <= 10)).toBe(true);
+    expect(o.groups.reduce((a, g) => a + g.n, 0)).toBe(60);
+  });
+
+  it('backlogged: a full window still closes a group at once', async () => {
+    const s = simulate({ maxMessages: 20, maxDelayMs: 100, backlogDelayMs: 500 }, 20, 200);
+    const t0 = Date.now();
+    await runUntil(s.done);
+    expect(s.groups).toEqual(Array(10).fill(20));
+    expect(Date.now() - t0).toBeLessThan(100);
+  });
+});
