@@ -88,6 +88,8 @@ export class Group<A> {
   committed = false;
   /** Held open past the window, to see whether the broker sends more. */
   probing = false;
+  /** The window when the probe began: a probe that saw no more than that waits no longer than max_delay. */
+  probeFrom = 0;
   /** Held open past max_delay: the sink is backlogged and the broker keeps every message of it. */
   extended = false;
 }
@@ -160,6 +162,7 @@ export class GroupCommit<A> {
     if (now - this.lastProbeAt < PROBE_INTERVAL_MS) return true;
     this.lastProbeAt = now;
     group.probing = true;
+    group.probeFrom = this.window;
     return false;
   }
 
@@ -206,8 +209,8 @@ export class GroupCommit<A> {
   private readonly onTimer = (): void => {
     this.timer = null;
     const group = this.open;
-    const longer = (this.options.backlogDelayMs ?? 0) - this.options.maxDelayMs;
-    if (group !== null && !group.extended && longer > 0 && group.awaitingAck === group.messages.length && this.deps.sink.backlogged?.() === true) {
+    if (group !== null && this.mayWaitLonger(group)) {
+      const longer = (this.options.backlogDelayMs ?? 0) - this.options.maxDelayMs;
       group.extended = true;
       this.timer = setTimeout(this.onTimer, longer);
       return;
@@ -215,6 +218,18 @@ export class GroupCommit<A> {
     this.closeOpen();
     this.kick();
   };
+
+  /**
+   * At max_delay: true when `group` may wait on to backlogDelayMs. Only once, only for a group
+   * the broker keeps whole (no QoS 0), only while the sink is backlogged, and not for a probe
+   * that found the window full (the broker sends no more: waiting would only stall the stream).
+   */
+  private mayWaitLonger(group: Group<A>): boolean {
+    if (group.extended || (this.options.backlogDelayMs ?? 0) <= this.options.maxDelayMs) return false;
+    if (group.awaitingAck !== group.messages.length) return false;
+    if (group.probing && group.awaitingAck <= group.probeFrom) return false;
+    return this.deps.sink.backlogged?.() === true;
+  }
 
   private closeOpen(): void {
     if (this.timer !== null) {

@@ -17,7 +17,7 @@ afterEach(() => {
 });
 
 /** A broker with `window` slots and `backlog` messages to send, fast (no time between messages). */
-function simulate(options: GroupCommitOptions, window: number, backlog: number) {
+function simulate(options: GroupCommitOptions, window: number, backlog: number, backlogged = false) {
   const groups: number[] = [];
   let inFlight = 0;
   let sent = 0;
@@ -25,6 +25,7 @@ function simulate(options: GroupCommitOptions, window: number, backlog: number) 
     sink: {
       commit: (messages: readonly RawMessage[]) => void groups.push(messages.length),
       waitForRoom: () => Promise.resolve(),
+      backlogged: () => backlogged,
     },
     logger: pino({ level: 'silent' }),
     release: (acks) => {
@@ -218,5 +219,34 @@ describe('group commit while FluxionDB is unreachable (max_delay_offline)', () =
     await runUntil(s.done);
     expect(s.groups).toEqual(Array(10).fill(20));
     expect(Date.now() - t0).toBeLessThan(100);
+  });
+
+  it('backlogged: a probe that finds the window full closes at max_delay (the broker sends no more)', async () => {
+    const s = simulate({ maxMessages: 'auto', maxDelayMs: 100, backlogDelayMs: 500 }, 20, 200, true);
+    const t0 = Date.now();
+    await runUntil(s.done);
+    expect(s.groups).toEqual(Array(10).fill(20));
+    // Only the probe waited, and only for max_delay.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
+    expect(Date.now() - t0).toBeLessThan(200);
+  });
+
+  it('backlogged: a probe that finds a larger window waits on and learns it', async () => {
+    // A steady stream: one message every ms, a broker window of 1,000.
+    const groups: number[] = [];
+    const commit = new GroupCommit<number>({ maxMessages: 'auto', maxDelayMs: 100, backlogDelayMs: 500 }, {
+      sink: { commit: (m: readonly RawMessage[]) => void groups.push(m.length), waitForRoom: () => Promise.resolve(), backlogged: () => true },
+      logger: pino({ level: 'silent' }),
+      release: () => undefined,
+      onCommitted: () => undefined,
+      now: () => Date.now(),
+    });
+    for (let i = 0; i < 1500; i++) {
+      commit.add({ source: 'mqtt', topic: 't', payload: Buffer.from('{}'), receivedAt: Date.now() } as RawMessage, true);
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    await vi.advanceTimersByTimeAsync(600);
+    expect(groups).toEqual([500, 500, 500]);
+    expect(commit.window).toBe(500);
   });
 });
