@@ -95,14 +95,19 @@ export class BlockStore {
   /**
    * The block rows of [from, to] as slices of comma-joined `ins` JSON objects (one slice per
    * block), with their count, bytes and last row; null when blocks hold none of them.
+   * `heads`: the blocks overlapping [from, to] when the caller has just read them.
    */
-  fragments(from: number, to: number): { parts: string[]; count: number; bytes: number; lastId: number; last: QueuedRecord } | null {
+  fragments(
+    from: number,
+    to: number,
+    heads: readonly BlockHead[] = this.overlapping(from, to),
+  ): { parts: string[]; count: number; bytes: number; lastId: number; last: QueuedRecord } | null {
     const parts: string[] = [];
     let count = 0;
     let bytes = 0;
     let lastBlock: DecodedBlock | undefined;
     let lastK = -1;
-    for (const h of this.overlapping(from, to)) {
+    for (const h of heads) {
       const d = this.decoded(h);
       const a = d.indexOf(from);
       const end = d.indexOf(to + 1);
