@@ -216,7 +216,7 @@ export async function main() {
       compression: LIVE_COMPRESSION ? 'on' : 'off',
       'live/no-live drain': l.rate / d.rate,
       'drain s': l.seconds,
-      'live latency p50/p99/max ms': `${l.latency.p50}/${l.latency.p99}/${l.latency.max} (${l.latency.seen} of ${l.liveDuringDrain} seen, polled every ${l.latency.pollMs} ms)`,
+      'live latency p50/p99/max ms': `${l.latency.p50}/${l.latency.p99}/${l.latency.max} (${l.latency.seen} of ${l.liveDuringDrain} seen: 1 device in ${l.latency.sample}, polled every ${l.latency.pollMs} ms)`,
       'server backlog missing/extra': `${l.server.backlogMissing}/${l.server.backlogExtra} of ${l.backlog}`,
       'server live missing/extra': `${l.server.liveMissing}/${l.server.liveExtra} of ${l.live}`,
       'agent sent rows/batches/resent/connections': `${l.counters.sentRows}/${l.counters.sentBatches}/${l.counters.resent}/${l.counters.connections} (appended ${l.counters.appended}, dead-lettered ${l.counters.deadLettered}, dropped ${l.counters.dropped})`,

@@ -7,9 +7,12 @@
 //
 // Measured: the backlog's drain rate (from the agent up to the last backlog reading acked:
 // no unsent row left that was enqueued before the drain), the live readings' publish-to-server
-// latency, seen by polling the dev server for each device's latest reading every POLL_MS (an
-// upper bound: a reading is stamped with the time the first poll that returned it came back),
-// the agent's RSS, and what arrived, counted on the server.
+// latency, seen by polling the dev server for the latest reading of one device in POLL_SAMPLE
+// (every reading of theirs) every POLL_MS (an upper bound: a reading is stamped with the time
+// the first poll that returned it came back), the agent's RSS, and what arrived, counted on
+// the server (all devices). The sample keeps the poller's cost, which the raw client's
+// measurement does not share, small: a query for all 1,000 devices cost the dev server 1.2 ms
+// of CPU and the bench 1.1 ms, one for 100 of them 0.35 and 0.25 (40 queries a second).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
@@ -21,6 +24,9 @@ const LIVE_RATE = 1000;
 const LIVE_DEVICES = 1000;
 const CLIENT_ID = 'outage-live-agent';
 const POLL_MS = 25;
+/** Latency is measured on the devices whose number ends in 0 (one in 10; the doc filter below). */
+const POLL_SAMPLE = 10;
+const POLL_DOCS = '/0$/';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => JSON.stringify(new URL(`../dist/${p}`, import.meta.url).href);
 
@@ -154,7 +160,7 @@ mqtt:
     }));`;
 }
 
-/** First sighting on the server of each live reading, by polling every device's latest one. */
+/** First sighting on the server of each live reading of the sampled devices, by polling their latest ones. */
 function pollLatency(serverUrl) {
   const client = new FluxionClient({ url: serverUrl, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
   const seen = new Map(); // `${doc}\t${ts}` -> ms from publish to the answer that first held it
@@ -162,7 +168,7 @@ function pollLatency(serverUrl) {
   const loop = (async () => {
     while (running) {
       const t = performance.now();
-      const latest = await client.fetchLatestRecords({ col: LIVE_COL, ts: Number.MAX_SAFE_INTEGER });
+      const latest = await client.fetchLatestRecords({ col: LIVE_COL, ts: Number.MAX_SAFE_INTEGER, doc: POLL_DOCS });
       const now = Date.now();
       for (const [doc, p] of Object.entries(latest)) {
         const key = `${doc}\t${p.ts}`;
@@ -245,7 +251,7 @@ export async function drainWithLive({ serverUrl, serverPid, brokerUrl, brokerPid
     const doc = `live-${d}`;
     if (!liveByDoc.has(doc)) liveByDoc.set(doc, new Set());
     liveByDoc.get(doc).add(ts);
-    if (ts > drain.drainedAt) continue;
+    if (ts > drain.drainedAt || d % POLL_SAMPLE !== 0) continue;
     const l = seen.get(`${doc}\t${ts}`);
     if (l === undefined) unseen++;
     else lat.push(l);
@@ -261,7 +267,7 @@ export async function drainWithLive({ serverUrl, serverPid, brokerUrl, brokerPid
       cpuUse,
       live: sent.length,
       liveDuringDrain: lat.length + unseen,
-      latency: { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat[lat.length - 1], seen: lat.length, unseen, pollMs: POLL_MS },
+      latency: { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat[lat.length - 1], seen: lat.length, unseen, pollMs: POLL_MS, sample: POLL_SAMPLE },
       counters,
       server: { liveMissing, liveExtra, backlogMissing, backlogExtra },
     };

@@ -8,7 +8,7 @@
  *   `waitForRoom()` or a delay.
  * - the sender calls `lease()` for a batch, then `ack(lease)` once the server answered, or
  *   `release(lease)` after a failure; `deadLetterLeased()` isolates a poison record;
- *   `newestId()` + `minId` give live_first; `resendCandidates()` and `leaseSent()` page
+ *   `newestId()` + `minId` (+ `olderToo`) give live_first; `resendCandidates()` and `leaseSent()` page
  *   through retained sent rows.
  * - the agent calls `start()`, `prune()` every few seconds, `stats()` for metrics, `stop()`.
  * - `fluxion-edge status` uses `openQueueReadOnly(path)`.

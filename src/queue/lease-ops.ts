@@ -37,7 +37,8 @@ export class LeaseOps {
 
   /**
    * The oldest unsent, unleased rows with id >= minId, ascending, up to maxRecords and
-   * maxBytes (at least one row). Null when there is nothing to send. No disk write.
+   * maxBytes (at least one row); with `olderToo`, then the oldest below minId to fill the
+   * batch. Null when there is nothing to send. No disk write.
    */
   lease(req: LeaseRequest): Lease | null {
     const { rec, sent } = this.h.files();

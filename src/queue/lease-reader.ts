@@ -4,6 +4,12 @@
  * JavaScript: SQLite encodes the rows into the `ins` payload itself (record-store.ts
  * `batchIn`); append() let only valid records in. A byte cap that cuts a batch short takes
  * the row-by-row path.
+ *
+ * A request with `minId` and `olderToo` (live_first) reads the rows at or above `minId`
+ * first, then fills the rest of the batch with the oldest rows below it: a few live readings
+ * and a slice of the backlog go as one insert instead of a small batch and a full one (each
+ * with its round trip, window slot and ack transaction). The rows keep that order in the
+ * payload, in `records` and in `runs` (ascending id within each part).
  */
 import type { FluxionRecord } from '../client/types.js';
 import type { LeaseBook, LeaseRun } from './leases.js';
@@ -28,22 +34,33 @@ interface Scan {
   sent: SentRuns;
   lastId: number;
   start: number;
+  /** Also take rows below `start`, after those at or above it. */
+  olderToo: boolean;
   maxRecords: number;
   maxBytes: number;
 }
 
+/** The free id intervals a scan reads, in order: from `start` up, then (olderToo) below it. */
+function* scanGaps({ book, sent, lastId, start, olderToo }: Scan): Generator<[number, number]> {
+  yield* book.gaps(start, lastId, sent);
+  if (olderToo && start > 1) yield* book.gaps(1, Math.min(start - 1, lastId), sent);
+}
+
 export function readLease(rec: RecordStore, book: LeaseBook, sent: SentRuns, lastId: number, req: LeaseRequest): ReadLease | null {
-  const scan: Scan = { rec, book, sent, lastId, start: Math.max(req.minId ?? 0, 1), maxRecords: Math.max(1, Math.floor(req.maxRecords)), maxBytes: req.maxBytes };
+  const start = Math.max(req.minId ?? 0, 1);
+  const scan: Scan = { rec, book, sent, lastId, start, olderToo: req.olderToo === true, maxRecords: Math.max(1, Math.floor(req.maxRecords)), maxBytes: req.maxBytes };
   const encoded = readEncoded(scan);
   return encoded === 'rows' ? readRows(scan) : encoded;
 }
 
-function readEncoded({ rec, book, sent, lastId, start, maxRecords, maxBytes }: Scan): ReadLease | null | 'rows' {
+function readEncoded(scan: Scan): ReadLease | null | 'rows' {
+  const { rec, maxRecords, maxBytes } = scan;
   const chunks: EncodedChunk[] = [];
   const runs: LeaseRun[] = [];
   let count = 0;
   let bytes = 0;
-  for (const [from, to] of book.gaps(start, lastId, sent)) {
+  let newest: EncodedChunk | undefined;
+  for (const [from, to] of scanGaps(scan)) {
     // Ids are dense (rows are appended with consecutive ids and leave oldest first), so a
     // range of as many ids as rows wanted holds about that many rows.
     let pos = from;
@@ -57,6 +74,7 @@ function readEncoded({ rec, book, sent, lastId, start, maxRecords, maxBytes }: S
       }
       if (count + c.count > 1 && bytes + c.bytes > maxBytes) return 'rows';
       chunks.push(c);
+      if (newest === undefined || c.lastId > newest.lastId) newest = c;
       const prev = runs[runs.length - 1];
       if (prev !== undefined && prev.hi + 1 === pos) prev.hi = end;
       else runs.push({ lo: pos, hi: end });
@@ -68,19 +86,22 @@ function readEncoded({ rec, book, sent, lastId, start, maxRecords, maxBytes }: S
   }
   if (count === 0) return null;
   const payload = chunks.length === 1 ? chunks[0]!.json : `[${chunks.map((c) => c.json.slice(1, -1)).join(',')}]`;
-  return { runs, count, bytes, payload, records: null, last: chunks[chunks.length - 1]!.last };
+  return { runs, count, bytes, payload, records: null, last: newest!.last };
 }
 
-function readRows({ rec, book, sent, lastId, start, maxRecords, maxBytes }: Scan): ReadLease | null {
+function readRows(scan: Scan): ReadLease | null {
+  const { rec, maxRecords, maxBytes } = scan;
   const taken: QueuedRecord[] = [];
   const runs: LeaseRun[] = [];
   let bytes = 0;
-  scan: for (const [from, to] of book.gaps(start, lastId, sent)) {
+  let newest: QueuedRecord | undefined;
+  read: for (const [from, to] of scanGaps(scan)) {
     const rows = rec.rowsIn(from, to, maxRecords - taken.length);
     let run: LeaseRun | undefined;
     for (const row of rows) {
-      if (taken.length > 0 && bytes + row.bytes > maxBytes) break scan;
+      if (taken.length > 0 && bytes + row.bytes > maxBytes) break read;
       taken.push(row);
+      if (newest === undefined || row.id > newest.id) newest = row;
       bytes += row.bytes;
       if (run) run.hi = row.id;
       else runs.push((run = { lo: from, hi: row.id }));
@@ -88,7 +109,7 @@ function readRows({ rec, book, sent, lastId, start, maxRecords, maxBytes }: Scan
     if (taken.length >= maxRecords) break;
   }
   if (taken.length === 0) return null;
-  return { runs, count: taken.length, bytes, payload: null, records: taken, last: taken[taken.length - 1]! };
+  return { runs, count: taken.length, bytes, payload: null, records: taken, last: newest! };
 }
 
 /** The rows of a lease still held, read back from the file (ascending id). */

@@ -132,7 +132,8 @@ export class SqliteQueue extends QueueCore {
 
   /**
    * The oldest unsent, unleased rows with id >= minId, ascending, up to maxRecords and
-   * maxBytes (at least one row). Null when there is nothing to send. No disk write.
+   * maxBytes (at least one row); with `olderToo`, then the oldest below minId to fill the
+   * batch. Null when there is nothing to send. No disk write.
    */
   lease(req: LeaseRequest): Lease | null {
     this.stage.leased();

@@ -141,12 +141,21 @@ export interface LeaseRequest {
   maxBytes: number;
   /** Lease only rows with id >= minId. Default 0. */
   minId?: number;
+  /**
+   * With `minId`: after the rows at or above it, fill the batch with the oldest rows below
+   * it (live_first: live readings first, topped up from the backlog). Default false.
+   */
+  olderToo?: boolean;
 }
 
 /** A batch handed to the sender; held in memory only, so a crash forgets it. */
 export interface Lease {
   readonly leaseId: number;
-  /** The rows leased, ascending id (read from the file on first use for an encoded lease). */
+  /**
+   * The rows leased, in the order they are sent: ascending id (with `olderToo`, those at or
+   * above `minId` first, then the older ones, each part ascending). An encoded lease reads
+   * them from the file on first use.
+   */
   readonly records: readonly QueuedRecord[];
   /** How many rows were leased. */
   readonly count: number;

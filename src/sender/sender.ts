@@ -249,10 +249,10 @@ export class Sender extends EventEmitter {
 
   private leaseNext(): SenderLease | null {
     const opts = { maxRecords: this.options.batchMaxRecords, maxBytes: this.options.batchMaxBytes };
-    if (this.options.order === 'live_first') {
-      const live = this.queue.lease({ ...opts, minId: this.liveMark + 1 });
-      if (live !== null) return live;
-    }
+    // live_first: what arrived since the connection came up goes first, and the same insert
+    // is topped up from the backlog (one round trip and one ack instead of a small batch
+    // and a full one).
+    if (this.options.order === 'live_first') return this.queue.lease({ ...opts, minId: this.liveMark + 1, olderToo: true });
     return this.queue.lease(opts);
   }
 
@@ -300,7 +300,7 @@ export class Sender extends EventEmitter {
     this.ackBackoff.reset();
     const t = this.now();
     this.rtt.observe(t - started);
-    this.resender.noteAcked(rows === null ? batch.lease.last : rows[rows.length - 1]!);
+    this.resender.noteAcked(rows === null ? batch.lease.last : newestOf(rows));
     this.lastAckAt = t;
     this.counters.sentRecords += rows === null ? batch.lease.count : rows.length;
     this.counters.sentBatches++;
@@ -375,4 +375,11 @@ export class Sender extends EventEmitter {
   private waitForWake(): Promise<void> {
     return this.link.waitForWake(1000);
   }
+}
+
+/** The row with the highest id (a topped-up lease sends its newest rows first). */
+function newestOf(rows: readonly QueuedRow[]): QueuedRow {
+  let newest = rows[0]!;
+  for (const r of rows) if (r.id > newest.id) newest = r;
+  return newest;
 }

@@ -23,10 +23,11 @@ export interface SenderLease {
  */
 export interface SenderQueue<L extends SenderLease = SenderLease> {
   /**
-   * Leases the oldest unsent, unleased rows with id >= minId; null when there are none.
+   * Leases the oldest unsent, unleased rows with id >= minId; with `olderToo`, fills the
+   * rest of the batch with the oldest rows below minId (sent after them). Null when there are none.
    * Every row passes validateRecord: the queue refuses (dead-letters) the others at append.
    */
-  lease(req: { maxRecords: number; maxBytes: number; minId?: number }): L | null;
+  lease(req: { maxRecords: number; maxBytes: number; minId?: number; olderToo?: boolean }): L | null;
   /** Marks the lease's rows sent (all, or only `ids`): the server acked them. */
   ack(lease: L, ids?: readonly number[]): unknown;
   /** Gives the lease's remaining rows back to the pool, to be leased again. */
