@@ -46,8 +46,14 @@ describe('compaction killed with SIGKILL', () => {
       // before the kill, and an 'exit' already emitted would never come again.
       const exited = new Promise((r) => child.once('exit', r));
       let blocks = 0;
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (blocks += d.split('block').length - 1));
-      await waitFor(() => blocks >= after, { what: `${after} blocks compacted` });
+      let done = false;
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        blocks += d.split('block').length - 1;
+        if (d.includes('done')) done = true;
+      });
+      // On a loaded machine a kill lands blocks after the one it waited for, and the earlier
+      // children may have left fewer than `after` blocks: then this child finishes the job.
+      await waitFor(() => blocks >= after || done, { what: `${after} blocks compacted` });
       child.kill('SIGKILL');
       await exited;
 
