@@ -119,12 +119,12 @@ mqtt:
     const { createInterface } = await import('node:readline');
     const { Agent } = await import(${dist('agent.js')});
     const { parseConfig } = await import(${dist('config/index.js')});
-    const { sampleMemory } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
+    const { sampleMemory, STATUS_POLL_MS } = await import(${JSON.stringify(new URL('./common.mjs', import.meta.url).href)});
     const { settings } = parseConfig(${JSON.stringify(yaml)}, { env: {}, baseDir: process.cwd() });
     const agent = new Agent(settings.agent, pino({ level: 'warn' }, pino.destination(2)), { mapping: settings.mapping, mqtt: settings.mqtt });
     const lines = createInterface({ input: process.stdin });
     const finish = new Promise((r) => lines.on('line', (l) => l.startsWith('finish ') && r(Number(l.slice(7)))));
-    const until = async (check) => { while (!check()) await new Promise((r) => setTimeout(r, 5)); };
+    const until = async (check) => { while (!check()) await new Promise((r) => setTimeout(r, STATUS_POLL_MS)); };
     const { rss, peaks: mem, stop: stopSampling } = sampleMemory();
     const wall0 = Date.now();
     await agent.start();
