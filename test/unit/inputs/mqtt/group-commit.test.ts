@@ -233,20 +233,10 @@ describe('group commit while FluxionDB is unreachable (max_delay_offline)', () =
 
   it('backlogged: a probe that finds a larger window waits on and learns it', async () => {
     // A steady stream: one message every ms, a broker window of 1,000.
-    const groups: number[] = [];
-    const commit = new GroupCommit<number>({ maxMessages: 'auto', maxDelayMs: 100, backlogDelayMs: 500 }, {
-      sink: { commit: (m: readonly RawMessage[]) => void groups.push(m.length), waitForRoom: () => Promise.resolve(), backlogged: () => true },
-      logger: pino({ level: 'silent' }),
-      release: () => undefined,
-      onCommitted: () => undefined,
-      now: () => Date.now(),
-    });
-    for (let i = 0; i < 1500; i++) {
-      commit.add({ source: 'mqtt', topic: 't', payload: Buffer.from('{}'), receivedAt: Date.now() } as RawMessage, true);
-      await vi.advanceTimersByTimeAsync(1);
-    }
+    const o = offline({ backlogged: true }, { maxMessages: 'auto' });
+    await stream(o, 1500, 1);
     await vi.advanceTimersByTimeAsync(600);
-    expect(groups).toEqual([500, 500, 500]);
-    expect(commit.window).toBe(500);
+    expect(o.groups.map((g) => g.n)).toEqual([500, 500, 500]);
+    expect(o.commit.window).toBe(500);
   });
 });
