@@ -209,7 +209,7 @@ export class Connection {
   send(
     id: string,
     type: string,
-    frame: string,
+    frame: string | Buffer,
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<Record<string, unknown>> {
@@ -240,7 +240,8 @@ export class Connection {
       signal?.addEventListener('abort', onAbort!, { once: true });
       this.#pending.set(id, { type, resolve, reject, timer, signal, onAbort });
       // A failed write destroys the socket, and its 'close' fails this request.
-      this.#ws.send(frame);
+      // A Buffer is a frame already in UTF-8 (EscapedPayload): still a text frame.
+      this.#ws.send(frame, { binary: false });
     });
   }
 

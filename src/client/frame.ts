@@ -13,6 +13,30 @@ export class EncodedPayload {
   constructor(readonly json: string) {}
 }
 
+/**
+ * A payload already serialized to JSON and escaped as the inside of the `data` string, in
+ * UTF-8 parts: the frame is built from the bytes as they are (no decoding, no escaping).
+ */
+export class EscapedPayload {
+  constructor(readonly parts: readonly Buffer[]) {}
+}
+
+/** Encodes a frame around an escaped payload, as bytes; refuses it above `maxFrameBytes` as encodeFrame does. */
+export function encodeEscapedFrame(id: string, type: string, payload: EscapedPayload, maxFrameBytes: number): Buffer {
+  const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"data":"`);
+  const frame = Buffer.concat([head, ...payload.parts, TAIL]);
+  if (frame.length > maxFrameBytes) {
+    throw new FluxionError(
+      FluxionErrorCodes.VALIDATION,
+      `${type} frame of ${frame.length} bytes exceeds maxFrameBytes (${maxFrameBytes}); send smaller batches`,
+      { field: 'frame', requestType: type },
+    );
+  }
+  return frame;
+}
+
+const TAIL = Buffer.from('"}');
+
 /** Encodes one request frame; refuses it (VALIDATION, field `frame`) above `maxFrameBytes`. */
 export function encodeFrame(id: string, type: string, payload: unknown, maxFrameBytes: number): string {
   // `cols` and `conn` ignore their payload, but `data` must still be a non-empty string.

@@ -5,7 +5,7 @@
  */
 import { FluxionClientBase } from './client.js';
 import { FluxionError, FluxionErrorCodes } from './errors.js';
-import { EncodedPayload } from './frame.js';
+import { EncodedPayload, EscapedPayload } from './frame.js';
 import type {
   ApiKeyInfo,
   ApiKeyScope,
@@ -79,6 +79,20 @@ export class FluxionClient extends FluxionClientBase {
       throw new FluxionError(FluxionErrorCodes.VALIDATION, 'recordsJson must be a JSON array of records', { field: 'recordsJson' });
     }
     await this.send('ins', new EncodedPayload(recordsJson), options);
+  }
+
+  /**
+   * `ins` with the records already serialized and escaped: `parts`, concatenated, are the
+   * JSON array `insertEncodedRecords` takes, escaped as the inside of a JSON string (what
+   * `JSON.stringify(recordsJson).slice(1, -1)` gives), in UTF-8. The frame is built from the
+   * bytes as they are: the caller answers for them (a malformed payload makes the server
+   * close the socket).
+   */
+  async insertEscapedRecords(parts: readonly Buffer[], options?: OperationOptions): Promise<void> {
+    if (!Array.isArray(parts) || parts.length === 0 || !parts.every((p) => Buffer.isBuffer(p))) {
+      throw new FluxionError(FluxionErrorCodes.VALIDATION, 'parts must be a non-empty array of Buffers', { field: 'parts' });
+    }
+    await this.send('ins', new EscapedPayload(parts), options);
   }
 
   /** `ins` with one record. */

@@ -98,16 +98,17 @@ export class BlockStore {
   }
 
   /**
-   * The block rows of [from, to] as slices of comma-joined `ins` JSON objects (one slice per
-   * block), with their count, bytes and last row; null when blocks hold none of them.
-   * `heads`: the blocks overlapping [from, to] when the caller has just read them.
+   * The block rows of [from, to] as slices of comma-joined `ins` JSON objects, JSON-escaped
+   * (one slice per block, DecodedBlock.escaped), with their count, bytes and last row; null
+   * when blocks hold none of them. `heads`: the blocks overlapping [from, to] when the caller
+   * has just read them.
    */
   fragments(
     from: number,
     to: number,
     heads: readonly BlockHead[] = this.overlapping(from, to),
-  ): { parts: string[]; count: number; bytes: number; lastId: number; last: QueuedRecord } | null {
-    const parts: string[] = [];
+  ): { parts: Buffer[]; count: number; bytes: number; lastId: number; last: QueuedRecord } | null {
+    const parts: Buffer[] = [];
     let count = 0;
     let bytes = 0;
     let lastBlock: DecodedBlock | undefined;
@@ -117,7 +118,7 @@ export class BlockStore {
       const a = d.indexOf(from);
       const end = d.indexOf(to + 1);
       if (a >= end) continue;
-      parts.push(d.json(a, end));
+      parts.push(d.escaped(a, end));
       count += end - a;
       for (let k = a; k < end; k++) bytes += d.bytes[k]!;
       lastBlock = d;

@@ -8,7 +8,7 @@ import type { DeadLetterStore } from './dead-letters.js';
 import type { QueueCounters } from './counters.js';
 import { leaseRows, readLease, runsOfRows, type ReadLease } from './lease-reader.js';
 import type { LeaseBook } from './leases.js';
-import { PAGE_SCAN_SPAN, type IdBytes, type RecordStore } from './record-store.js';
+import { PAGE_SCAN_SPAN, unescapeParts, type IdBytes, type RecordStore } from './record-store.js';
 import type { RecordWriter } from './record-writer.js';
 import { MetaKeys } from './schema.js';
 import type { SentRuns } from './sent-runs.js';
@@ -102,11 +102,16 @@ export class LeaseOps {
       const state = this.h.book.get(leaseId);
       return leaseRows(this.h.files().rec, found.runs, state?.gone ?? new Set());
     };
+    let payload: string | null | undefined;
     return {
       leaseId,
       count: found.count,
       bytes: found.bytes,
-      payload: found.payload,
+      escaped: found.escaped,
+      get payload(): string | null {
+        if (payload === undefined) payload = found.escaped === null ? null : unescapeParts(found.escaped);
+        return payload;
+      },
       last: found.last,
       // Encoded leases read their rows only when the sender needs them (a failure, a split).
       get records(): readonly QueuedRecord[] {

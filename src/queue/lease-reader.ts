@@ -13,7 +13,7 @@
  */
 import type { FluxionRecord } from '../client/types.js';
 import type { LeaseBook, LeaseRun } from './leases.js';
-import type { EncodedChunk, RecordStore } from './record-store.js';
+import { escapedArray, type EncodedChunk, type RecordStore } from './record-store.js';
 import type { SentRuns } from './sent-runs.js';
 import type { LeaseRequest, QueuedRecord } from './types.js';
 
@@ -21,8 +21,11 @@ export interface ReadLease {
   runs: LeaseRun[];
   count: number;
   bytes: number;
-  /** The rows as one JSON array for `ins`, or null (row-by-row path: `records` is set). */
-  payload: string | null;
+  /**
+   * The rows as one JSON array for `ins`, JSON-escaped (the frame's `data` inside its quotes),
+   * in parts; null on the row-by-row path (`records` is set).
+   */
+  escaped: Buffer[] | null;
   records: QueuedRecord[] | null;
   last: FluxionRecord;
 }
@@ -85,8 +88,8 @@ function readEncoded(scan: Scan): ReadLease | null | 'rows' {
     if (count >= maxRecords) break;
   }
   if (count === 0) return null;
-  const payload = chunks.length === 1 ? chunks[0]!.json : `[${chunks.map((c) => c.json.slice(1, -1)).join(',')}]`;
-  return { runs, count, bytes, payload, records: null, last: newest!.last };
+  const escaped = escapedArray(chunks);
+  return { runs, count, bytes, escaped, records: null, last: newest!.last };
 }
 
 function readRows(scan: Scan): ReadLease | null {
@@ -109,7 +112,7 @@ function readRows(scan: Scan): ReadLease | null {
     if (taken.length >= maxRecords) break;
   }
   if (taken.length === 0) return null;
-  return { runs, count: taken.length, bytes, payload: null, records: taken, last: newest! };
+  return { runs, count: taken.length, bytes, escaped: null, records: taken, last: newest! };
 }
 
 /** The rows of a lease still held, read back from the file (ascending id). */

@@ -27,8 +27,11 @@ export interface EncodedChunk {
   count: number;
   lastId: number;
   bytes: number;
-  /** JSON array of `{ts, doc, data, col}`. */
-  json: string;
+  /**
+   * The rows' `{ts, doc, data, col}` objects, comma-joined (the inside of their JSON array),
+   * JSON-escaped as they go inside the frame's `data` string, in UTF-8, in parts.
+   */
+  escaped: Buffer[];
   /** The chunk's last record (the one with `lastId`). */
   last: { col: string; doc: string; ts: number; data: string };
 }
@@ -112,7 +115,7 @@ export class RecordStore {
     if (heads.length > 0) return this.batchInJs(fromId, toId, heads);
     const r = this.batchRange.get(fromId, toId) as [number, number, number, string, string, string, number, string];
     if (r[0] === 0) return null;
-    return { count: r[0], lastId: r[1], bytes: r[2], json: r[3], last: { col: r[4], doc: r[5], ts: r[6], data: r[7] } };
+    return { count: r[0], lastId: r[1], bytes: r[2], escaped: [escapeArrayInside(r[3])], last: { col: r[4], doc: r[5], ts: r[6], data: r[7] } };
   }
 
   /** batchIn over blocks: the same JSON text, built here from decoded rows. */
@@ -122,7 +125,7 @@ export class RecordStore {
       const f = this.blocks.fragments(fromId, toId, heads);
       if (f === null) return null;
       const { col, doc, ts, data } = f.last;
-      return { count: f.count, lastId: f.lastId, bytes: f.bytes, json: `[${f.parts.join(',')}]`, last: { col, doc, ts, data } };
+      return { count: f.count, lastId: f.lastId, bytes: f.bytes, escaped: joinParts(f.parts), last: { col, doc, ts, data } };
     }
     const rows = this.rowsIn(fromId, toId, Number.MAX_SAFE_INTEGER);
     if (rows.length === 0) return null;
@@ -133,7 +136,7 @@ export class RecordStore {
       bytes += rows[i]!.bytes;
     }
     const last = rows[rows.length - 1]!;
-    return { count: rows.length, lastId: last.id, bytes, json: `[${parts.join(',')}]`, last: { col: last.col, doc: last.doc, ts: last.ts, data: last.data } };
+    return { count: rows.length, lastId: last.id, bytes, escaped: [escapeArrayInside(`[${parts.join(',')}]`)], last: { col: last.col, doc: last.doc, ts: last.ts, data: last.data } };
   }
 
   /** The `records` rows in [fromId, toId] as blocks store them (compaction), at most `limit`. */
@@ -271,3 +274,38 @@ function mergeById<T extends { id: number }>(a: readonly T[], b: readonly T[], l
 }
 
 export { recordBytes } from './record-bytes.js';
+
+const COMMA = Buffer.from(',');
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
+
+/** The JSON array of the chunks' rows, JSON-escaped, in parts (an `ins` frame's `data` inside its quotes). */
+export function escapedArray(chunks: readonly EncodedChunk[]): Buffer[] {
+  const out: Buffer[] = [OPEN];
+  chunks.forEach((c, i) => {
+    if (i > 0) out.push(COMMA);
+    out.push(...c.escaped);
+  });
+  out.push(CLOSE);
+  return out;
+}
+
+/** The text `escapedArray` parts stand for, unescaped: the `ins` payload as JSON. */
+export function unescapeParts(parts: readonly Buffer[]): string {
+  return JSON.parse(`"${Buffer.concat(parts).toString('utf8')}"`) as string;
+}
+
+/** The inside of a JSON array text (no brackets), JSON-escaped, in UTF-8 (`[` and `]` need no escape). */
+function escapeArrayInside(json: string): Buffer {
+  return Buffer.from(JSON.stringify(json).slice(2, -2));
+}
+
+/** Parts of comma-joined rows, with the commas between them. */
+function joinParts(parts: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (const p of parts) {
+    if (out.length > 0) out.push(COMMA);
+    out.push(p);
+  }
+  return out;
+}

@@ -162,10 +162,15 @@ export interface Lease {
   /** Sum of the records' `bytes`. */
   readonly bytes: number;
   /**
-   * The rows as the JSON array an `ins` request carries, built by SQLite, when every row
-   * passed the record checks; null when the rows must be looked at one by one.
+   * The rows as the JSON array an `ins` request carries, when every row passed the record
+   * checks; null when the rows must be looked at one by one. Built from `escaped` when asked.
    */
   readonly payload: string | null;
+  /**
+   * `payload` JSON-escaped, as it goes inside the quotes of the frame's `data` string, in
+   * UTF-8 parts (block rows are stored so: sent with no decoding or escaping); null with it.
+   */
+  readonly escaped: readonly Buffer[] | null;
   /** The newest record of the lease. */
   readonly last: FluxionRecord;
 }

@@ -268,14 +268,14 @@ export class Sender extends EventEmitter {
 
   private async send(batch: Batch): Promise<void> {
     // The queue stores only records that pass validateRecord (checked at append): a whole
-    // lease goes as the payload SQLite encoded, a probe as its rows.
-    const payload = batch.probe ? null : batch.lease.payload;
-    const rows = payload === null ? batch.rows : null;
+    // lease goes as the payload the queue encoded (and escaped), a probe as its rows.
+    const escaped = batch.probe ? null : batch.lease.escaped;
+    const rows = escaped === null ? batch.rows : null;
     if (rows !== null && rows.length === 0) return;
     const started = this.now();
     try {
       const opts = { timeoutMs: this.options.requestTimeoutMs };
-      if (rows === null) await this.client.insertEncodedRecords(payload!, opts);
+      if (rows === null) await this.client.insertEscapedRecords(escaped!, opts);
       else await this.client.insertMultipleRecords(toRecords(rows), opts);
     } catch (err) {
       this.onSendFailure(batch, err);

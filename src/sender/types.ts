@@ -11,8 +11,11 @@ export interface SenderLease {
   /** The rows (an encoded lease reads them from the queue on first use). */
   readonly records: readonly QueuedRow[];
   readonly count: number;
-  /** The rows as one `ins` JSON array, when the queue built it; null to send `records`. */
-  readonly payload: string | null;
+  /**
+   * The rows' `ins` JSON array escaped as the inside of the frame's `data` string, in UTF-8
+   * parts, when the queue built it; null to send `records`.
+   */
+  readonly escaped: readonly Buffer[] | null;
   /** The newest record of the lease. */
   readonly last: FluxionRecord;
 }
@@ -51,6 +54,8 @@ export interface SenderClient {
   insertMultipleRecords(records: FluxionRecord[], opts?: { timeoutMs?: number }): Promise<void>;
   /** `ins` with the records already encoded as a JSON array. */
   insertEncodedRecords(recordsJson: string, opts?: { timeoutMs?: number }): Promise<void>;
+  /** `ins` with the records' JSON array already escaped as the inside of the frame's `data` string, in UTF-8 parts. */
+  insertEscapedRecords(parts: readonly Buffer[], opts?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void> | void;
   /** Bytes the client's sockets wrote so far (after compression); absent: not counted. */
   readonly bytesSent?: number;

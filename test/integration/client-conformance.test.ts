@@ -67,6 +67,22 @@ describe('operations', () => {
     expect(count('ins') - before).toBe(1);
   });
 
+  it('insertEscapedRecords sends an escaped array in parts as the ins payload, a text frame the server stores as insertEncodedRecords would', async () => {
+    const c = client();
+    const before = count('ins');
+    const records = [rec('esc-a', 7, '{"v":"7 \\"quoted\\" \\\\"}', 'escaped'), rec('esc-b', 8, 'ünï ✓\ttab', 'escaped')];
+    const escaped = JSON.stringify(JSON.stringify(records)).slice(1, -1);
+    // Cut anywhere between rows and inside them: the parts are only concatenated.
+    const cut = escaped.indexOf('esc-b');
+    const parts = [Buffer.from(escaped.slice(0, 5)), Buffer.from(escaped.slice(5, cut)), Buffer.from(escaped.slice(cut))];
+    await expect(c.insertEscapedRecords(parts)).resolves.toBeUndefined();
+    expect(server.records('escaped', 'esc-a')).toEqual([{ ts: 7, data: records[0]!.data }]);
+    expect(server.records('escaped', 'esc-b')).toEqual([{ ts: 8, data: 'ünï ✓\ttab' }]);
+    expect((await rejection(c.insertEscapedRecords([]))).code).toBe(FluxionErrorCodes.VALIDATION);
+    expect((await rejection(c.insertEscapedRecords(['[]' as unknown as Buffer]))).code).toBe(FluxionErrorCodes.VALIDATION);
+    expect(count('ins') - before).toBe(1);
+  });
+
   it('insertMultipleRecords pipelines 20 batches of 1,000 records and every one is stored', async () => {
     const c = client();
     const batches = Array.from({ length: 20 }, (_, b) =>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QUEUE_MIGRATIONS, openQueueReadOnly, type SqliteQueue } from '../../../src/queue/index.js';
+import { decodeBlock, encodeBlock } from '../../../src/queue/block-codec.js';
 import { BLOCK_ROWS } from '../../../src/queue/compaction.js';
 import { queueFixture } from '../../helpers/queue.js';
 
@@ -51,6 +52,36 @@ describe('SqliteQueue: rows stored as compressed blocks', () => {
     const sent = drain(q);
     expect(sent).toEqual(range(0, 2 * BLOCK_ROWS + 500));
     expect(q.stats()).toMatchObject({ depth: 0, sent: 2 * BLOCK_ROWS + 500, retainedRows: 2 * BLOCK_ROWS + 500 });
+  });
+
+  it('blocks written by an earlier agent (version 2, unescaped) lease the same escaped payload as version 3 blocks', () => {
+    const leases = (rewrite: boolean): Array<{ payload: string; escaped: string }> => {
+      const q = f.open({ path: `${f.dir.path}/v${rewrite ? 2 : 3}.db`, compactTailRows: 0, stageFlushMs: 0 });
+      fill(q, f, 0, 2 * BLOCK_ROWS + 500);
+      q.compact(10);
+      if (rewrite) {
+        for (const { first, body } of q.database.prepare('SELECT first_id AS first, body FROM blocks').all() as Array<{ first: number; body: Buffer }>) {
+          const d = decodeBlock(body);
+          expect(d.version).toBe(3);
+          const old = encodeBlock(Array.from({ length: d.n }, (_, k) => d.blockRow(k)), 2);
+          q.database.prepare('UPDATE blocks SET body = ? WHERE first_id = ?').run(old, first);
+        }
+      }
+      const out: Array<{ payload: string; escaped: string }> = [];
+      // Across the block boundary, and from blocks into the rows.
+      for (const minId of [1, BLOCK_ROWS - 4, 2 * BLOCK_ROWS - 3]) {
+        const l = q.lease({ maxRecords: 700, maxBytes: 1e9, minId })!;
+        out.push({ payload: l.payload!, escaped: Buffer.concat(l.escaped!).toString('utf8') });
+        q.release(l);
+      }
+      expect(drain(q)).toEqual(range(0, 2 * BLOCK_ROWS + 500));
+      return out;
+    };
+    const v3 = leases(false);
+    const v2 = leases(true);
+    expect(v2).toEqual(v3);
+    for (const l of v3) expect(l.escaped).toBe(JSON.stringify(l.payload).slice(1, -1));
+    expect(JSON.parse(v3[1]!.payload)).toEqual(range(BLOCK_ROWS - 5, 700).map((i) => { const { col, doc, ts, data } = rec(i); return { ts, doc, data, col }; }));
   });
 
   it('leaves leased and sent rows, and the newest compactTailRows ids, as rows', () => {

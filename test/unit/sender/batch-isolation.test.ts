@@ -3,7 +3,7 @@ import { judgeFailedProbe, POISON_STRIKES, splitBatch, wholeBatch, type Batch } 
 import type { QueuedRow, SenderLease } from '../../../src/sender/types.js';
 
 const rows = (n: number): QueuedRow[] => Array.from({ length: n }, (_, i) => ({ id: i + 1, col: 'c', doc: 'd', ts: i + 1, data: '{}' }));
-const lease: SenderLease = { records: rows(5), count: 5, payload: null, last: rows(5)[4]! };
+const lease: SenderLease = { records: rows(5), count: 5, escaped: null, last: rows(5)[4]! };
 
 describe('poison isolation verdicts', () => {
   it('reads a whole lease\'s rows only when asked, once', () => {
