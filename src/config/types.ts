@@ -1,15 +1,11 @@
 /** The loader's results: the resolved config tree and the component settings built from it. */
-import type { AgentSettings } from '../agent.js';
-import type { EmbeddedBrokerOptions, MqttInputOptions } from '../inputs/mqtt/types.js';
-import type { SerialPortOptions } from '../inputs/serial/types.js';
+import type { AgentInputSettings, AgentSettings } from '../agent.js';
 import type { HealthOptions } from '../service/health.js';
-import type { MappingOptions, MappingRuleSpec } from '../mapping/types.js';
+import type { MappingOptions } from '../mapping/types.js';
 import type { MetadataOptions } from '../metadata/types.js';
 import type { Secrets } from '../shared/secrets.js';
 import type { FileContents } from './files.js';
-import type { ModbusBusOptions } from '../inputs/modbus/types.js';
 import type { ConfigWarning } from './problems.js';
-import type { SparkplugHostOptions } from '../sparkplug/types.js';
 import type { LOG_LEVELS, ParsedConfig } from './schema/index.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -43,22 +39,14 @@ export interface EdgeSettings {
   log: { level: LogLevel };
   agent: AgentSettings;
   mapping: MappingOptions;
-  /** Present when the config has an `mqtt` section. */
-  mqtt?: {
-    input: MqttInputOptions;
-    /** Present when `mqtt.embedded_broker` is set. */
-    embeddedBroker?: EmbeddedBrokerOptions;
-    /** The subscriptions, as mapping rules (defaults of qos, kind and format applied). */
-    rules: MappingRuleSpec[];
-    /** Sparkplug host settings; present when a subscription has `format: sparkplug_b`. */
-    sparkplug?: SparkplugHostOptions;
-  };
-  /** One entry per port of the `serial` section (absent when there is none). */
-  serial?: Array<{
-    input: SerialPortOptions;
-    /** The port's rules, each with `port` set to the port's name. */
-    rules: MappingRuleSpec[];
-  }>;
+  /**
+   * Present when the config has an `mqtt` section: `embeddedBroker` when
+   * `mqtt.embedded_broker` is set, the subscriptions as mapping rules (defaults of qos, kind
+   * and format applied), `sparkplug` when a subscription has `format: sparkplug_b`.
+   */
+  mqtt?: AgentInputSettings['mqtt'];
+  /** One entry per port of the `serial` section (absent when there is none); rules carry `port`. */
+  serial?: AgentInputSettings['serial'];
   /** One entry per bus of the `modbus` section (absent when there is none). */
   modbus?: ModbusSettings[];
   /** Device metadata sync (static fields, dynamic rules' collection, heartbeat, schedules). */
@@ -84,10 +72,7 @@ export interface EdgeSettings {
 }
 
 /** One Modbus bus: the input's options and the rules generated for its devices. */
-export interface ModbusSettings {
-  input: ModbusBusOptions;
-  rules: MappingRuleSpec[];
-}
+export type ModbusSettings = NonNullable<AgentInputSettings['modbus']>[number];
 
 export interface LoadedConfig {
   config: EdgeConfig;

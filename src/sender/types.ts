@@ -52,8 +52,6 @@ export interface SenderQueue<L extends SenderLease = SenderLease> {
 export interface SenderClient {
   connect(opts?: { signal?: AbortSignal }): Promise<void>;
   insertMultipleRecords(records: FluxionRecord[], opts?: { timeoutMs?: number }): Promise<void>;
-  /** `ins` with the records already encoded as a JSON array. */
-  insertEncodedRecords(recordsJson: string, opts?: { timeoutMs?: number }): Promise<void>;
   /** `ins` with the records' JSON array already escaped as the inside of the frame's `data` string, in UTF-8 parts. */
   insertEscapedRecords(parts: readonly Buffer[], opts?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void> | void;

@@ -1,3 +1,5 @@
+import type { GroupCommitOptions } from './group-commit.js';
+
 /** Options of the MQTT input (camelCase; the config layer maps the YAML `mqtt:` section onto them). */
 export interface MqttInputOptions {
   /** Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://`. */
@@ -38,7 +40,7 @@ export interface MqttInputOptions {
    * `backlogDelayMs` (default 500 ms in the config) replaces `maxDelayMs` for groups of
    * QoS 1/2 messages while the sink is backlogged (FluxionDB unreachable).
    */
-  groupCommit: { maxMessages: number | 'auto'; maxDelayMs: number; backlogDelayMs?: number };
+  groupCommit: GroupCommitOptions;
   /**
    * How long stop() waits for the broker to take the DISCONNECT before dropping the
    * connection, in ms. Default 5000.
