@@ -23,6 +23,16 @@ import { waitFor } from '../helpers/wait.js';
 const DEVICES = 50;
 const BASE_TS = 1_765_000_000_000;
 
+/** Waits for every expected reading on the server, then checks: exactly these, each at its own timestamp with its own value. */
+async function expectEachOnce(server: DevServer, expected: ReadonlyArray<{ doc: string; ts: number; temp: number }>, devices: number): Promise<void> {
+  await waitFor(() => server.recordCount() >= expected.length, { timeoutMs: 30_000, intervalMs: 100, what: 'all readings on the server' });
+  await new Promise((r) => setTimeout(r, 500)); // nothing more arrives
+  expect(server.recordCount()).toBe(expected.length);
+  const held = new Map<string, string>();
+  for (let d = 0; d < devices; d++) for (const r of server.records('telemetry', `dev-${d}`)) held.set(`dev-${d}@${Number(r.ts)}`, r.data);
+  expect(expected.filter((e) => held.get(`${e.doc}@${e.ts}`) !== JSON.stringify({ temperature: e.temp, site: 'site-1' }))).toEqual([]);
+}
+
 describe('the staging log through the built agent', () => {
   const cleanups: Array<() => Promise<unknown> | void> = [];
   afterEach(async () => {
@@ -74,13 +84,7 @@ describe('the staging log through the built agent', () => {
     cleanups.push(() => server.stop());
     agent = run();
     await publish(1000, 200);
-    await waitFor(() => server.recordCount() >= expected.length, { timeoutMs: 30_000, intervalMs: 100, what: 'all readings on the server' });
-    await new Promise((r) => setTimeout(r, 500));
-    // Exactly these, each at its own timestamp with its own value.
-    expect(server.recordCount()).toBe(expected.length);
-    const held = new Map<string, string>();
-    for (let d = 0; d < DEVICES; d++) for (const r of server.records('telemetry', `dev-${d}`)) held.set(`dev-${d}@${Number(r.ts)}`, r.data);
-    expect(expected.filter((e) => held.get(`${e.doc}@${e.ts}`) !== JSON.stringify({ temperature: e.temp, site: 'site-1' }))).toEqual([]);
+    await expectEachOnce(server, expected, DEVICES);
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
   }, 90_000);
@@ -141,12 +145,7 @@ describe('the staging log through the built agent', () => {
     stop = true;
     await stream;
     await Promise.all(pending);
-    await waitFor(() => server.recordCount() >= expected.length, { timeoutMs: 30_000, intervalMs: 100, what: 'all readings on the server' });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(server.recordCount()).toBe(expected.length);
-    const held = new Map<string, string>();
-    for (let d = 0; d < devices; d++) for (const r of server.records('telemetry', `dev-${d}`)) held.set(`dev-${d}@${Number(r.ts)}`, r.data);
-    expect(expected.filter((e) => held.get(`${e.doc}@${e.ts}`) !== JSON.stringify({ temperature: e.temp, site: 'site-1' }))).toEqual([]);
+    await expectEachOnce(server, expected, devices);
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
   }, 120_000);
