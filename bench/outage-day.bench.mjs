@@ -25,7 +25,7 @@ import { SqliteQueue, planDisk } from '../dist/queue/index.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
 import { cpuSecondsOf, report, startDevServer } from './common.mjs';
 import { startMosquitto } from './mqtt-ingest.bench.mjs';
-import { drainWithLive } from './outage-live.mjs';
+import { LIVE_COL, drainWithLive } from './outage-live.mjs';
 
 const TOTAL = Number(process.env.OUTAGE_READINGS ?? 2_000_000);
 const OLD_TOTAL = Math.min(TOTAL, Number(process.env.OUTAGE_OLD_READINGS ?? 500_000));
@@ -141,7 +141,8 @@ export function drain(server, path, total, compact) {
       const t = thirds(rss);
       // Cores used in the drain (the agent's start included; the server idles outside the drain).
       const cpuUse = { agent: agentCpu / seconds, server: (cpuSecondsOf(server.pid) - serverCpu0) / seconds, loopBusy };
-      resolve({ rate, rssStartMb: t.start, rssPeakMb: t.peak, rssEndMb: t.end, rssThirdsMb: t.byThird, cpuUse, mem });
+      const serverUsPerRecord = ((cpuSecondsOf(server.pid) - serverCpu0) * 1e6) / total;
+      resolve({ serverUsPerRecord, rate, rssStartMb: t.start, rssPeakMb: t.peak, rssEndMb: t.end, rssThirdsMb: t.byThird, cpuUse, mem });
     });
   });
 }
@@ -153,12 +154,22 @@ export async function main() {
     // The raw client sends the same kind of readings (another collection), in batches of
     // 1,000 with 4 in flight like the sender; measured first and last (the machine is shared
     // and noisy) and averaged. Its batches are built up front: neither drain's RSS sees them.
-    const rawRun = async () =>
-      (await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) })).recordsPerSecond;
+    // Every measurement meets the same server: warm, and empty (each phase's collection is
+    // deleted after it). The dev server keeps everything in memory; holding the 3,500,000
+    // records of the earlier phases made the last raw run up to a third slower (its heap),
+    // and an unwarmed server made the first one as slow, which flattered the ratios.
+    const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
+    const rawRun = async () => {
+      const r = await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
+      await admin.deleteCollection({ col: 'raw' });
+      return r;
+    };
+    await rawRun(); // warms the server up; not counted
     const rawBefore = await rawRun();
     const oldPath = join(dir, 'rows.db');
     const old = fill(oldPath, OLD_TOTAL, false, undefined, 'telemetry-rows');
     const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
+    await admin.deleteCollection({ col: 'telemetry-rows' });
     const path = join(dir, 'blocks.db');
     const scaledCap = Math.floor((CARD_CAP * TOTAL) / DAY);
     const blocks = fill(path, TOTAL, true, scaledCap);
@@ -167,9 +178,7 @@ export async function main() {
     for (const f of readdirSync(dir)) if (f.startsWith('blocks.db')) copyFileSync(join(dir, f), join(dir, f.replace('blocks.db', 'live.db')));
     const d = await drain(server, path, TOTAL, true);
     // Emptied, so that what the live drain's agent sends is counted on its own.
-    const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
     await admin.deleteCollection({ col: 'telemetry' });
-    await admin.close();
     mkdirSync(join(dir, 'mqtt'));
     const broker = await startMosquitto(join(dir, 'mqtt'));
     let l;
@@ -178,8 +187,10 @@ export async function main() {
     } finally {
       await broker.stop();
     }
+    for (const col of ['telemetry', LIVE_COL]) await admin.deleteCollection({ col });
     const rawAfter = await rawRun();
-    const raw = { recordsPerSecond: (rawBefore + rawAfter) / 2 };
+    await admin.close();
+    const raw = { recordsPerSecond: (rawBefore.recordsPerSecond + rawAfter.recordsPerSecond) / 2 };
     // Linear in the count past the fixed tail of rows (see the header).
     const tailBytes = Math.min(TAIL, TOTAL) * old.atRest;
     const perBlockReading = TOTAL > TAIL ? (blocks.atRest * TOTAL - tailBytes) / (TOTAL - TAIL) : blocks.atRest;
@@ -198,13 +209,15 @@ export async function main() {
       'written B/reading': blocks.written,
       'append readings/s': blocks.rate,
       'raw_client records/s': raw.recordsPerSecond,
-      'raw_before/after': `${Math.round(rawBefore)}/${Math.round(rawAfter)}`,
+      'raw_before/after': `${Math.round(rawBefore.recordsPerSecond)}/${Math.round(rawAfter.recordsPerSecond)}`,
+      'raw server/client cpu us/record (before; after)': `${rawBefore.serverCpuUsPerRecord.toFixed(2)}/${rawBefore.clientCpuUsPerRecord.toFixed(2)}; ${rawAfter.serverCpuUsPerRecord.toFixed(2)}/${rawAfter.clientCpuUsPerRecord.toFixed(2)}`,
       'drain records/s': d.rate,
       'drain/raw_ratio': d.rate / raw.recordsPerSecond,
       drain_target: '>=0.70',
       'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
       'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
       'cores used agent/server': `${d.cpuUse.agent.toFixed(2)}/${d.cpuUse.server.toFixed(2)}`,
+      'server cpu us/record': d.serverUsPerRecord,
       'agent event loop busy': d.cpuUse.loopBusy,
       'agent heap total peak MiB': d.mem.heapTotal / 2 ** 20,
     });
@@ -225,6 +238,8 @@ export async function main() {
       'agent_rss peak by third of the drain MiB': lt.byThird.map(Math.round).join('/'),
       'agent event loop busy': l.loopBusy,
       'agent heap total peak MiB': l.mem.heapTotal / 2 ** 20,
+      // The live inserts and the poller's queries included.
+      'server cpu us/backlog record': (l.cpuUse.server * l.seconds * 1e6) / TOTAL,
       'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
     });
     report('outage-day rows layout (before)', {

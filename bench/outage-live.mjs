@@ -13,6 +13,7 @@
 // the server (all devices). The sample keeps the poller's cost, which the raw client's
 // measurement does not share, small: a query for all 1,000 devices cost the dev server 1.2 ms
 // of CPU and the bench 1.1 ms, one for 100 of them 0.35 and 0.25 (40 queries a second).
+// AGENT_PROF=<dir>: the agent writes a V8 CPU profile of its run there (`--cpu-prof`).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
@@ -222,7 +223,7 @@ export async function drainWithLive({ serverUrl, serverPid, brokerUrl, brokerPid
 
   const publisher = spawnLines(['--input-type=module', '-e', PUBLISHER, brokerUrl, String(LIVE_RATE), String(LIVE_DEVICES)]);
   await publisher.next(); // connected
-  const agent = spawnLines(['--input-type=module', '-e', agentScript(serverUrl, brokerUrl, path, compression, order, topic)]);
+  const agent = spawnLines([...(process.env.AGENT_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.AGENT_PROF] : []), '--input-type=module', '-e', agentScript(serverUrl, brokerUrl, path, compression, order, topic)]);
   // CPU seconds of the other processes while the backlog drains (the agent counts its own).
   const others = { server: serverPid, broker: brokerPid, publisher: publisher.child.pid, bench: null };
   const cpuNow = () => Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, pid === null ? ownCpuSeconds() : cpuSecondsOf(pid)]));
