@@ -4,8 +4,8 @@
 import { FluxionClient } from '../dist/client/index.js';
 import { cpuSecondsOf, makeRecords, ownCpuSeconds, report, startDevServer } from './common.mjs';
 
-export async function rawInsertRate({ total = 1_000_000, batch = 1000, window = 8, server, make = (n, start) => makeRecords(n, start, 'raw') } = {}) {
-  const client = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
+export async function rawInsertRate({ total = 1_000_000, batch = 1000, window = 8, server, make = (n, start) => makeRecords(n, start, 'raw'), compression = false } = {}) {
+  const client = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000, compression });
   await client.connect();
   const batches = [];
   for (let i = 0; i < total; i += batch) batches.push(make(Math.min(batch, total - i), i));

@@ -159,13 +159,16 @@ export async function main() {
     // records of the earlier phases made the last raw run up to a third slower (its heap),
     // and an unwarmed server made the first one as slow, which flattered the ratios.
     const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
-    const rawRun = async () => {
-      const r = await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
+    const rawRun = async (compression = false) => {
+      const r = await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4, compression, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
       await admin.deleteCollection({ col: 'raw' });
       return r;
     };
     await rawRun(); // warms the server up; not counted
     const rawBefore = await rawRun();
+    // With the live drain's agent compressing, the raw client is also measured compressing
+    // (the like-for-like baseline for that drain), before and after as well.
+    const zBefore = LIVE_COMPRESSION ? await rawRun(true) : null;
     const oldPath = join(dir, 'rows.db');
     const old = fill(oldPath, OLD_TOTAL, false, undefined, 'telemetry-rows');
     const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
@@ -189,6 +192,7 @@ export async function main() {
     }
     for (const col of ['telemetry', LIVE_COL]) await admin.deleteCollection({ col });
     const rawAfter = await rawRun();
+    const zAfter = LIVE_COMPRESSION ? await rawRun(true) : null;
     await admin.close();
     const raw = { recordsPerSecond: (rawBefore.recordsPerSecond + rawAfter.recordsPerSecond) / 2 };
     // Linear in the count past the fixed tail of rows (see the header).
@@ -227,6 +231,10 @@ export async function main() {
       'drain/raw_ratio': l.rate / raw.recordsPerSecond,
       drain_target: '>=0.70',
       compression: LIVE_COMPRESSION ? 'on' : 'off',
+      ...(LIVE_COMPRESSION && {
+        'raw client compressing too, records/s (before/after)': `${Math.round((zBefore.recordsPerSecond + zAfter.recordsPerSecond) / 2)} (${Math.round(zBefore.recordsPerSecond)}/${Math.round(zAfter.recordsPerSecond)})`,
+        'drain/raw_ratio, raw client compressing too': (2 * l.rate) / (zBefore.recordsPerSecond + zAfter.recordsPerSecond),
+      }),
       'live/no-live drain': l.rate / d.rate,
       'drain s': l.seconds,
       'live latency p50/p99/max ms': `${l.latency.p50}/${l.latency.p99}/${l.latency.max} (${l.latency.seen} of ${l.liveDuringDrain} seen: 1 device in ${l.latency.sample}, polled every ${l.latency.pollMs} ms)`,
