@@ -15,6 +15,24 @@ export function cpuSecondsOf(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/**
+ * The machine's CPU time so far, in ticks (/proc/stat): `steal` is what the hypervisor gave
+ * other guests while this one wanted to run, `busy` what the guest ran, `all` everything.
+ * `machineShare(a, b)` between two readings tells a phase slowed by the host from one slowed
+ * by the code.
+ */
+export function machineTicks() {
+  const f = /^cpu +(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))[1].split(' ').map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  return { steal, busy: user + nice + system + irq + softirq, all: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+
+/** Steal and busy fractions of the machine between two `machineTicks()` readings. */
+export function machineShare(a, b) {
+  const all = b.all - a.all || 1;
+  return { steal: (b.steal - a.steal) / all, busy: (b.busy - a.busy) / all };
+}
+
 /** CPU seconds this process has used so far. */
 export function ownCpuSeconds() {
   const u = process.cpuUsage();

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { FluxionClient } from '../dist/client/index.js';
 import { SqliteQueue, planDisk } from '../dist/queue/index.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
-import { cpuSecondsOf, report, startDevServer } from './common.mjs';
+import { cpuSecondsOf, machineShare, machineTicks, report, startDevServer } from './common.mjs';
 import { startMosquitto } from './mqtt-ingest.bench.mjs';
 import { LIVE_COL, drainWithLive } from './outage-live.mjs';
 
@@ -152,23 +152,22 @@ export async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'fluxion-bench-outage-'));
   try {
     // The raw client sends the same kind of readings (another collection), in batches of
-    // 1,000 with 4 in flight like the sender; measured first and last (the machine is shared
-    // and noisy) and averaged. Its batches are built up front: neither drain's RSS sees them.
+    // 1,000 with 8 in flight like the sender (its rate was the same with 4: it does not wait
+    // on itself between batches as the agent does), as many as a drain sends (up to 2,000,000: its
+    // batches are built up front, in this process, so neither drain's RSS sees them). Each
+    // drain is compared with the raw runs just before and just after it, averaged: the
+    // machine is shared and its speed drifts over the minute a run takes.
     // Every measurement meets the same server: warm, and empty (each phase's collection is
-    // deleted after it). The dev server keeps everything in memory; holding the 3,500,000
-    // records of the earlier phases made the last raw run up to a third slower (its heap),
-    // and an unwarmed server made the first one as slow, which flattered the ratios.
+    // deleted after it). The dev server keeps everything in memory: holding the 3,500,000
+    // records of the earlier phases made the last raw run up to a third slower, and an
+    // unwarmed server the first one, which flattered the ratios.
     const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
-    const rawRun = async (compression = false) => {
-      const r = await rawInsertRate({ server, total: Math.min(TOTAL, 1_000_000), window: 4, compression, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
+    const rawRun = async (compression = false, total = Math.min(TOTAL, 2_000_000)) => {
+      const r = await rawInsertRate({ server, total, window: 8, compression, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
       await admin.deleteCollection({ col: 'raw' });
       return r;
     };
-    await rawRun(); // warms the server up; not counted
-    const rawBefore = await rawRun();
-    // With the live drain's agent compressing, the raw client is also measured compressing
-    // (the like-for-like baseline for that drain), before and after as well.
-    const zBefore = LIVE_COMPRESSION ? await rawRun(true) : null;
+    await rawRun(false, Math.min(TOTAL, 500_000)); // warms the server up; not counted
     const oldPath = join(dir, 'rows.db');
     const old = fill(oldPath, OLD_TOTAL, false, undefined, 'telemetry-rows');
     const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
@@ -179,22 +178,33 @@ export async function main() {
     // The same backlog twice: drained alone, then (a copy) with live readings arriving.
     const livePath = join(dir, 'live.db');
     for (const f of readdirSync(dir)) if (f.startsWith('blocks.db')) copyFileSync(join(dir, f), join(dir, f.replace('blocks.db', 'live.db')));
+    const rawA = await rawRun();
+    const m0 = machineTicks();
     const d = await drain(server, path, TOTAL, true);
+    const mAlone = machineShare(m0, machineTicks());
     // Emptied, so that what the live drain's agent sends is counted on its own.
     await admin.deleteCollection({ col: 'telemetry' });
+    const rawB = await rawRun();
+    // With the live drain's agent compressing, the raw client is also measured compressing
+    // (the like-for-like baseline for that drain), before and after as well.
+    const zB = LIVE_COMPRESSION ? await rawRun(true) : null;
     mkdirSync(join(dir, 'mqtt'));
     const broker = await startMosquitto(join(dir, 'mqtt'));
     let l;
+    const m1 = machineTicks();
     try {
       l = await drainWithLive({ serverUrl: server.url, serverPid: server.pid, brokerUrl: broker.url, brokerPid: broker.pid, path: livePath, col: 'telemetry', backlogDocs: Array.from({ length: Math.min(DEVICES, TOTAL) }, (_, k) => `device-${k}`), expectBacklog, compression: LIVE_COMPRESSION });
     } finally {
       await broker.stop();
     }
+    const mLive = machineShare(m1, machineTicks());
     for (const col of ['telemetry', LIVE_COL]) await admin.deleteCollection({ col });
-    const rawAfter = await rawRun();
-    const zAfter = LIVE_COMPRESSION ? await rawRun(true) : null;
+    const rawC = await rawRun();
+    const zC = LIVE_COMPRESSION ? await rawRun(true) : null;
     await admin.close();
-    const raw = { recordsPerSecond: (rawBefore.recordsPerSecond + rawAfter.recordsPerSecond) / 2 };
+    const rate = (r) => r.recordsPerSecond;
+    const rawAlone = (rate(rawA) + rate(rawB)) / 2;
+    const rawLive = (rate(rawB) + rate(rawC)) / 2;
     // Linear in the count past the fixed tail of rows (see the header).
     const tailBytes = Math.min(TAIL, TOTAL) * old.atRest;
     const perBlockReading = TOTAL > TAIL ? (blocks.atRest * TOTAL - tailBytes) / (TOTAL - TAIL) : blocks.atRest;
@@ -212,28 +222,29 @@ export async function main() {
       'day fits 4 GiB / 8 GB card (6 GB free) auto cap': `${dayCounted <= MAX_CAP && dayFile <= MAX_CAP ? 'yes' : 'NO'} / ${dayCounted <= CARD_CAP && dayFile <= 6e9 ? 'yes' : 'NO'} (cap ${gib(CARD_CAP)} GiB)`,
       'written B/reading': blocks.written,
       'append readings/s': blocks.rate,
-      'raw_client records/s': raw.recordsPerSecond,
-      'raw_before/after': `${Math.round(rawBefore.recordsPerSecond)}/${Math.round(rawAfter.recordsPerSecond)}`,
-      'raw server/client cpu us/record (before; after)': `${rawBefore.serverCpuUsPerRecord.toFixed(2)}/${rawBefore.clientCpuUsPerRecord.toFixed(2)}; ${rawAfter.serverCpuUsPerRecord.toFixed(2)}/${rawAfter.clientCpuUsPerRecord.toFixed(2)}`,
+      'raw_client records/s before/between/after the drains': [rawA, rawB, rawC].map((r) => Math.round(rate(r))).join('/'),
+      'raw_client records per run': Math.min(TOTAL, 2_000_000),
+      'raw server/client cpu us/record': [rawA, rawB, rawC].map((r) => `${r.serverCpuUsPerRecord.toFixed(2)}/${r.clientCpuUsPerRecord.toFixed(2)}`).join('; '),
       'drain records/s': d.rate,
-      'drain/raw_ratio': d.rate / raw.recordsPerSecond,
+      'drain/raw_ratio': d.rate / rawAlone,
       drain_target: '>=0.70',
       'agent_rss_start/peak/end MiB': `${Math.round(d.rssStartMb)}/${Math.round(d.rssPeakMb)}/${Math.round(d.rssEndMb)}`,
       'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
       'cores used agent/server': `${d.cpuUse.agent.toFixed(2)}/${d.cpuUse.server.toFixed(2)}`,
       'server cpu us/record': d.serverUsPerRecord,
+      'machine busy/steal in the phase': `${mAlone.busy.toFixed(2)}/${mAlone.steal.toFixed(3)}`,
       'agent event loop busy': d.cpuUse.loopBusy,
       'agent heap total peak MiB': d.mem.heapTotal / 2 ** 20,
     });
     const lt = thirds(l.rss);
     report('outage-day with live readings (1,000/s, QoS 1, live_first)', {
       'backlog drain records/s': l.rate,
-      'drain/raw_ratio': l.rate / raw.recordsPerSecond,
+      'drain/raw_ratio': l.rate / rawLive,
       drain_target: '>=0.70',
       compression: LIVE_COMPRESSION ? 'on' : 'off',
       ...(LIVE_COMPRESSION && {
-        'raw client compressing too, records/s (before/after)': `${Math.round((zBefore.recordsPerSecond + zAfter.recordsPerSecond) / 2)} (${Math.round(zBefore.recordsPerSecond)}/${Math.round(zAfter.recordsPerSecond)})`,
-        'drain/raw_ratio, raw client compressing too': (2 * l.rate) / (zBefore.recordsPerSecond + zAfter.recordsPerSecond),
+        'raw client compressing too, records/s before/after': `${Math.round(rate(zB))}/${Math.round(rate(zC))}`,
+        'drain/raw_ratio, raw client compressing too': (2 * l.rate) / (rate(zB) + rate(zC)),
       }),
       'live/no-live drain': l.rate / d.rate,
       'drain s': l.seconds,
@@ -248,6 +259,7 @@ export async function main() {
       'agent heap total peak MiB': l.mem.heapTotal / 2 ** 20,
       // The live inserts and the poller's queries included.
       'server cpu us/backlog record': (l.cpuUse.server * l.seconds * 1e6) / TOTAL,
+      'machine busy/steal in the phase': `${mLive.busy.toFixed(2)}/${mLive.steal.toFixed(3)}`,
       'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
     });
     report('outage-day rows layout (before)', {

@@ -71,7 +71,7 @@ export interface SenderOptions {
   batchMaxBytes: number;
   /** How long a partial batch may wait for more readings when traffic is light, in ms. Default 20. */
   lingerMs: number;
-  /** Batches in flight at once on the connection. Default 4. */
+  /** Batches in flight at once on the connection. Default 8. */
   window: number;
   /** Time allowed for the server's ack of one batch, in ms. Default 15000. */
   requestTimeoutMs: number;
@@ -104,7 +104,7 @@ export const DEFAULT_SENDER_OPTIONS: Readonly<SenderOptions> = Object.freeze({
   batchMaxRecords: 1000,
   batchMaxBytes: 1024 * 1024,
   lingerMs: 20,
-  window: 4,
+  window: 8,
   requestTimeoutMs: 15_000,
   backoffBaseMs: 500,
   backoffCapMs: 30_000,

@@ -10,7 +10,10 @@ export const senderSection = z
     linger: duration().prefault('20ms').meta({
       description: 'How long a partial batch waits for more readings when traffic is light.',
     }),
-    window: int(1).default(4).meta({ description: 'Batches in flight at once on the connection.' }),
+    window: int(1).default(8).meta({
+      description:
+        'Batches in flight at once on the connection. 8 keeps the server busy through the agent\'s own pauses in a replay (with live readings arriving, 4 left it waiting: see docs/queue-blocks.md).',
+    }),
     request_timeout: duration({ min: 1 }).prefault('15s').meta({
       description: 'Time allowed for the server\'s ack of one batch; after it the batch is sent again.',
     }),

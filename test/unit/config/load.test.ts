@@ -27,7 +27,7 @@ describe('loading a config', () => {
         on_full: 'drop_oldest', retain_sent: 86_400_000, dead_letter_max_rows: 100_000, startup_check: 'quick', stage_flush: 5000,
       },
       sender: {
-        batch_max_records: 1000, batch_max_bytes: 1024 * 1024, linger: 20, window: 4, request_timeout: 15_000,
+        batch_max_records: 1000, batch_max_bytes: 1024 * 1024, linger: 20, window: 8, request_timeout: 15_000,
         backoff: { base: 500, cap: 30_000, reset_after: 60_000 }, auth_retry: 60_000, max_records_per_second: 0, max_bytes_per_second: 0, order: 'live_first',
         resend_after_reconnect: 30_000, stop_deadline: 10_000, housekeeping_interval: 10_000,
       },
@@ -39,7 +39,7 @@ describe('loading a config', () => {
     expect(settings.mqtt).toBeUndefined();
     expect(settings.console).toBeNull();
     expect(settings.agent.sender).toEqual({
-      batchMaxRecords: 1000, batchMaxBytes: 1_048_576, lingerMs: 20, window: 4, requestTimeoutMs: 15_000, backoffBaseMs: 500,
+      batchMaxRecords: 1000, batchMaxBytes: 1_048_576, lingerMs: 20, window: 8, requestTimeoutMs: 15_000, backoffBaseMs: 500,
       backoffCapMs: 30_000, backoffResetAfterMs: 60_000, authRetryMs: 60_000, maxRecordsPerSecond: 0, maxBytesPerSecond: 0, order: 'live_first',
       resendAfterReconnectMs: 30_000,
     });
