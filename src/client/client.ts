@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { backoffDelay } from './backoff.js';
 import { type Connection, openConnection } from './connection.js';
 import { FluxionError, FluxionErrorCodes, isFluxionError } from './errors.js';
-import { EscapedPayload, encodeEscapedFrame, encodeFrame } from './frame.js';
+import { encodeRequest } from './frame.js';
 import type {
   FluxionClientEvents,
   FluxionClientOptions,
@@ -201,7 +201,7 @@ export class FluxionClientBase extends EventEmitter<FluxionClientEvents> {
     const signal = options?.signal;
     if (signal?.aborted) throw aborted(signal, type);
     const id = String(++this.#nextId);
-    const frame = payload instanceof EscapedPayload ? encodeEscapedFrame(id, type, payload, this.#maxFrameBytes) : encodeFrame(id, type, payload, this.#maxFrameBytes);
+    const frame = encodeRequest(id, type, payload, this.#maxFrameBytes);
     const conn = this.#conn?.isOpen ? this.#conn : await this.#ready(signal);
     if (this.#closed) throw clientClosed();
     if (signal?.aborted) throw aborted(signal, type);

@@ -21,21 +21,32 @@ export class EscapedPayload {
   constructor(readonly parts: readonly Buffer[]) {}
 }
 
-/** Encodes a frame around an escaped payload, as bytes; refuses it above `maxFrameBytes` as encodeFrame does. */
-export function encodeEscapedFrame(id: string, type: string, payload: EscapedPayload, maxFrameBytes: number): Buffer {
+/**
+ * Encodes one request frame: text, or bytes around an escaped payload. Refuses it
+ * (VALIDATION, field `frame`) above `maxFrameBytes`.
+ */
+export function encodeRequest(id: string, type: string, payload: unknown, maxFrameBytes: number): string | Buffer {
+  return payload instanceof EscapedPayload ? encodeEscapedFrame(id, type, payload, maxFrameBytes) : encodeFrame(id, type, payload, maxFrameBytes);
+}
+
+function encodeEscapedFrame(id: string, type: string, payload: EscapedPayload, maxFrameBytes: number): Buffer {
   const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"data":"`);
-  const frame = Buffer.concat([head, ...payload.parts, TAIL]);
-  if (frame.length > maxFrameBytes) {
-    throw new FluxionError(
-      FluxionErrorCodes.VALIDATION,
-      `${type} frame of ${frame.length} bytes exceeds maxFrameBytes (${maxFrameBytes}); send smaller batches`,
-      { field: 'frame', requestType: type },
-    );
-  }
-  return frame;
+  let bytes = head.length + TAIL.length;
+  for (const p of payload.parts) bytes += p.length;
+  // Counted before the copy: a refused frame allocates nothing.
+  if (bytes > maxFrameBytes) throw frameTooLarge(type, bytes, maxFrameBytes);
+  return Buffer.concat([head, ...payload.parts, TAIL], bytes);
 }
 
 const TAIL = Buffer.from('"}');
+
+function frameTooLarge(type: string, bytes: number, maxFrameBytes: number): FluxionError {
+  return new FluxionError(
+    FluxionErrorCodes.VALIDATION,
+    `${type} frame of ${bytes} bytes exceeds maxFrameBytes (${maxFrameBytes}); send smaller batches`,
+    { field: 'frame', requestType: type },
+  );
+}
 
 /** Encodes one request frame; refuses it (VALIDATION, field `frame`) above `maxFrameBytes`. */
 export function encodeFrame(id: string, type: string, payload: unknown, maxFrameBytes: number): string {
@@ -62,13 +73,7 @@ export function encodeFrame(id: string, type: string, payload: unknown, maxFrame
   // A UTF-16 code unit takes at most 3 UTF-8 bytes: most frames skip the exact count.
   if (frame.length * 3 > maxFrameBytes) {
     const bytes = Buffer.byteLength(frame, 'utf8');
-    if (bytes > maxFrameBytes) {
-      throw new FluxionError(
-        FluxionErrorCodes.VALIDATION,
-        `${type} frame of ${bytes} bytes exceeds maxFrameBytes (${maxFrameBytes}); send smaller batches`,
-        { field: 'frame', requestType: type },
-      );
-    }
+    if (bytes > maxFrameBytes) throw frameTooLarge(type, bytes, maxFrameBytes);
   }
   return frame;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame } from '../../../src/client/frame.js';
+import { EscapedPayload, decodeFrame, encodeFrame, encodeRequest } from '../../../src/client/frame.js';
 import { FluxionErrorCodes, isFluxionError } from '../../../src/client/index.js';
 
 describe('encodeFrame', () => {
@@ -53,5 +53,31 @@ describe('decodeFrame', () => {
     expect(decodeFrame('null')).toBeNull();
     expect(decodeFrame('"s"')).toBeNull();
     expect(decodeFrame('{oops')).toBeNull();
+  });
+});
+
+describe('encodeRequest with an escaped payload', () => {
+  const records = [{ ts: 1700000000000, doc: 'd€', data: '{"v":"a\\b\\n"}', col: 'c' }];
+  const escaped = JSON.stringify(JSON.stringify(records)).slice(1, -1);
+  // In two parts, cut inside the escaped text: the frame pastes the bytes as they are.
+  const parts = [Buffer.from(escaped.slice(0, 9)), Buffer.from(escaped.slice(9))];
+
+  it('gives the bytes of the text frame encodeFrame builds for the same records', () => {
+    const frame = encodeRequest('7', 'ins', new EscapedPayload(parts), 1 << 20);
+    expect(Buffer.isBuffer(frame)).toBe(true);
+    expect((frame as Buffer).toString('utf8')).toBe(encodeFrame('7', 'ins', records, 1 << 20));
+  });
+
+  it('accepts exactly maxFrameBytes and refuses one byte more, with the text frame\'s error', () => {
+    const exact = Buffer.byteLength(encodeFrame('7', 'ins', records, 1 << 20));
+    expect((encodeRequest('7', 'ins', new EscapedPayload(parts), exact) as Buffer).length).toBe(exact);
+    try {
+      encodeRequest('7', 'ins', new EscapedPayload(parts), exact - 1);
+      expect.unreachable();
+    } catch (err) {
+      expect(isFluxionError(err, FluxionErrorCodes.VALIDATION)).toBe(true);
+      expect((err as { field: string }).field).toBe('frame');
+      expect((err as Error).message).toBe(`ins frame of ${exact} bytes exceeds maxFrameBytes (${exact - 1}); send smaller batches`);
+    }
   });
 });
