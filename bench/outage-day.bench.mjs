@@ -25,13 +25,20 @@ import { SqliteQueue, planDisk } from '../dist/queue/index.js';
 import { rawInsertRate } from './client-insert.bench.mjs';
 import { cpuSecondsOf, machineShare, machineTicks, report, startDevServer } from './common.mjs';
 import { startMosquitto } from './mqtt-ingest.bench.mjs';
-import { LIVE_COL, drainWithLive } from './outage-live.mjs';
+import { drainWithLive } from './outage-live.mjs';
 
 const TOTAL = Number(process.env.OUTAGE_READINGS ?? 2_000_000);
 const OLD_TOTAL = Math.min(TOTAL, Number(process.env.OUTAGE_OLD_READINGS ?? 500_000));
 const GROUP = 20;
 /** OUTAGE_COMPRESSION=1: the live drain's agent compresses its frames (the config default; off like the raw client otherwise). */
 const LIVE_COMPRESSION = process.env.OUTAGE_COMPRESSION === '1';
+/**
+ * OUTAGE_LIVE_ROUNDS (default 3): how many times the backlog is drained with live readings
+ * arriving. The target is checked on the median round and every round is printed: on this
+ * shared 2-vCPU machine one drain in a bad minute measured 0.52 where the same code measured
+ * 0.86 to 0.93 half an hour later.
+ */
+const LIVE_ROUNDS = Math.max(1, Number(process.env.OUTAGE_LIVE_ROUNDS ?? 3));
 const DEVICES = 1000;
 const BASE = 1_767_225_600_000;
 const DAY = 86_400_000;
@@ -147,8 +154,31 @@ export function drain(server, path, total, compact) {
   });
 }
 
-export async function main() {
+/**
+ * Runs `measure` against a dev server of its own, started for it and warmed up like every
+ * other (a raw run that is not counted, its collection deleted), then stopped. The dev server
+ * keeps every record in its JavaScript heap, so one shared by the phases carried their
+ * deleted records, and when its full collections came depended on that history: the live
+ * drain met 480 MB of dead records from the phases before it and grew the heap to 830 MB
+ * before the next full collection, with scavenges of up to 100 ms, where the drain alone had
+ * just had one and ran on 300 MB. The server's CPU per record went from about 1.0 to up to
+ * 2.2 µs, most of it in its insert loop and its garbage collector (CPU profiles of the
+ * server). A server of its own for each phase puts every measurement on the same footing.
+ */
+async function onFreshServer(measure) {
   const server = await startDevServer();
+  const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
+  try {
+    await rawInsertRate({ server, total: Math.min(TOTAL, 500_000), window: 8, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
+    await admin.deleteCollection({ col: 'raw' });
+    return await measure(server, admin);
+  } finally {
+    await admin.close();
+    await server.stop();
+  }
+}
+
+export async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'fluxion-bench-outage-'));
   try {
     // The raw client sends the same kind of readings (another collection), in batches of
@@ -157,54 +187,64 @@ export async function main() {
     // batches are built up front, in this process, so neither drain's RSS sees them). Each
     // drain is compared with the raw runs just before and just after it, averaged: the
     // machine is shared and its speed drifts over the minute a run takes.
-    // Every measurement meets the same server: warm, and empty (each phase's collection is
-    // deleted after it). The dev server keeps everything in memory: holding the 3,500,000
-    // records of the earlier phases made the last raw run up to a third slower, and an
-    // unwarmed server the first one, which flattered the ratios.
-    const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
-    const rawRun = async (compression = false, total = Math.min(TOTAL, 2_000_000)) => {
-      const r = await rawInsertRate({ server, total, window: 8, compression, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
-      await admin.deleteCollection({ col: 'raw' });
-      return r;
-    };
-    await rawRun(false, Math.min(TOTAL, 500_000)); // warms the server up; not counted
+    // Every measurement meets a server of its own, warm and holding nothing (onFreshServer):
+    // an unwarmed server flattered the ratios, and one holding the records of the earlier
+    // phases slowed the later ones by up to a third.
+    const rawRun = (compression = false, total = Math.min(TOTAL, 2_000_000)) =>
+      onFreshServer((server) => rawInsertRate({ server, total, window: 8, compression, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) }));
     const oldPath = join(dir, 'rows.db');
     const old = fill(oldPath, OLD_TOTAL, false, undefined, 'telemetry-rows');
-    const oldDrain = await drain(server, oldPath, OLD_TOTAL, false);
-    await admin.deleteCollection({ col: 'telemetry-rows' });
+    const oldDrain = await onFreshServer((server) => drain(server, oldPath, OLD_TOTAL, false));
     const path = join(dir, 'blocks.db');
     const scaledCap = Math.floor((CARD_CAP * TOTAL) / DAY);
     const blocks = fill(path, TOTAL, true, scaledCap);
-    // The same backlog twice: drained alone, then (a copy) with live readings arriving.
-    const livePath = join(dir, 'live.db');
-    for (const f of readdirSync(dir)) if (f.startsWith('blocks.db')) copyFileSync(join(dir, f), join(dir, f.replace('blocks.db', 'live.db')));
-    const rawA = await rawRun();
-    const m0 = machineTicks();
-    const d = await drain(server, path, TOTAL, true);
-    const mAlone = machineShare(m0, machineTicks());
-    // Emptied, so that what the live drain's agent sends is counted on its own.
-    await admin.deleteCollection({ col: 'telemetry' });
-    const rawB = await rawRun();
-    // With the live drain's agent compressing, the raw client is also measured compressing
-    // (the like-for-like baseline for that drain), before and after as well.
-    const zB = LIVE_COMPRESSION ? await rawRun(true) : null;
-    mkdirSync(join(dir, 'mqtt'));
-    const broker = await startMosquitto(join(dir, 'mqtt'));
-    let l;
-    const m1 = machineTicks();
-    try {
-      l = await drainWithLive({ serverUrl: server.url, serverPid: server.pid, brokerUrl: broker.url, brokerPid: broker.pid, path: livePath, col: 'telemetry', backlogDocs: Array.from({ length: Math.min(DEVICES, TOTAL) }, (_, k) => `device-${k}`), expectBacklog, compression: LIVE_COMPRESSION });
-    } finally {
-      await broker.stop();
+    // The same backlog drained alone, then (copies) with live readings arriving, LIVE_ROUNDS
+    // times, each round between two raw runs.
+    const livePaths = Array.from({ length: LIVE_ROUNDS }, (_, k) => join(dir, `live-${k}.db`));
+    for (const f of readdirSync(dir).filter((f) => f.startsWith('blocks.db'))) {
+      for (const p of livePaths) copyFileSync(join(dir, f), p + f.slice('blocks.db'.length));
     }
-    const mLive = machineShare(m1, machineTicks());
-    for (const col of ['telemetry', LIVE_COL]) await admin.deleteCollection({ col });
-    const rawC = await rawRun();
-    const zC = LIVE_COMPRESSION ? await rawRun(true) : null;
-    await admin.close();
+    const rawA = await rawRun();
+    let mAlone;
+    const d = await onFreshServer(async (server) => {
+      const m0 = machineTicks();
+      const r = await drain(server, path, TOTAL, true);
+      mAlone = machineShare(m0, machineTicks());
+      return r;
+    });
+    const raws = [rawA, await rawRun()];
+    // With the live drain's agent compressing, the raw client is also measured compressing
+    // (the like-for-like baseline for that drain), before and after each round as well.
+    const zs = LIVE_COMPRESSION ? [await rawRun(true)] : [];
+    const rounds = [];
+    for (const [k, livePath] of livePaths.entries()) {
+      const mqttDir = join(dir, `mqtt-${k}`);
+      mkdirSync(mqttDir);
+      rounds.push(
+        await onFreshServer(async (server) => {
+          const broker = await startMosquitto(mqttDir);
+          const m1 = machineTicks();
+          try {
+            const r = await drainWithLive({ serverUrl: server.url, serverPid: server.pid, brokerUrl: broker.url, brokerPid: broker.pid, path: livePath, col: 'telemetry', backlogDocs: Array.from({ length: Math.min(DEVICES, TOTAL) }, (_, k) => `device-${k}`), expectBacklog, compression: LIVE_COMPRESSION });
+            return { ...r, machine: machineShare(m1, machineTicks()) };
+          } finally {
+            await broker.stop();
+          }
+        }),
+      );
+      raws.push(await rawRun());
+      if (LIVE_COMPRESSION) zs.push(await rawRun(true));
+    }
     const rate = (r) => r.recordsPerSecond;
-    const rawAlone = (rate(rawA) + rate(rawB)) / 2;
-    const rawLive = (rate(rawB) + rate(rawC)) / 2;
+    const rawAlone = (rate(raws[0]) + rate(raws[1])) / 2;
+    // Round k against the raw runs just before and after it (raws[k + 1], raws[k + 2]).
+    for (const [k, r] of rounds.entries()) {
+      r.ratio = (2 * r.rate) / (rate(raws[k + 1]) + rate(raws[k + 2]));
+      if (LIVE_COMPRESSION) r.zRatio = (2 * r.rate) / (rate(zs[k]) + rate(zs[k + 1]));
+    }
+    const byRatio = [...rounds].sort((x, y) => x.ratio - y.ratio);
+    const l = byRatio[Math.floor((byRatio.length - 1) / 2)];
+    const li = rounds.indexOf(l);
     // Linear in the count past the fixed tail of rows (see the header).
     const tailBytes = Math.min(TAIL, TOTAL) * old.atRest;
     const perBlockReading = TOTAL > TAIL ? (blocks.atRest * TOTAL - tailBytes) / (TOTAL - TAIL) : blocks.atRest;
@@ -222,9 +262,9 @@ export async function main() {
       'day fits 4 GiB / 8 GB card (6 GB free) auto cap': `${dayCounted <= MAX_CAP && dayFile <= MAX_CAP ? 'yes' : 'NO'} / ${dayCounted <= CARD_CAP && dayFile <= 6e9 ? 'yes' : 'NO'} (cap ${gib(CARD_CAP)} GiB)`,
       'written B/reading': blocks.written,
       'append readings/s': blocks.rate,
-      'raw_client records/s before/between/after the drains': [rawA, rawB, rawC].map((r) => Math.round(rate(r))).join('/'),
+      'raw_client records/s around the drains, in turn': raws.map((r) => Math.round(rate(r))).join('/'),
       'raw_client records per run': Math.min(TOTAL, 2_000_000),
-      'raw server/client cpu us/record': [rawA, rawB, rawC].map((r) => `${r.serverCpuUsPerRecord.toFixed(2)}/${r.clientCpuUsPerRecord.toFixed(2)}`).join('; '),
+      'raw server/client cpu us/record': raws.map((r) => `${r.serverCpuUsPerRecord.toFixed(2)}/${r.clientCpuUsPerRecord.toFixed(2)}`).join('; '),
       'drain records/s': d.rate,
       'drain/raw_ratio': d.rate / rawAlone,
       drain_target: '>=0.70',
@@ -237,29 +277,36 @@ export async function main() {
       'agent heap total peak MiB': d.mem.heapTotal / 2 ** 20,
     });
     const lt = thirds(l.rss);
+    const exact = (r) => r.server.backlogMissing + r.server.backlogExtra + r.server.liveMissing + r.server.liveExtra === 0 && r.counters.sentRows === r.backlog + r.live && r.counters.appended === r.live && r.counters.resent === 0;
+    const list = (f) => rounds.map(f).join('/');
     report('outage-day with live readings (1,000/s, QoS 1, live_first)', {
+      rounds: LIVE_ROUNDS,
+      'drain/raw_ratio by round': list((r) => r.ratio.toFixed(3)),
+      'rounds at the target': `${rounds.filter((r) => r.ratio >= 0.7).length} of ${LIVE_ROUNDS}`,
+      'drain/raw_ratio': l.ratio,
+      drain_target: '>=0.70 (the median round; its figures follow)',
+      'median round': li + 1,
       'backlog drain records/s': l.rate,
-      'drain/raw_ratio': l.rate / rawLive,
-      drain_target: '>=0.70',
       compression: LIVE_COMPRESSION ? 'on' : 'off',
       ...(LIVE_COMPRESSION && {
-        'raw client compressing too, records/s before/after': `${Math.round(rate(zB))}/${Math.round(rate(zC))}`,
-        'drain/raw_ratio, raw client compressing too': (2 * l.rate) / (rate(zB) + rate(zC)),
+        'raw client compressing too, records/s around the rounds': zs.map((r) => Math.round(rate(r))).join('/'),
+        'drain/raw_ratio, raw client compressing too, by round': list((r) => r.zRatio.toFixed(3)),
       }),
       'live/no-live drain': l.rate / d.rate,
       'drain s': l.seconds,
       'live latency p50/p99/max ms': `${l.latency.p50}/${l.latency.p99}/${l.latency.max} (${l.latency.seen} of ${l.liveDuringDrain} seen: 1 device in ${l.latency.sample}, polled every ${l.latency.pollMs} ms)`,
+      'live latency p50/p99 ms by round': list((r) => `${r.latency.p50}:${r.latency.p99}`),
       'server backlog missing/extra': `${l.server.backlogMissing}/${l.server.backlogExtra} of ${l.backlog}`,
       'server live missing/extra': `${l.server.liveMissing}/${l.server.liveExtra} of ${l.live}`,
       'agent sent rows/batches/resent/connections': `${l.counters.sentRows}/${l.counters.sentBatches}/${l.counters.resent}/${l.counters.connections} (appended ${l.counters.appended}, dead-lettered ${l.counters.deadLettered}, dropped ${l.counters.dropped})`,
-      exactly_once: l.server.backlogMissing + l.server.backlogExtra + l.server.liveMissing + l.server.liveExtra === 0 && l.counters.sentRows === l.backlog + l.live && l.counters.appended === l.live && l.counters.resent === 0 ? 'yes' : 'NO',
+      exactly_once: rounds.every(exact) ? `yes (${LIVE_ROUNDS} rounds)` : `NO (rounds ${rounds.flatMap((r, k) => (exact(r) ? [] : [k + 1])).join(', ')})`,
       'agent_rss_start/peak/end MiB': `${Math.round(lt.start)}/${Math.round(lt.peak)}/${Math.round(lt.end)}`,
       'agent_rss peak by third of the drain MiB': lt.byThird.map(Math.round).join('/'),
       'agent event loop busy': l.loopBusy,
       'agent heap total peak MiB': l.mem.heapTotal / 2 ** 20,
       // The live inserts and the poller's queries included.
-      'server cpu us/backlog record': (l.cpuUse.server * l.seconds * 1e6) / TOTAL,
-      'machine busy/steal in the phase': `${mLive.busy.toFixed(2)}/${mLive.steal.toFixed(3)}`,
+      'server cpu us/backlog record by round': list((r) => ((r.cpuUse.server * r.seconds * 1e6) / TOTAL).toFixed(2)),
+      'machine busy/steal in the phase': `${l.machine.busy.toFixed(2)}/${l.machine.steal.toFixed(3)}`,
       'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
     });
     report('outage-day rows layout (before)', {
@@ -274,7 +321,6 @@ export async function main() {
       'drain blocks/rows': d.rate / oldDrain.rate,
     });
   } finally {
-    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
