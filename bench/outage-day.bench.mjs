@@ -12,9 +12,10 @@
 // bytes per reading. The blocks queue is filled under the default caps scaled to the count:
 // `max_rows` as it is, `max_bytes` the `auto` cap of an 8 GB card with 6 GB free (half of it,
 // at most 4 GiB) times count / 86,400,000; it must drop nothing (the cap counts stored bytes).
-// The filled queue is drained twice (a copy of the file): alone, then with live readings
-// arriving through a real Mosquitto at 1,000/s (bench/outage-live.mjs: backlog drain rate
-// against the raw client rate, live publish-to-server latency, counts on the server, RSS).
+// The filled queue is drained alone, then (copies of the file) with live readings arriving
+// through a real Mosquitto at 1,000/s, OUTAGE_LIVE_ROUNDS times (bench/outage-live.mjs:
+// backlog drain rate against the raw client rate, live publish-to-server latency, counts on
+// the server, RSS). Every drain and every raw run meets a dev server of its own (onFreshServer).
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,9 +35,10 @@ const GROUP = 20;
 const LIVE_COMPRESSION = process.env.OUTAGE_COMPRESSION === '1';
 /**
  * OUTAGE_LIVE_ROUNDS (default 3): how many times the backlog is drained with live readings
- * arriving. The target is checked on the median round and every round is printed: on this
- * shared 2-vCPU machine one drain in a bad minute measured 0.52 where the same code measured
- * 0.86 to 0.93 half an hour later.
+ * arriving, each round between two raw runs. The target is checked on the median round and
+ * every round is printed: on the shared 2-vCPU machine of docs/queue-blocks.md, the rounds of
+ * one run spread from 0.57 to 0.83 with the same code, and whole runs from 0.52-0.70 in one
+ * stretch of minutes to 0.86-0.93 in another.
  */
 const LIVE_ROUNDS = Math.max(1, Number(process.env.OUTAGE_LIVE_ROUNDS ?? 3));
 const DEVICES = 1000;
