@@ -19,7 +19,7 @@ import { MetadataSync } from './metadata/metadata-sync.js';
 import type { MetadataOptions, MetadataStatus } from './metadata/types.js';
 import { remapper } from './pipeline/dead-letter-remap.js';
 import type { IngestCounters } from './pipeline/ingest-sink.js';
-import { capWarning, SqliteQueue, type DiskStatus, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
+import { capWarning, DEFAULT_DECODED_BLOCKS, SqliteQueue, type DiskStatus, type QueueOptions, type QueueStats, type RetryDeadLettersResult } from './queue/index.js';
 import { Sender } from './sender/sender.js';
 import type { SenderOptions, SenderStatus } from './sender/types.js';
 import { RateLimitedLog } from './shared/rate-limited-log.js';
@@ -78,7 +78,9 @@ export class Agent {
     secrets: Secrets = Secrets.none,
   ) {
     this.warnings = new RateLimitedLog(logger);
-    this.queue = new SqliteQueue(settings.queue, { logger: logger.child({ component: 'queue' }) });
+    // The block cache outlasts the sender's window, so that acks find their blocks decoded.
+    const decodedBlocks = Math.max(DEFAULT_DECODED_BLOCKS, 2 * settings.sender.window);
+    this.queue = new SqliteQueue({ decodedBlocks, ...settings.queue }, { logger: logger.child({ component: 'queue' }) });
     // The sender owns reconnection (its backoff, its resend after every reconnect), so the
     // client tries each connection once.
     this.client = new FluxionClient({ ...settings.fluxiondb, reconnect: false });

@@ -32,14 +32,15 @@ export interface StoredBlock {
 const ROW_OVERHEAD = 40;
 
 /**
- * Decoded blocks kept (about 0.3 MB each for 1,667 readings): a lease reads a block in a few
+ * Decoded blocks kept by default (QueueOptions.decodedBlocks; about 0.3 MB each for 1,667
+ * readings): a lease reads a block in a few
  * slices, one after the other, and its ack reads the block again. With live readings arriving
  * a lease also reads their newest blocks (staged groups): with 4 kept, 11% of a 2,000,000
  * drain's blocks were inflated twice; with 8, none (outage-day bench). Since the sender keeps
  * 8 batches in flight, an ack comes back after the leases of 7 more batches: with 8 kept, the
  * acks' inflates took 4-5% of the agent's CPU in the live drain (a profile); with 16, none.
  */
-const CACHE_BLOCKS = 16;
+export const DEFAULT_DECODED_BLOCKS = 16;
 
 export class BlockStore {
   /** False on a file whose schema predates blocks (a read-only view of an older file). */
@@ -51,8 +52,14 @@ export class BlockStore {
   private readonly maxStmt?: Statement;
   private readonly minStmt?: Statement;
   private readonly cache = new Map<string, DecodedBlock>();
+  /** Blocks inflated so far (a block read again after it left the cache counts again). */
+  inflates = 0;
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    /** How many decoded blocks are kept (QueueOptions.decodedBlocks). */
+    private readonly cacheBlocks = DEFAULT_DECODED_BLOCKS,
+  ) {
     this.enabled = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blocks'").get() !== undefined;
     if (!this.enabled) return;
     // The block holding `from` (the last to start at or before it), then those starting in range.
@@ -93,9 +100,10 @@ export class BlockStore {
       return d;
     }
     d = decodeBlock(this.bodyStmt!.get(h.first) as Buffer);
+    this.inflates++;
     if (d.version >= 2) d.share = h.bytes / h.n;
     this.cache.set(key, d);
-    if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value!);
+    if (this.cache.size > this.cacheBlocks) this.cache.delete(this.cache.keys().next().value!);
     return d;
   }
 

@@ -1,5 +1,6 @@
 import type { QueueOptions, OnFullPolicy, SynchronousMode } from './types.js';
 import { QUEUE_MIGRATIONS, type QueueMigration } from './schema.js';
+import { DEFAULT_DECODED_BLOCKS } from './block-store.js';
 
 export const QUEUE_DEFAULTS = {
   synchronous: 'full' as SynchronousMode,
@@ -18,6 +19,8 @@ export const QUEUE_DEFAULTS = {
   retainSentShare: 0.25,
   deadLetterMaxRows: 100_000,
   startupCheck: 'quick' as const,
+  /** Enough for 8 batches in flight (block-store.ts DEFAULT_DECODED_BLOCKS). */
+  decodedBlocks: DEFAULT_DECODED_BLOCKS,
 };
 
 export interface ResolvedQueueOptions {
@@ -38,6 +41,7 @@ export interface ResolvedQueueOptions {
   retainSentBytes: number;
   deadLetterMaxRows: number;
   maxFileBytes: number | undefined;
+  decodedBlocks: number;
   startupCheck: 'quick' | 'off';
   migrations: readonly QueueMigration[];
 }
@@ -60,6 +64,7 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     retainSentBytes: o.retainSentBytes ?? Math.floor(maxBytes * QUEUE_DEFAULTS.retainSentShare),
     deadLetterMaxRows: o.deadLetterMaxRows ?? QUEUE_DEFAULTS.deadLetterMaxRows,
     maxFileBytes: o.maxFileBytes,
+    decodedBlocks: Math.max(1, Math.floor(o.decodedBlocks ?? QUEUE_DEFAULTS.decodedBlocks)),
     startupCheck: o.startupCheck ?? QUEUE_DEFAULTS.startupCheck,
     migrations: o.migrations ?? QUEUE_MIGRATIONS,
   };

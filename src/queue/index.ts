@@ -15,6 +15,7 @@
  * - new tables come as a new entry appended to QUEUE_MIGRATIONS; the metadata outbox
  *   (`KvOutbox`, migration 2) lives on `queue.database`, `readKvOutbox(path)` reads it read-only.
  */
+export { DEFAULT_DECODED_BLOCKS } from './block-store.js';
 export { SqliteQueue } from './sqlite-queue.js';
 export { sqliteError } from './sqlite-errors.js';
 export { openQueueReadOnly, type ReadOnlyQueue } from './read-only.js';

@@ -129,7 +129,7 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
     const { db, corrupt } = this.disk.open(() => openQueueFile(opts.path, fileOpts));
     try {
       const migratedFrom = applyMigrations(db, opts.migrations);
-      const rec = new RecordStore(db);
+      const rec = new RecordStore(db, opts.decodedBlocks);
       const sent = new SentRuns(db);
       this.o = {
         db,
@@ -216,6 +216,11 @@ export abstract class QueueCore extends EventEmitter<QueueEvents> {
    * migration). Use it only from src/queue/; the queue owns its transactions. */
   get database(): Database {
     return this.open().db;
+  }
+
+  /** Blocks inflated since start; one read again after it left the cache counts again (QueueOptions.decodedBlocks). */
+  get blocksInflated(): number {
+    return this.open().rec.blocks.inflates;
   }
 
   /** True if `rows` more rows of `bytes` fit beside the unsent rows (sent rows can be pruned). */

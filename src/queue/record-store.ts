@@ -59,8 +59,8 @@ export class RecordStore {
   private readonly blockRowsRange: Statement;
   private readonly sumRange: Statement;
 
-  constructor(db: Database) {
-    this.blocks = new BlockStore(db);
+  constructor(db: Database, decodedBlocks?: number) {
+    this.blocks = new BlockStore(db, decodedBlocks);
     this.sentAtOf = db.prepare('SELECT CASE WHEN hi >= ? THEN sent_at END FROM sent_runs WHERE lo <= ? ORDER BY lo DESC LIMIT 1').pluck();
     this.insert = db.prepare(
       'INSERT INTO records(id, col, doc, ts, data, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)',

@@ -74,6 +74,14 @@ export interface QueueOptions {
    */
   maxFileBytes?: number;
   /**
+   * Decoded blocks kept in memory (about 0.3 MB each). A batch in flight holds a block or
+   * two, and its ack reads them again once the later batches' leases have read theirs: the
+   * cache must outlast the sender's window, or acks inflate their blocks a second time.
+   * Default 16, enough for 8 batches in flight (`sender.window`'s default); the agent sets
+   * it to twice its window, at least 16.
+   */
+  decodedBlocks?: number;
+  /**
    * Check the file at start with `PRAGMA quick_check` and move a corrupt file aside.
    * `quick_check` reads every page (seconds per GiB on SD cards) but skips the index
    * cross-checks that make `integrity_check` take minutes on 10M rows. Default `'quick'`.

@@ -197,4 +197,32 @@ describe('SqliteQueue: rows stored as compressed blocks', () => {
     // The rows leased at the stop go again, the sent ones do not.
     expect(drain(q)).toEqual(range(30, BLOCK_ROWS + 70));
   });
+
+  it('keeps decodedBlocks decoded blocks: a window of leases is acked without inflating its blocks again, unless the cache is smaller than the window', () => {
+    // 8 leases in flight (the sender's default window) of 1,500 rows, which end inside a
+    // block, so that an ack counts the stored bytes of part of a block from the decoded block.
+    // They are acked in order once all 8 were read, as acks come back behind the window.
+    const inflatesFor = (decodedBlocks: number): number => {
+      const q = f.open({ path: `${f.dir.path}/cache-${decodedBlocks}.db`, compactTailRows: 0, stageFlushMs: 0, decodedBlocks });
+      fill(q, f, 0, 16 * BLOCK_ROWS);
+      expect(q.compact(100)).toBe(16 * BLOCK_ROWS);
+      const before = q.blocksInflated;
+      const sent: number[] = [];
+      for (;;) {
+        const window = [];
+        for (let l = q.lease({ maxRecords: 1500, maxBytes: 1e9 }); l !== null; l = window.length < 7 ? q.lease({ maxRecords: 1500, maxBytes: 1e9 }) : null) window.push(l);
+        if (window.length === 0) break;
+        for (const l of window) {
+          sent.push(...nums(JSON.parse(l.payload!) as { data: string }[]));
+          q.ack(l);
+        }
+      }
+      expect(sent).toEqual(range(0, 16 * BLOCK_ROWS));
+      expect(q.stats().depth).toBe(0);
+      return q.blocksInflated - before;
+    };
+    // With 16 kept each of the 16 blocks is inflated once; with 2 kept the acks inflate theirs again.
+    expect(inflatesFor(16)).toBe(16);
+    expect(inflatesFor(2)).toBeGreaterThan(16);
+  });
 });
