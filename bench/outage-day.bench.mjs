@@ -18,6 +18,8 @@
 // the server, RSS). Every drain and every raw run meets a dev server of its own (onFreshServer).
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -156,9 +158,17 @@ export function drain(server, path, total, compact) {
   });
 }
 
+// This process's own garbage (the fill's, the raw client's batches built up front: up to
+// gigabytes) is collected before every measurement, so that no measurement shares the machine
+// with it. Without it, in 3 runs taken in turns with 3 with it, the live rounds spread from
+// 0.57 to 1.15; with it, from 0.76 to 0.84 (docs/queue-blocks.md). OUTAGE_NO_GC=1: without.
+v8.setFlagsFromString('--expose-gc');
+const collectOwnGarbage = process.env.OUTAGE_NO_GC === '1' ? () => {} : vm.runInNewContext('gc');
+
 /**
  * Runs `measure` against a dev server of its own, started for it and warmed up like every
- * other (a raw run that is not counted, its collection deleted), then stopped. The dev server
+ * other (a raw run that is not counted, its collection deleted), then stopped; this
+ * process's garbage is collected just before. The dev server
  * keeps every record in its JavaScript heap, so one shared by the phases carried their
  * deleted records, and when its full collections came depended on that history: the live
  * drain met 480 MB of dead records from the phases before it and grew the heap to 830 MB
@@ -173,6 +183,7 @@ async function onFreshServer(measure) {
   try {
     await rawInsertRate({ server, total: Math.min(TOTAL, 500_000), window: 8, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
     await admin.deleteCollection({ col: 'raw' });
+    collectOwnGarbage();
     return await measure(server, admin);
   } finally {
     await admin.close();
@@ -307,6 +318,8 @@ export async function main() {
       'agent event loop busy': l.loopBusy,
       'agent heap total peak MiB': l.mem.heapTotal / 2 ** 20,
       // The live inserts and the poller's queries included.
+      'agent cores by round': list((r) => r.cpuUse.agent.toFixed(2)),
+      'bench process cores by round': list((r) => r.cpuUse.bench.toFixed(3)),
       'server cpu us/backlog record by round': list((r) => ((r.cpuUse.server * r.seconds * 1e6) / TOTAL).toFixed(2)),
       'machine busy/steal in the phase': `${l.machine.busy.toFixed(2)}/${l.machine.steal.toFixed(3)}`,
       'cores used agent/server/broker/publisher/poller': ['agent', 'server', 'broker', 'publisher', 'bench'].map((k) => l.cpuUse[k].toFixed(2)).join('/'),
