@@ -41,6 +41,8 @@ const ROW_OVERHEAD = 40;
  * acks' inflates took 4-5% of the agent's CPU in the live drain (a profile); with 16, none.
  */
 export const DEFAULT_DECODED_BLOCKS = 16;
+/** At most this many (about 80 MB): past it, a very wide window costs CPU (blocks inflated again), not memory. */
+export const MAX_DECODED_BLOCKS = 256;
 
 export class BlockStore {
   /** False on a file whose schema predates blocks (a read-only view of an older file). */
@@ -52,8 +54,7 @@ export class BlockStore {
   private readonly maxStmt?: Statement;
   private readonly minStmt?: Statement;
   private readonly cache = new Map<string, DecodedBlock>();
-  /** Blocks inflated so far (a block read again after it left the cache counts again). */
-  inflates = 0;
+  #inflates = 0;
 
   constructor(
     db: Database,
@@ -91,6 +92,11 @@ export class BlockStore {
     yield* this.overlapStmt!.iterate({ from, to, limit: Number.MAX_SAFE_INTEGER }) as IterableIterator<BlockHead>;
   }
 
+  /** Blocks inflated so far (a block read again after it left the cache counts again). */
+  get inflates(): number {
+    return this.#inflates;
+  }
+
   decoded(h: BlockHead): DecodedBlock {
     const key = `${h.first}:${h.last}:${h.n}`;
     let d = this.cache.get(key);
@@ -100,7 +106,7 @@ export class BlockStore {
       return d;
     }
     d = decodeBlock(this.bodyStmt!.get(h.first) as Buffer);
-    this.inflates++;
+    this.#inflates++;
     if (d.version >= 2) d.share = h.bytes / h.n;
     this.cache.set(key, d);
     if (this.cache.size > this.cacheBlocks) this.cache.delete(this.cache.keys().next().value!);

@@ -1,6 +1,6 @@
 import type { QueueOptions, OnFullPolicy, SynchronousMode } from './types.js';
 import { QUEUE_MIGRATIONS, type QueueMigration } from './schema.js';
-import { DEFAULT_DECODED_BLOCKS } from './block-store.js';
+import { DEFAULT_DECODED_BLOCKS, MAX_DECODED_BLOCKS } from './block-store.js';
 
 export const QUEUE_DEFAULTS = {
   synchronous: 'full' as SynchronousMode,
@@ -64,7 +64,7 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     retainSentBytes: o.retainSentBytes ?? Math.floor(maxBytes * QUEUE_DEFAULTS.retainSentShare),
     deadLetterMaxRows: o.deadLetterMaxRows ?? QUEUE_DEFAULTS.deadLetterMaxRows,
     maxFileBytes: o.maxFileBytes,
-    decodedBlocks: Math.max(1, Math.floor(o.decodedBlocks ?? QUEUE_DEFAULTS.decodedBlocks)),
+    decodedBlocks: Math.min(MAX_DECODED_BLOCKS, Math.max(1, Math.floor(o.decodedBlocks ?? QUEUE_DEFAULTS.decodedBlocks))),
     startupCheck: o.startupCheck ?? QUEUE_DEFAULTS.startupCheck,
     migrations: o.migrations ?? QUEUE_MIGRATIONS,
   };

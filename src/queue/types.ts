@@ -78,7 +78,7 @@ export interface QueueOptions {
    * two, and its ack reads them again once the later batches' leases have read theirs: the
    * cache must outlast the sender's window, or acks inflate their blocks a second time.
    * Default 16, enough for 8 batches in flight (`sender.window`'s default); the agent sets
-   * it to twice its window, at least 16.
+   * it to twice its window, at least 16. At most 256 (about 80 MB).
    */
   decodedBlocks?: number;
   /**

@@ -18,9 +18,11 @@ describe('Agent wiring', () => {
     return new Agent(settings, pino({ level: 'silent' })).queue;
   };
 
-  it("sizes the queue's block cache to outlast the sender's window (twice the window, at least the default)", () => {
+  it("sizes the queue's block cache to outlast the sender's window (twice the window, at least the default, at most 256)", () => {
     expect(queueOf().options.decodedBlocks).toBe(DEFAULT_DECODED_BLOCKS);
     expect(queueOf(1).options.decodedBlocks).toBe(DEFAULT_DECODED_BLOCKS);
     expect(queueOf(32).options.decodedBlocks).toBe(64);
+    // A very wide window does not take the cache's memory with it.
+    expect(queueOf(1000).options.decodedBlocks).toBe(256);
   });
 });

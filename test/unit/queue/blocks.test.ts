@@ -210,7 +210,11 @@ describe('SqliteQueue: rows stored as compressed blocks', () => {
       const sent: number[] = [];
       for (;;) {
         const window = [];
-        for (let l = q.lease({ maxRecords: 1500, maxBytes: 1e9 }); l !== null; l = window.length < 7 ? q.lease({ maxRecords: 1500, maxBytes: 1e9 }) : null) window.push(l);
+        while (window.length < 8) {
+          const l = q.lease({ maxRecords: 1500, maxBytes: 1e9 });
+          if (l === null) break;
+          window.push(l);
+        }
         if (window.length === 0) break;
         for (const l of window) {
           sent.push(...nums(JSON.parse(l.payload!) as { data: string }[]));
