@@ -158,6 +158,9 @@ export function drain(server, path, total, compact) {
   });
 }
 
+/** The raw client's readings: the backlog's kind, in a collection of their own. */
+const rawReadings = (n, start) => readings(n, start).map((r) => ({ ...r, col: 'raw' }));
+
 // This process's own garbage (the fill's, the raw client's batches built up front: up to
 // gigabytes) is collected before every measurement, so that no measurement shares the machine
 // with it. Without it, in 3 runs taken in turns with 3 with it, the live rounds spread from
@@ -181,10 +184,10 @@ async function onFreshServer(measure) {
   const server = await startDevServer();
   const admin = new FluxionClient({ url: server.url, apiKey: 'bench-key', requestTimeoutMs: 60_000 });
   try {
-    await rawInsertRate({ server, total: Math.min(TOTAL, 500_000), window: 8, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) });
+    await rawInsertRate({ server, total: Math.min(TOTAL, 500_000), window: 8, make: rawReadings });
     await admin.deleteCollection({ col: 'raw' });
     collectOwnGarbage();
-    return await measure(server, admin);
+    return await measure(server);
   } finally {
     await admin.close();
     await server.stop();
@@ -204,7 +207,7 @@ export async function main() {
     // an unwarmed server flattered the ratios, and one holding the records of the earlier
     // phases slowed the later ones by up to a third.
     const rawRun = (compression = false, total = Math.min(TOTAL, 2_000_000)) =>
-      onFreshServer((server) => rawInsertRate({ server, total, window: 8, compression, make: (n, s) => readings(n, s).map((r) => ({ ...r, col: 'raw' })) }));
+      onFreshServer((server) => rawInsertRate({ server, total, window: 8, compression, make: rawReadings }));
     const oldPath = join(dir, 'rows.db');
     const old = fill(oldPath, OLD_TOTAL, false, undefined, 'telemetry-rows');
     const oldDrain = await onFreshServer((server) => drain(server, oldPath, OLD_TOTAL, false));
@@ -218,12 +221,10 @@ export async function main() {
       for (const p of livePaths) copyFileSync(join(dir, f), p + f.slice('blocks.db'.length));
     }
     const rawA = await rawRun();
-    let mAlone;
     const d = await onFreshServer(async (server) => {
       const m0 = machineTicks();
       const r = await drain(server, path, TOTAL, true);
-      mAlone = machineShare(m0, machineTicks());
-      return r;
+      return { ...r, machine: machineShare(m0, machineTicks()) };
     });
     const raws = [rawA, await rawRun()];
     // With the live drain's agent compressing, the raw client is also measured compressing
@@ -285,7 +286,7 @@ export async function main() {
       'agent_rss peak by third of the drain MiB': d.rssThirdsMb.map(Math.round).join('/'),
       'cores used agent/server': `${d.cpuUse.agent.toFixed(2)}/${d.cpuUse.server.toFixed(2)}`,
       'server cpu us/record': d.serverUsPerRecord,
-      'machine busy/steal in the phase': `${mAlone.busy.toFixed(2)}/${mAlone.steal.toFixed(3)}`,
+      'machine busy/steal in the phase': `${d.machine.busy.toFixed(2)}/${d.machine.steal.toFixed(3)}`,
       'agent event loop busy': d.cpuUse.loopBusy,
       'agent heap total peak MiB': d.mem.heapTotal / 2 ** 20,
     });
