@@ -16,6 +16,7 @@
 // through a real Mosquitto at 1,000/s, OUTAGE_LIVE_ROUNDS times (bench/outage-live.mjs:
 // backlog drain rate against the raw client rate, live publish-to-server latency, counts on
 // the server, RSS). Every drain and every raw run meets a dev server of its own (onFreshServer).
+// AGENT_PROF=<dir>: the agent of every drain writes a V8 CPU profile there (`--cpu-prof`).
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import v8 from 'node:v8';
@@ -143,7 +144,7 @@ export function drain(server, path, total, compact) {
     console.log(JSON.stringify({ rate, rss, agentCpu: (c.user + c.system) / 1e6, seconds: (performance.now() - w0) / 1000, loopBusy, mem }));`;
   return new Promise((resolve, reject) => {
     const serverCpu0 = cpuSecondsOf(server.pid);
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env.AGENT_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.AGENT_PROF] : []), '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.once('exit', (code) => {
