@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { QUEUE_MIGRATIONS, openQueueReadOnly, type SqliteQueue } from '../../../src/queue/index.js';
 import { decodeBlock, encodeBlock } from '../../../src/queue/block-codec.js';
 import { BLOCK_ROWS } from '../../../src/queue/compaction.js';
+import { BlockStore } from '../../../src/queue/block-store.js';
 import { queueFixture } from '../../helpers/queue.js';
 
 // Readings of the issue's kind over 10 documents; `ts` and `data` carry the reading number.
@@ -196,6 +197,31 @@ describe('SqliteQueue: rows stored as compressed blocks', () => {
     expect(nums(q.leaseSent({ sinceMs: 0, limit: 100 }).rows)).toEqual(range(0, 30).filter((i) => i !== 2));
     // The rows leased at the stop go again, the sent ones do not.
     expect(drain(q)).toEqual(range(30, BLOCK_ROWS + 70));
+  });
+
+  it('finds the blocks overlapping an id range, ascending, the one holding its first id included; a limit stops early', () => {
+    const q = open();
+    fill(q, f, 0, 3 * BLOCK_ROWS);
+    while (q.compact(100) > 0);
+    const blocks = new BlockStore(q.database);
+    const all = blocks.overlapping(1, Number.MAX_SAFE_INTEGER);
+    expect(all.length).toBe(3);
+    expect(all.map((h) => h.first)).toEqual([...all.map((h) => h.first)].sort((a, b) => a - b));
+    const [a, b, c] = all as [(typeof all)[0], (typeof all)[0], (typeof all)[0]];
+    expect(all.reduce((n, h) => n + h.n, 0)).toBe(3 * BLOCK_ROWS);
+    // From inside the first block to inside the second: both; the limit takes the first only.
+    expect(blocks.overlapping(a.first + 5, b.first + 5).map((h) => h.first)).toEqual([a.first, b.first]);
+    expect(blocks.overlapping(a.first + 5, b.first + 5, 1)).toEqual([a]);
+    expect(blocks.overlapping(a.first + 5, c.last, 2)).toEqual([a, b]);
+    expect(blocks.overlapping(a.first + 5, c.last, 0)).toEqual([]);
+    // Inside one block, and past the last one.
+    expect(blocks.overlapping(b.first + 1, b.first + 2)).toEqual([b]);
+    expect(blocks.overlapping(c.last + 1, c.last + 100)).toEqual([]);
+    // The lazy form gives the same, and the statement is free again after an early stop.
+    expect([...blocks.overlappingLazy(a.first, c.last)]).toEqual(all);
+    expect(blocks.overlapping(c.first, c.first, 1)).toEqual([c]);
+    q.append([rec(10 ** 6)]);
+    expect(drain(q).length).toBe(3 * BLOCK_ROWS + 1);
   });
 
   it('keeps decodedBlocks decoded blocks: a window of leases is acked without inflating its blocks again, unless the cache is smaller than the window', () => {
