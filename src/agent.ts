@@ -79,8 +79,8 @@ export class Agent {
   ) {
     this.warnings = new RateLimitedLog(logger);
     // The block cache outlasts the sender's window, so that acks find their blocks decoded.
-    const decodedBlocks = Math.max(DEFAULT_DECODED_BLOCKS, 2 * settings.sender.window);
-    this.queue = new SqliteQueue({ decodedBlocks, ...settings.queue }, { logger: logger.child({ component: 'queue' }) });
+    const decodedBlocks = settings.queue.decodedBlocks ?? Math.max(DEFAULT_DECODED_BLOCKS, 2 * settings.sender.window);
+    this.queue = new SqliteQueue({ ...settings.queue, decodedBlocks }, { logger: logger.child({ component: 'queue' }) });
     // The sender owns reconnection (its backoff, its resend after every reconnect), so the
     // client tries each connection once.
     this.client = new FluxionClient({ ...settings.fluxiondb, reconnect: false });

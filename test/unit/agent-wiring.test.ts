@@ -11,10 +11,13 @@ describe('Agent wiring', () => {
     for (const d of dirs.splice(0)) d.cleanup();
   });
 
-  const queueOf = (window?: number) => {
+  const queueOf = (window?: number, decodedBlocks?: number) => {
     const dir = tempDir();
     dirs.push(dir);
-    const settings = agentSettings(dir.path, 'ws://127.0.0.1:1', window === undefined ? {} : { sender: { window } });
+    const settings = agentSettings(dir.path, 'ws://127.0.0.1:1', {
+      ...(window === undefined ? {} : { sender: { window } }),
+      ...(decodedBlocks === undefined ? {} : { queue: { decodedBlocks } }),
+    });
     return new Agent(settings, pino({ level: 'silent' })).queue;
   };
 
@@ -24,5 +27,7 @@ describe('Agent wiring', () => {
     expect(queueOf(32).options.decodedBlocks).toBe(64);
     // A very wide window does not take the cache's memory with it.
     expect(queueOf(1000).options.decodedBlocks).toBe(256);
+    // A size given with the queue's options is kept as given.
+    expect(queueOf(32, 4).options.decodedBlocks).toBe(4);
   });
 });
