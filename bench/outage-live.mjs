@@ -54,6 +54,11 @@ const packet = (first, body) => {
 const socket = connect({ host: hostname, port: Number(port), noDelay: true });
 // CONNECT: protocol "MQTT" level 4, clean session, keep-alive 60 s, client id.
 socket.write(packet(0x10, Buffer.concat([utf8('MQTT'), Buffer.from([4, 2, 0, 60]), utf8('outage-live-pub')])));
+// A broker that drops the connection would leave PUBACKs owed for ever: fail the run instead.
+let finished = false;
+const fail = (why) => { if (!finished) { console.error('publisher: ' + why); process.exit(1); } };
+socket.on('error', (e) => fail(e.message));
+socket.on('close', () => fail('the broker closed the connection'));
 let inbox = Buffer.alloc(0);
 let connacked;
 const connected = new Promise((r) => (connacked = r));
@@ -64,9 +69,9 @@ socket.on('data', (d) => {
   // CONNACK (0x20) and PUBACK (0x40) are 4 bytes each.
   let k = 0;
   for (; k + 4 <= inbox.length; k += 4) {
-    if (inbox[k] === 0x20) { if (inbox[k + 3] !== 0) throw new Error('CONNACK refused'); connacked(); }
+    if (inbox[k] === 0x20) { if (inbox[k + 3] !== 0) fail('CONNACK refused'); connacked(); }
     else if (inbox[k] === 0x40) { unacked--; if (unacked === 0 && drained) drained(); }
-    else throw new Error('unexpected packet ' + inbox[k]);
+    else fail('unexpected packet type ' + inbox[k]);
   }
   inbox = inbox.subarray(k);
 });
@@ -96,6 +101,7 @@ while (!stopping) {
   await new Promise((r) => setTimeout(r, 10));
 }
 if (unacked > 0) await new Promise((r) => (drained = r));
+finished = true;
 socket.end(Buffer.from([0xe0, 0]));
 console.log(JSON.stringify({ sent }));
 lines.close();
